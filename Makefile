@@ -1,0 +1,37 @@
+# The two commands: `make run` (the app on its embedded default) and `make test` (the whole suite).
+# Both create or update the virtual environment themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint typecheck bench clean-data
+
+run: $(STAMP)
+	$(BIN)/triptych serve
+
+test: $(STAMP)
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	$(BIN)/pytest
+
+install: $(STAMP)
+
+# torch is installed first and pinned to the CPU wheel: a looser pin pulls a multi-GB CUDA build.
+# llama-cpp-python builds from source once (about 6 minutes on 2 cores); pip caches the wheel.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/localmodel.py
+
+clean-data:
+	rm -rf data

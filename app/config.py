@@ -1,0 +1,93 @@
+"""Settings: the only place that reads the environment (prefix TRIPTYCH_)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL_ID = "smollm2-135m-instruct"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; defaults run everything embedded under `data_dir`."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIPTYCH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # One URL switches to PostgreSQL, e.g. postgresql+psycopg://user@127.0.0.1:5432/triptych
+    database_url: str | None = None
+    # Set to use Chroma's client/server mode (several app processes); unset = embedded PersistentClient.
+    chroma_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Mount the bundled OpenAI-compatible model server at /local inside the app.
+    serve_local_model: bool = True
+    # Where variants reach the bundled model; defaults to this app's own /local mount.
+    local_model_url: str | None = None
+    local_model_threads: int = Field(default=2, ge=1)
+    local_model_context: int = Field(default=2048, ge=256)
+
+    # Encrypts endpoint API keys at rest; generated into data_dir/secret.key when unset.
+    secret_key: str | None = None
+    # The first API token; generated into data_dir/api-token when unset.
+    api_token: str | None = None
+    # The UI acts as a single local admin without login, only when bound to a loopback address.
+    local_admin: bool = True
+    # Endpoints on private/loopback networks (Ollama, vLLM on the LAN) are allowed by default;
+    # link-local and cloud metadata addresses never are.
+    allow_private_endpoints: bool = True
+
+    embedding_batch_size: int = 64
+    load_demo: bool = True
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL (SQLite file under data_dir by default)."""
+        if self.database_url:
+            return to_async_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'triptych.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def resolved_local_model_url(self) -> str:
+        """Base URL (ending in /v1) of the bundled model server."""
+        if self.local_model_url:
+            return self.local_model_url.rstrip("/")
+        return f"http://{self.host}:{self.port}/local/v1"
+
+    @property
+    def bound_to_loopback(self) -> bool:
+        """True when the server listens on a loopback interface only."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def to_async_url(url: str) -> str:
+    """Map a plain database URL to its async driver (aiosqlite, psycopg)."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def to_sync_url(url: str) -> str:
+    """Map an async database URL to a sync driver, for Alembic."""
+    return url.replace("sqlite+aiosqlite://", "sqlite://")
+
+
+def get_settings() -> Settings:
+    """Build settings from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Document ingestion: extracting text from untrusted uploads, within limits."""

@@ -1,0 +1,126 @@
+"""The FastAPI application: wiring only (lifespan builds clients once; routes stay thin)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.config import Settings, get_settings
+from app.db import create_engine, create_session_factory
+from app.errors import DomainError
+from app.migrate import upgrade_database
+from app.pipelines import build_pipelines
+from app.providers.registry import build_registry
+from app.retrieval.embeddings import Embedder
+from app.retrieval.store import VectorStore, create_chroma_client
+from app.routes import api_catalog, api_comparisons, ui
+from app.services.comparisons import ComparisonRunner
+from app.services.demo import load_demo
+from app.services.knowledge import KnowledgeService
+from app.services.secrets import KeyCipher
+from app.services.tokens import ensure_bootstrap_token
+from app.state import AppState
+
+log = logging.getLogger("triptych")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def build_state(settings: Settings) -> AppState:
+    """Everything long-lived, built once: migrations first, then clients."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    sessions = create_session_factory(engine)
+    # Long read timeout: model calls stream; each provider call sets its own per-endpoint timeout.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
+    cipher = KeyCipher.from_settings(settings.secret_key, settings.data_dir)
+    providers = build_registry(http)
+    embedder = Embedder(batch_size=settings.embedding_batch_size)
+    store = VectorStore(
+        await asyncio.to_thread(create_chroma_client, settings.chroma_url, settings.chroma_path), embedder
+    )
+    runner = ComparisonRunner(sessions, providers, build_pipelines(store), cipher)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        http=http,
+        cipher=cipher,
+        providers=providers,
+        store=store,
+        knowledge=KnowledgeService(sessions, store),
+        runner=runner,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the bundled model server is mounted at /local unless disabled."""
+    settings = settings or get_settings()
+    local_models = None
+    if settings.serve_local_model:
+        from app.localmodels.registry import ModelRegistry
+        from app.localmodels.server import create_app as create_local_app
+
+        local_models = ModelRegistry.with_bundled(
+            n_threads=settings.local_model_threads, n_ctx=settings.local_model_context
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await build_state(settings)
+        app.state.triptych = state
+        interrupted = await state.runner.fail_interrupted()
+        if interrupted:
+            log.warning("marked %d output(s) left pending by a previous run as interrupted", interrupted)
+        token_file = await ensure_bootstrap_token(state.sessions, settings.api_token, settings.data_dir)
+        if token_file is not None:
+            log.warning("API token for Authorization: Bearer is in %s", token_file.resolve())
+        if settings.load_demo:
+            await load_demo(state)
+        try:
+            yield
+        finally:
+            await state.runner.shutdown()
+            await state.http.aclose()
+            await state.engine.dispose()
+            if local_models is not None:
+                await local_models.aclose()
+
+    app = FastAPI(
+        title="Triptych",
+        version="0.1.0",
+        summary="Prompt, retrieve or fine-tune? Side-by-side answers, blind ratings, a verdict with evidence.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Input echoes are dropped: a 20,000-character query should not come back in the error.
+        errors = [{k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api_catalog.router, tags=["catalog"])
+    app.include_router(api_comparisons.router, tags=["comparisons"])
+    app.include_router(ui.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    if local_models is not None:
+        app.mount("/local", create_local_app(local_models), name="local")
+    return app

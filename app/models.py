@@ -1,0 +1,244 @@
+"""SQLAlchemy 2 models: the whole domain schema (migrations in migrations/versions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STRATEGIES = ("few_shot", "rag", "fine_tuned", "rag_fine_tuned")
+ENDPOINT_KINDS = ("openai", "anthropic")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Endpoint(Timestamped, Base):
+    """A model connection. The key is stored encrypted and never rendered back."""
+
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    base_url: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Prices in USD per one million tokens; None = unknown, cost stays unknown.
+    price_prompt_per_m: Mapped[float | None] = mapped_column(Float)
+    price_completion_per_m: Mapped[float | None] = mapped_column(Float)
+    timeout_s: Mapped[float] = mapped_column(Float, default=60.0)
+    # True for endpoints served by this app's own bundled model server.
+    is_bundled: Mapped[bool] = mapped_column(default=False)
+    # True when `model` is the result of a fine-tune (not a base model standing in).
+    is_fine_tuned: Mapped[bool] = mapped_column(default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def has_key(self) -> bool:
+        return self.api_key_encrypted is not None
+
+
+class ExampleSet(Timestamped, Base):
+    __tablename__ = "example_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    examples: Mapped[list[Example]] = relationship(
+        back_populates="example_set", order_by="Example.position", cascade="all, delete-orphan"
+    )
+
+
+class Example(Base):
+    __tablename__ = "examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    example_set_id: Mapped[int] = mapped_column(ForeignKey("example_sets.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    input: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    example_set: Mapped[ExampleSet] = relationship(back_populates="examples")
+
+
+class KnowledgeBase(Timestamped, Base):
+    """Documents live in SQL, their vectors in the Chroma collection named here."""
+
+    __tablename__ = "knowledge_bases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    collection_name: Mapped[str] = mapped_column(String(120), unique=True)
+    embedding_model: Mapped[str] = mapped_column(String(200))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Document(Timestamped, Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("knowledge_base_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    knowledge_base_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # pending -> ready; a document is ready only once all its chunks are in Chroma.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    chunks: Mapped[list[Chunk]] = relationship(
+        back_populates="document", order_by="Chunk.position", cascade="all, delete-orphan"
+    )
+
+
+class Chunk(Base):
+    """The SQL side of a Chroma vector: same id, so the two stores can be reconciled."""
+
+    __tablename__ = "chunks"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text)
+    document: Mapped[Document] = relationship(back_populates="chunks")
+
+
+class Variant(Timestamped, Base):
+    """A named recipe; its configuration lives in immutable-once-used versions."""
+
+    __tablename__ = "variants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    strategy: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    versions: Mapped[list[VariantVersion]] = relationship(
+        back_populates="variant", order_by="VariantVersion.version", cascade="all, delete-orphan"
+    )
+
+
+class VariantVersion(Timestamped, Base):
+    __tablename__ = "variant_versions"
+    __table_args__ = (UniqueConstraint("variant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    config_hash: Mapped[str] = mapped_column(String(64), index=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"))
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    temperature: Mapped[float] = mapped_column(Float, default=0.2)
+    top_p: Mapped[float] = mapped_column(Float, default=1.0)
+    max_tokens: Mapped[int] = mapped_column(Integer, default=200)
+    example_set_id: Mapped[int | None] = mapped_column(ForeignKey("example_sets.id"))
+    few_shot_k: Mapped[int] = mapped_column(Integer, default=0)
+    # first | random | similar
+    few_shot_selection: Mapped[str] = mapped_column(String(20), default="first")
+    knowledge_base_id: Mapped[int | None] = mapped_column(ForeignKey("knowledge_bases.id"))
+    top_k: Mapped[int] = mapped_column(Integer, default=0)
+    # Recorded so results stay reproducible even if the knowledge base changes model.
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    variant: Mapped[Variant] = relationship(back_populates="versions")
+    endpoint: Mapped[Endpoint] = relationship()
+    example_set: Mapped[ExampleSet | None] = relationship()
+    knowledge_base: Mapped[KnowledgeBase | None] = relationship()
+
+
+class Comparison(Timestamped, Base):
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    outputs: Mapped[list[Output]] = relationship(
+        back_populates="comparison", order_by="Output.position", cascade="all, delete-orphan"
+    )
+    ratings: Mapped[list[Rating]] = relationship(back_populates="comparison", cascade="all, delete-orphan")
+
+
+class Output(Timestamped, Base):
+    """One variant's answer with its evidence. status: pending -> done | error."""
+
+    __tablename__ = "outputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    variant_version_id: Mapped[int] = mapped_column(ForeignKey("variant_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    text: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200), default="")
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # [{source, text, score, chunk_id, position}] as retrieved, and the exact messages sent.
+    contexts: Mapped[list[Any]] = mapped_column(default=list)
+    prompt: Mapped[list[Any]] = mapped_column(default=list)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comparison: Mapped[Comparison] = relationship(back_populates="outputs")
+    variant_version: Mapped[VariantVersion] = relationship()
+
+
+class Rating(Timestamped, Base):
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    rater: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # Output ids in the order the rater saw them (position bias is measured from this).
+    display_order: Mapped[list[Any]] = mapped_column(default=list)
+    comparison: Mapped[Comparison] = relationship(back_populates="ratings")
+    scores: Mapped[list[RatingScore]] = relationship(back_populates="rating", cascade="all, delete-orphan")
+
+
+class RatingScore(Base):
+    __tablename__ = "rating_scores"
+    __table_args__ = (UniqueConstraint("rating_id", "output_id", "dimension"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), index=True)
+    dimension: Mapped[str] = mapped_column(String(40), default="overall")
+    score: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[Rating] = relationship(back_populates="scores")
+
+
+class ApiToken(Timestamped, Base):
+    """A REST credential; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

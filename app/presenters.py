@@ -1,0 +1,102 @@
+"""ORM objects -> API schemas; the UI renders the same shapes, so both show the same facts."""
+
+from __future__ import annotations
+
+from app.models import Comparison, ExampleSet, Output, Rating, Variant
+from app.schemas import (
+    ComparisonOut,
+    ComparisonSummary,
+    ContextOut,
+    ExampleOut,
+    ExampleSetOut,
+    OutputOut,
+    RatingOut,
+    RatingScoreOut,
+    VariantOut,
+    VariantRef,
+)
+from app.services.variants import current_version, stand_in_notice, version_config
+
+
+def variant_out(variant: Variant) -> VariantOut:
+    version = current_version(variant)
+    endpoint = version.endpoint
+    return VariantOut(
+        id=variant.id,
+        name=variant.name,
+        strategy=variant.strategy,
+        description=variant.description,
+        version=version.version,
+        version_id=version.id,
+        config_hash=version.config_hash,
+        config=version_config(version),
+        endpoint={"id": endpoint.id, "name": endpoint.name, "kind": endpoint.kind, "model": endpoint.model},
+        notice=stand_in_notice(variant),
+        archived_at=variant.archived_at,
+    )
+
+
+def output_out(output: Output) -> OutputOut:
+    version = output.variant_version
+    return OutputOut(
+        id=output.id,
+        variant=VariantRef(
+            id=version.variant.id,
+            name=version.variant.name,
+            strategy=version.variant.strategy,
+            version=version.version,
+        ),
+        status=output.status,
+        text=output.text,
+        model=output.model,
+        latency_ms=output.latency_ms,
+        ttft_ms=output.ttft_ms,
+        prompt_tokens=output.prompt_tokens,
+        completion_tokens=output.completion_tokens,
+        cost_usd=output.cost_usd,
+        contexts=[ContextOut.model_validate(c) for c in output.contexts or []],
+        error=output.error,
+    )
+
+
+def rating_out(rating: Rating) -> RatingOut:
+    return RatingOut(
+        id=rating.id,
+        comparison_id=rating.comparison_id,
+        rater=rating.rater,
+        comment=rating.comment,
+        scores=[RatingScoreOut(output_id=s.output_id, score=s.score) for s in rating.scores],
+        created_at=rating.created_at,
+    )
+
+
+def comparison_out(comparison: Comparison) -> ComparisonOut:
+    return ComparisonOut(
+        id=comparison.id,
+        query=comparison.query,
+        created_at=comparison.created_at,
+        outputs=[output_out(o) for o in comparison.outputs],
+        ratings=[rating_out(r) for r in comparison.ratings],
+    )
+
+
+def comparison_summary(comparison: Comparison) -> ComparisonSummary:
+    return ComparisonSummary(
+        id=comparison.id,
+        query=comparison.query,
+        created_at=comparison.created_at,
+        variant_count=len(comparison.outputs),
+        error_count=sum(1 for o in comparison.outputs if o.status == "error"),
+        rating_count=len(comparison.ratings),
+    )
+
+
+def example_set_out(example_set: ExampleSet) -> ExampleSetOut:
+    return ExampleSetOut(
+        id=example_set.id,
+        name=example_set.name,
+        description=example_set.description,
+        example_count=len(example_set.examples),
+        archived_at=example_set.archived_at,
+        examples=[ExampleOut.model_validate(e) for e in example_set.examples],
+    )

@@ -1,0 +1,1 @@
+"""Model providers: one interface (base.Provider), adapters by kind in a registry."""

@@ -1,0 +1,15 @@
+"""All SQL lives in this package: one repository per aggregate, each bound to a session."""
+
+from app.repository.catalog import EndpointRepository, ExampleSetRepository, KnowledgeRepository
+from app.repository.comparisons import ComparisonRepository
+from app.repository.tokens import TokenRepository
+from app.repository.variants import VariantRepository
+
+__all__ = [
+    "ComparisonRepository",
+    "EndpointRepository",
+    "ExampleSetRepository",
+    "KnowledgeRepository",
+    "TokenRepository",
+    "VariantRepository",
+]

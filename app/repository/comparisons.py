@@ -1,0 +1,77 @@
+"""Comparisons, their outputs and ratings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.models import Comparison, Output, Rating, RatingScore, Variant, VariantVersion
+
+_COMPARISON_LOADS = (
+    selectinload(Comparison.outputs)
+    .selectinload(Output.variant_version)
+    .options(selectinload(VariantVersion.variant), selectinload(VariantVersion.endpoint)),
+    selectinload(Comparison.ratings).selectinload(Rating.scores),
+)
+
+
+class ComparisonRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    def add(self, obj: Comparison | Output | Rating) -> None:
+        self.session.add(obj)
+
+    async def get(self, comparison_id: int) -> Comparison | None:
+        stmt = select(Comparison).where(Comparison.id == comparison_id).options(*_COMPARISON_LOADS)
+        return await self.session.scalar(stmt)
+
+    async def list(self, *, limit: int, offset: int = 0) -> Sequence[Comparison]:
+        stmt = (
+            select(Comparison)
+            .order_by(Comparison.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .options(*_COMPARISON_LOADS)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count(Comparison.id))) or 0)
+
+    async def finish_output(self, output_id: int, values: dict[str, Any]) -> None:
+        await self.session.execute(update(Output).where(Output.id == output_id).values(**values))
+
+    async def fail_pending_outputs(self, error: str, finished_at: datetime) -> int:
+        """Mark outputs left pending by a stopped process as failed; returns how many."""
+        result = await self.session.execute(
+            update(Output)
+            .where(Output.status == "pending")
+            .values(status="error", error=error, finished_at=finished_at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def rating_by(self, comparison_id: int, rater: str) -> Rating | None:
+        stmt = (
+            select(Rating)
+            .where(Rating.comparison_id == comparison_id, Rating.rater == rater)
+            .options(selectinload(Rating.scores))
+        )
+        return await self.session.scalar(stmt)
+
+    async def mean_scores(self) -> Sequence[tuple[Variant, float, int]]:
+        """Per variant: mean 1-5 score over all ratings and how many scores it got."""
+        stmt = (
+            select(Variant, func.avg(RatingScore.score), func.count(RatingScore.id))
+            .join(VariantVersion, VariantVersion.variant_id == Variant.id)
+            .join(Output, Output.variant_version_id == VariantVersion.id)
+            .join(RatingScore, RatingScore.output_id == Output.id)
+            .group_by(Variant.id)
+            .order_by(func.avg(RatingScore.score).desc())
+        )
+        return [(r[0], float(r[1]), int(r[2])) for r in (await self.session.execute(stmt)).all()]

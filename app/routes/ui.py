@@ -1,0 +1,5 @@
+"""HTML pages (Jinja2 + HTMX)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,249 @@
+"""Pydantic request/response schemas for the REST API (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Strategy = Literal["few_shot", "rag", "fine_tuned", "rag_fine_tuned"]
+EndpointKind = Literal["openai", "anthropic"]
+MAX_QUERY_CHARS = 8000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+class EndpointIn(Strict):
+    name: Name
+    kind: EndpointKind = "openai"
+    base_url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    api_key: Annotated[str | None, Field(max_length=500)] = None
+    price_prompt_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
+    price_completion_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+
+
+class EndpointPatch(Strict):
+    name: Name | None = None
+    kind: EndpointKind | None = None
+    base_url: Annotated[
+        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ] = None
+    model: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = (
+        None
+    )
+    # Omitted = keep the stored key; "" = remove it.
+    api_key: Annotated[str | None, Field(max_length=500)] = None
+    price_prompt_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
+    price_completion_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
+    timeout_s: Annotated[float | None, Field(gt=0, le=600)] = None
+
+
+class EndpointOut(BaseModel):
+    """Never carries the key: only whether one is set."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    kind: str
+    base_url: str
+    model: str
+    has_key: bool
+    price_prompt_per_m: float | None
+    price_completion_per_m: float | None
+    timeout_s: float
+    is_bundled: bool
+    is_fine_tuned: bool
+    archived_at: datetime | None
+    created_at: datetime
+
+
+# --- example sets ----------------------------------------------------------------------------
+
+
+class ExampleIn(Strict):
+    input: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+    output: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+
+
+class ExampleSetIn(Strict):
+    name: Name
+    description: Annotated[str, Field(max_length=2000)] = ""
+    examples: Annotated[list[ExampleIn], Field(max_length=5000)] = []
+
+
+class ExampleSetPatch(Strict):
+    name: Name | None = None
+    description: Annotated[str | None, Field(max_length=2000)] = None
+    # When given, replaces all examples.
+    examples: Annotated[list[ExampleIn] | None, Field(max_length=5000)] = None
+
+
+class ExampleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    input: str
+    output: str
+
+
+class ExampleSetOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    example_count: int
+    archived_at: datetime | None
+    examples: list[ExampleOut] | None = None
+
+
+# --- variants --------------------------------------------------------------------------------
+
+
+class VariantConfig(Strict):
+    """The versioned part of a variant: changing any of it makes a new version once used."""
+
+    endpoint_id: int
+    system_prompt: Annotated[str, Field(max_length=8000)] = ""
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.2
+    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
+    max_tokens: Annotated[int, Field(ge=1, le=4096)] = 200
+    example_set_id: int | None = None
+    few_shot_k: Annotated[int, Field(ge=0, le=32)] = 0
+    few_shot_selection: Literal["first", "random", "similar"] = "first"
+    knowledge_base_id: int | None = None
+    top_k: Annotated[int, Field(ge=0, le=20)] = 0
+
+
+class VariantIn(VariantConfig):
+    name: Name
+    strategy: Strategy
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+
+class VariantPatch(Strict):
+    name: Name | None = None
+    description: Annotated[str | None, Field(max_length=2000)] = None
+    endpoint_id: int | None = None
+    system_prompt: Annotated[str | None, Field(max_length=8000)] = None
+    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
+    top_p: Annotated[float | None, Field(gt=0, le=1)] = None
+    max_tokens: Annotated[int | None, Field(ge=1, le=4096)] = None
+    example_set_id: int | None = None
+    few_shot_k: Annotated[int | None, Field(ge=0, le=32)] = None
+    few_shot_selection: Literal["first", "random", "similar"] | None = None
+    knowledge_base_id: int | None = None
+    top_k: Annotated[int | None, Field(ge=0, le=20)] = None
+
+
+class VariantOut(BaseModel):
+    id: int
+    name: str
+    strategy: str
+    description: str
+    version: int
+    version_id: int
+    config_hash: str
+    config: dict[str, Any]
+    endpoint: dict[str, Any]
+    # Set when a fine-tuned strategy points at a base model standing in for a fine-tune.
+    notice: str | None
+    archived_at: datetime | None
+
+
+# --- comparisons -----------------------------------------------------------------------------
+
+
+class ComparisonIn(Strict):
+    query: str
+    variant_ids: Annotated[list[int] | None, Field(min_length=1, max_length=12)] = None
+
+    @field_validator("query")
+    @classmethod
+    def _query_bounds(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("query must not be empty")
+        if len(value) > MAX_QUERY_CHARS:
+            raise ValueError(f"query is {len(value)} characters; the limit is {MAX_QUERY_CHARS}")
+        return value
+
+
+class VariantRef(BaseModel):
+    id: int
+    name: str
+    strategy: str
+    version: int
+
+
+class ContextOut(BaseModel):
+    source: str
+    text: str
+    score: float
+    position: int | None = None
+    heading: str | None = None
+
+
+class OutputOut(BaseModel):
+    id: int
+    variant: VariantRef
+    status: str
+    text: str
+    model: str
+    latency_ms: float | None
+    ttft_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    contexts: list[ContextOut]
+    error: str | None
+
+
+class RatingScoreOut(BaseModel):
+    output_id: int
+    score: int
+
+
+class RatingOut(BaseModel):
+    id: int
+    comparison_id: int
+    rater: str
+    comment: str
+    scores: list[RatingScoreOut]
+    created_at: datetime
+
+
+class ComparisonOut(BaseModel):
+    id: int
+    query: str
+    created_at: datetime
+    outputs: list[OutputOut]
+    ratings: list[RatingOut] = []
+
+
+class ComparisonSummary(BaseModel):
+    id: int
+    query: str
+    created_at: datetime
+    variant_count: int
+    error_count: int
+    rating_count: int
+
+
+# --- ratings ---------------------------------------------------------------------------------
+
+
+class ScoreIn(Strict):
+    output_id: int
+    score: Annotated[int, Field(ge=1, le=5)]
+
+
+class RatingIn(Strict):
+    scores: Annotated[list[ScoreIn], Field(min_length=1, max_length=12)]
+    comment: Annotated[str, Field(max_length=5000)] = ""

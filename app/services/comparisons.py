@@ -1,0 +1,195 @@
+"""The fan-out: one query to N variants concurrently, every output stored with its evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.errors import Invalid, NotFound
+from app.models import Comparison, Endpoint, Output, VariantVersion, utcnow
+from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
+from app.providers.base import ChatRequest, ProviderError
+from app.providers.registry import ProviderRegistry
+from app.repository import ComparisonRepository, VariantRepository
+from app.services.endpoints import endpoint_config
+from app.services.secrets import KeyCipher
+from app.services.variants import current_version
+
+log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted: the server stopped before this variant finished"
+
+
+def cost_usd(endpoint: Endpoint, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+    """Cost from reported usage and the endpoint's prices per 1M tokens; unknown stays None."""
+    if prompt_tokens is None or completion_tokens is None:
+        return None
+    if endpoint.price_prompt_per_m is None or endpoint.price_completion_per_m is None:
+        return None
+    return round(
+        (prompt_tokens * endpoint.price_prompt_per_m + completion_tokens * endpoint.price_completion_per_m)
+        / 1_000_000,
+        8,
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    output_id: int
+    spec: VariantSpec
+    endpoint: Endpoint
+
+
+class ComparisonRunner:
+    """Creates comparisons and runs their variants; one slow or failing variant never holds the others."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        providers: ProviderRegistry,
+        pipelines: dict[str, Pipeline],
+        cipher: KeyCipher,
+    ):
+        self.sessions = sessions
+        self.providers = providers
+        self.pipelines = pipelines
+        self.cipher = cipher
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    async def create(self, query: str, variant_ids: Sequence[int] | None, created_by: str) -> int:
+        """Store the comparison with one pending output per variant (so nothing is lost on a crash)."""
+        async with self.sessions.begin() as session:
+            repo = VariantRepository(session)
+            if variant_ids is None:
+                variants = list(await repo.list())
+            else:
+                unique_ids = list(dict.fromkeys(variant_ids))
+                found = {v.id: v for v in await repo.get_many(unique_ids)}
+                missing = [i for i in unique_ids if i not in found or found[i].archived_at is not None]
+                if missing:
+                    raise NotFound(f"unknown or archived variant id(s): {', '.join(map(str, missing))}")
+                variants = [found[i] for i in unique_ids]
+            if not variants:
+                raise Invalid("there are no active variants to compare; create one first")
+            comparison = Comparison(query=query, created_by=created_by)
+            for position, variant in enumerate(variants):
+                comparison.outputs.append(
+                    Output(position=position, variant_version_id=current_version(variant).id)
+                )
+            session.add(comparison)
+        return comparison.id
+
+    def start(self, comparison_id: int) -> asyncio.Task[None]:
+        """Run in the background; the task outlives the request that started it."""
+        task = self._tasks.get(comparison_id)
+        if task is None:
+            task = asyncio.create_task(self.run(comparison_id), name=f"comparison-{comparison_id}")
+            self._tasks[comparison_id] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(comparison_id, None))
+        return task
+
+    async def run_to_completion(self, comparison_id: int) -> None:
+        """Start (or join) the run and wait; a disconnecting client does not cancel it."""
+        await asyncio.shield(self.start(comparison_id))
+
+    async def run(self, comparison_id: int) -> None:
+        """Run every pending output of the comparison concurrently."""
+        query, jobs = await self._load_jobs(comparison_id)
+        await asyncio.gather(*(self._run_one(query, job) for job in jobs))
+
+    async def shutdown(self) -> None:
+        """Cancel running comparisons; their pending outputs are failed on the next start."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def fail_interrupted(self) -> int:
+        """On start: outputs still pending belong to a process that died; say so rather than hang."""
+        async with self.sessions.begin() as session:
+            return await ComparisonRepository(session).fail_pending_outputs(INTERRUPTED, utcnow())
+
+    async def _load_jobs(self, comparison_id: int) -> tuple[str, list[_Job]]:
+        async with self.sessions() as session:
+            comparison = await ComparisonRepository(session).get(comparison_id)
+            if comparison is None:
+                raise NotFound(f"comparison {comparison_id} not found")
+            jobs = []
+            for output in comparison.outputs:
+                if output.status != "pending":
+                    continue
+                version = await session.get_one(VariantVersion, output.variant_version_id)
+                await session.refresh(version, ["variant", "endpoint", "example_set", "knowledge_base"])
+                if version.example_set is not None:
+                    await session.refresh(version.example_set, ["examples"])
+                jobs.append(_Job(output.id, self._spec(version), version.endpoint))
+            return comparison.query, jobs
+
+    def _spec(self, version: VariantVersion) -> VariantSpec:
+        examples = tuple(
+            ExamplePair(e.input, e.output)
+            for e in (version.example_set.examples if version.example_set else [])
+        )
+        return VariantSpec(
+            variant_id=version.variant_id,
+            version_id=version.id,
+            name=version.variant.name,
+            strategy=version.variant.strategy,
+            endpoint=endpoint_config(version.endpoint, self.cipher),
+            system_prompt=version.system_prompt,
+            temperature=version.temperature,
+            top_p=version.top_p,
+            max_tokens=version.max_tokens,
+            examples=examples,
+            few_shot_k=version.few_shot_k,
+            few_shot_selection=version.few_shot_selection,
+            collection=version.knowledge_base.collection_name if version.knowledge_base else None,
+            top_k=version.top_k,
+        )
+
+    async def _run_one(self, query: str, job: _Job) -> None:
+        """One variant end to end; whatever happens, its output row is finished."""
+        started = time.perf_counter()
+        values: dict[str, Any] = {"model": job.spec.endpoint.model}
+        try:
+            pipeline = self.pipelines[job.spec.strategy]
+            prepared = await pipeline.prepare(query, job.spec)
+            values["contexts"] = prepared.contexts
+            values["prompt"] = [asdict(m) for m in prepared.messages]
+            provider = self.providers.get(job.spec.endpoint.kind)
+            request = ChatRequest(
+                messages=prepared.messages,
+                temperature=job.spec.temperature,
+                max_tokens=job.spec.max_tokens,
+                top_p=job.spec.top_p,
+            )
+            model_started = time.perf_counter()
+            # A guard above the provider's own timeouts: nothing may keep a comparison open forever.
+            guard = job.spec.endpoint.timeout_s * (job.spec.endpoint.max_retries + 1) + 30
+            result = await asyncio.wait_for(provider.chat(job.spec.endpoint, request), timeout=guard)
+            values |= {
+                "status": "done",
+                "text": result.text,
+                "model": result.model or job.spec.endpoint.model,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost_usd": cost_usd(job.endpoint, result.prompt_tokens, result.completion_tokens),
+                "ttft_ms": None
+                if result.ttft_ms is None
+                else round((model_started - started) * 1000 + result.ttft_ms, 1),
+            }
+        except (PipelineError, ProviderError) as exc:
+            values |= {"status": "error", "error": str(exc)}
+        except TimeoutError:
+            values |= {"status": "error", "error": "timed out waiting for the model"}
+        except Exception as exc:
+            log.exception("variant %s failed unexpectedly", job.spec.name)
+            values |= {"status": "error", "error": f"internal error: {type(exc).__name__}"}
+        values["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        values["finished_at"] = utcnow()
+        async with self.sessions.begin() as session:
+            await ComparisonRepository(session).finish_output(job.output_id, values)

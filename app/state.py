@@ -1,0 +1,28 @@
+"""The long-lived objects built once in the lifespan and injected into requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.providers.registry import ProviderRegistry
+from app.retrieval.store import VectorStore
+from app.services.comparisons import ComparisonRunner
+from app.services.knowledge import KnowledgeService
+from app.services.secrets import KeyCipher
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    cipher: KeyCipher
+    providers: ProviderRegistry
+    store: VectorStore
+    knowledge: KnowledgeService
+    runner: ComparisonRunner

@@ -1,0 +1,105 @@
+"""App overhead per comparison: wall time minus the slowest variant, against fake fixed-latency endpoints.
+
+Runs the real app (SQLite in a temp dir) on a real uvicorn server on loopback, and four variants on a fake
+OpenAI-compatible server that answers after a fixed delay. Prints p50/p99 overhead, sequential and with
+concurrent clients.
+
+    .venv/bin/python bench/fanout.py [--comparisons 200] [--latency 0.2] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.config import Settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer  # noqa: E402
+from tests.servers import ServerThread, free_port  # noqa: E402
+
+TOKEN = "tt_bench-token"
+VARIANTS = 4
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def setup(http: httpx.AsyncClient, fake_url: str) -> None:
+    for i in range(VARIANTS):
+        endpoint = await http.post(
+            "/api/v1/endpoints", json={"name": f"fake-{i}", "base_url": fake_url, "model": f"fixed-{i}"}
+        )
+        endpoint.raise_for_status()
+        variant = await http.post(
+            "/api/v1/variants",
+            json={"name": f"variant-{i}", "strategy": "fine_tuned", "endpoint_id": endpoint.json()["id"]},
+        )
+        variant.raise_for_status()
+
+
+async def one(http: httpx.AsyncClient, i: int) -> float:
+    """Overhead of one comparison in ms: wall time minus its slowest variant's latency."""
+    started = time.perf_counter()
+    response = await http.post("/api/v1/comparisons", json={"query": f"question {i}"})
+    wall = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    outputs = response.json()["outputs"]
+    assert all(o["error"] is None for o in outputs), outputs
+    return wall - max(o["latency_ms"] for o in outputs)
+
+
+async def measure(url: str, fake_url: str, n: int, concurrency: int) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+        await setup(http, fake_url)
+        for _ in range(5):  # warm-up: connections, first queries
+            await one(http, -1)
+        sequential = [await one(http, i) for i in range(n)]
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def bounded(i: int) -> float:
+            async with semaphore:
+                return await one(http, i)
+
+        started = time.perf_counter()
+        concurrent = await asyncio.gather(*(bounded(i) for i in range(n)))
+        throughput = n / (time.perf_counter() - started)
+    print(f"variants per comparison: {VARIANTS}, comparisons: {n}")
+    for label, values in (("sequential", sequential), (f"{concurrency} concurrent clients", concurrent)):
+        print(
+            f"{label:>24}: overhead p50 {percentile(values, 50):6.1f} ms   p99 {percentile(values, 99):6.1f} ms"
+            f"   mean {statistics.fmean(values):6.1f} ms"
+        )
+    print(f"{'throughput':>24}: {throughput:.1f} comparisons/s at {concurrency} concurrent clients")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--comparisons", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.2, help="fixed latency of each fake variant, s")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    models = {f"fixed-{i}": FakeModel(reply="fixed answer", latency_s=args.latency) for i in range(VARIANTS)}
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(models) as fake:
+        port = free_port()
+        settings = Settings(
+            data_dir=Path(tmp), port=port, serve_local_model=False, load_demo=False, api_token=TOKEN
+        )
+        with ServerThread(create_app(settings), port=port) as server:
+            print(f"fake variant latency: {args.latency * 1000:.0f} ms; database: SQLite (embedded)")
+            asyncio.run(measure(server.url, fake.base_url, args.comparisons, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()

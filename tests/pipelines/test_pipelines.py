@@ -1,0 +1,82 @@
+"""Prompt construction per strategy, without a network or a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.pipelines.base import ExamplePair, PipelineError, VariantSpec
+from app.pipelines.few_shot import FewShotPipeline
+from app.pipelines.fine_tuned import FineTunedPipeline
+from app.pipelines.rag import RagFineTunedPipeline, RagPipeline
+from app.providers.base import EndpointConfig
+from app.retrieval.store import RetrievedChunk
+
+ENDPOINT = EndpointConfig(kind="openai", base_url="http://127.0.0.1:9/v1", model="m")
+EXAMPLES = tuple(ExamplePair(f"question {i}", f"Answer: {i}") for i in range(6))
+
+
+def spec(strategy: str, **kw: object) -> VariantSpec:
+    return VariantSpec(variant_id=1, version_id=1, name="v", strategy=strategy, endpoint=ENDPOINT, **kw)  # type: ignore[arg-type]
+
+
+class FakeStore:
+    """Stands in for Chroma in pure prompt tests; the real store is tested against real Chroma."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+
+    async def aquery(self, collection: str, text: str, top_k: int) -> list[RetrievedChunk]:
+        self.calls.append((collection, text, top_k))
+        return [
+            RetrievedChunk(
+                "c1", "New employees receive 22 vacation days.", "01-vacation.md", 2, "Allowance", 0.71
+            ),
+            RetrievedChunk("c2", "Meals are capped at EUR 45.", "05-expenses.md", 0, "", 0.33),
+        ][:top_k]
+
+
+async def test_few_shot_sends_examples_as_turns() -> None:
+    prepared = await FewShotPipeline(None).prepare(
+        "How many days?", spec("few_shot", system_prompt="Be brief.", examples=EXAMPLES, few_shot_k=2)
+    )
+    roles = [m.role for m in prepared.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert prepared.messages[1].content == "question 0"
+    assert prepared.messages[2].content == "Answer: 0"
+    assert prepared.messages[-1].content == "How many days?"
+    assert prepared.contexts == []
+
+
+async def test_random_selection_is_reproducible_per_query() -> None:
+    pipeline = FewShotPipeline(None)
+    s = spec("few_shot", examples=EXAMPLES, few_shot_k=3, few_shot_selection="random")
+    first = await pipeline.select("q", s)
+    assert first == await pipeline.select("q", s)
+    assert len(set(first)) == 3
+
+
+async def test_rag_numbers_sources_and_keeps_evidence() -> None:
+    store = FakeStore()
+    prepared = await RagPipeline(store).prepare("vacation days?", spec("rag", collection="kb-x", top_k=2))  # type: ignore[arg-type]
+    assert store.calls == [("kb-x", "vacation days?", 2)]
+    assert prepared.messages[0].role == "system"
+    user = prepared.messages[-1].content
+    assert "[1] (01-vacation.md - Allowance) New employees receive 22 vacation days." in user
+    assert "[2] (05-expenses.md)" in user
+    assert user.rstrip().endswith("Question: vacation days?")
+    assert [c["score"] for c in prepared.contexts] == [0.71, 0.33]
+
+
+async def test_rag_without_knowledge_base_is_an_error() -> None:
+    with pytest.raises(PipelineError):
+        await RagPipeline(FakeStore()).prepare("q", spec("rag", collection=None, top_k=3))  # type: ignore[arg-type]
+
+
+async def test_fine_tuned_sends_the_query_alone_and_hybrid_adds_context() -> None:
+    tuned = await FineTunedPipeline().prepare("q?", spec("fine_tuned"))
+    assert [(m.role, m.content) for m in tuned.messages] == [("user", "q?")]
+    hybrid = await RagFineTunedPipeline(FakeStore()).prepare(
+        "q?", spec("rag_fine_tuned", collection="k", top_k=1)
+    )  # type: ignore[arg-type]
+    assert [m.role for m in hybrid.messages] == ["user"]  # no default system prompt for the tuned model
+    assert "[1] (01-vacation.md" in hybrid.messages[0].content
