@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings, get_settings
 from app.db import create_engine, create_session_factory
@@ -23,6 +25,7 @@ from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
 from app.routes import api_catalog, api_comparisons, ui
+from app.routes.ui_support import render
 from app.services.comparisons import ComparisonRunner
 from app.services.demo import load_demo
 from app.services.knowledge import KnowledgeService
@@ -60,6 +63,17 @@ async def build_state(settings: Settings) -> AppState:
         knowledge=KnowledgeService(sessions, store),
         runner=runner,
     )
+
+
+def error_response(
+    request: Request, status_code: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> Response:
+    """JSON `{"detail"}` for the API; an error page for people using the browser UI."""
+    accept = request.headers.get("accept", "")
+    wants_json = "application/json" in accept and "text/html" not in accept
+    if wants_json or request.url.path.startswith(("/api/", "/local/", "/static/", "/healthz")):
+        return JSONResponse({"detail": detail}, status_code=status_code, headers=dict(headers or {}))
+    return render(request, "pages/error.html", {"status_code": status_code, "detail": detail}, status_code)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -104,8 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        return error_response(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

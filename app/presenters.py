@@ -45,6 +45,7 @@ def output_out(output: Output) -> OutputOut:
             name=version.variant.name,
             strategy=version.variant.strategy,
             version=version.version,
+            notice=stand_in_notice(version.variant, version),
         ),
         status=output.status,
         text=output.text,

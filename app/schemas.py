@@ -180,6 +180,8 @@ class VariantRef(BaseModel):
     name: str
     strategy: str
     version: int
+    # Set when a fine-tuned strategy ran on a base model standing in for a fine-tune.
+    notice: str | None = None
 
 
 class ContextOut(BaseModel):

@@ -21,10 +21,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings  # noqa: E402
-from app.main import create_app  # noqa: E402
-from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer  # noqa: E402
-from tests.servers import ServerThread, free_port  # noqa: E402
+from app.config import Settings
+from app.main import create_app
+from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
+from tests.servers import ServerThread, free_port
 
 TOKEN = "tt_bench-token"
 VARIANTS = 4
@@ -85,7 +85,9 @@ async def measure(url: str, fake_url: str, n: int, concurrency: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--comparisons", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.2, help="fixed latency of each fake variant, s")
     parser.add_argument("--concurrency", type=int, default=8)

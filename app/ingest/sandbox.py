@@ -31,7 +31,7 @@ def extract_safely(filename: str, data: bytes, limits: IngestLimits) -> list[Ext
         return extract_documents(filename, data, limits)
     payload = pickle.dumps((filename, data, limits))
     try:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
+        completed = subprocess.run(
             [sys.executable, "-m", "app.ingest.sandbox"],
             input=payload,
             capture_output=True,

@@ -1,5 +1,149 @@
-"""HTML pages (Jinja2 + HTMX)."""
+"""HTML pages: ask a question, watch the columns fill in, rate them; the history of comparisons."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from app.demo import read_jsonl
+from app.deps import CsrfChecked, RatingsDep, ReaderDep, RunnerDep, UiUser, VariantsDep
+from app.errors import DomainError
+from app.presenters import comparison_out, variant_out
+from app.routes import ui_catalog
+from app.routes.ui_support import error_status, form_errors, is_htmx, render
+from app.schemas import ComparisonIn, ComparisonOut, RatingIn, RatingOut, ScoreIn
 
 router = APIRouter()
+router.include_router(ui_catalog.router)
+PAGE_SIZE = 25
+
+
+def _suggestions() -> list[str]:
+    try:
+        return [row["query"] for row in read_jsonl("questions.jsonl")[:4]]
+    except OSError:
+        return []
+
+
+@router.get("/", name="compare_page", response_class=HTMLResponse)
+async def compare_page(request: Request, _user: UiUser, variants: VariantsDep) -> HTMLResponse:
+    return render(
+        request,
+        "pages/compare.html",
+        {"variants": [variant_out(v) for v in await variants.list()], "suggestions": _suggestions()},
+    )
+
+
+@router.post("/comparisons", name="create_comparison_ui", response_model=None)
+async def create_comparison(
+    request: Request,
+    user: UiUser,
+    _csrf: CsrfChecked,
+    runner: RunnerDep,
+    reader: ReaderDep,
+    variants: VariantsDep,
+    query: Annotated[str, Form()] = "",
+    variant_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+) -> Response:
+    """Store the comparison, run it in the background, answer with the (polling) columns."""
+    try:
+        data = ComparisonIn(query=query, variant_ids=variant_ids or None)
+        comparison_id = await runner.create(data.query, data.variant_ids, created_by=user.name)
+    except (ValidationError, DomainError) as exc:
+        context: dict[str, object] = {"errors": form_errors(exc), "query": query}
+        if is_htmx(request):
+            return render(request, "partials/_errors.html", context, status_code=error_status(exc))
+        context |= {
+            "variants": [variant_out(v) for v in await variants.list()],
+            "suggestions": _suggestions(),
+        }
+        return render(request, "pages/compare.html", context, status_code=error_status(exc))
+    runner.start(comparison_id)
+    if not is_htmx(request):
+        url = request.url_for("comparison_page", comparison_id=comparison_id)
+        return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    comparison = comparison_out(await reader.get(comparison_id))
+    return render(request, "partials/_comparison.html", {"comparison": comparison, "rating": None})
+
+
+@router.get("/comparisons", name="comparisons_page", response_class=HTMLResponse)
+async def comparisons_page(
+    request: Request, _user: UiUser, reader: ReaderDep, page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
+    comparisons, total = await reader.page(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render(
+        request,
+        "pages/comparisons.html",
+        {
+            "comparisons": [comparison_out(c) for c in comparisons],
+            "page": page,
+            "has_next": page * PAGE_SIZE < total,
+            "total": total,
+        },
+    )
+
+
+def _own_rating(comparison: ComparisonOut, rater: str) -> RatingOut | None:
+    return next((r for r in comparison.ratings if r.rater == rater), None)
+
+
+@router.get("/comparisons/{comparison_id}", name="comparison_page", response_class=HTMLResponse)
+async def comparison_page(
+    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep
+) -> HTMLResponse:
+    comparison = comparison_out(await reader.get(comparison_id))
+    rating = _own_rating(comparison, user.name)
+    return render(request, "pages/comparison.html", {"comparison": comparison, "rating": rating})
+
+
+@router.get("/comparisons/{comparison_id}/columns", name="comparison_columns", response_class=HTMLResponse)
+async def comparison_columns(
+    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep
+) -> HTMLResponse:
+    """The columns fragment the page polls while any variant is still answering."""
+    comparison = comparison_out(await reader.get(comparison_id))
+    rating = _own_rating(comparison, user.name)
+    return render(request, "partials/_comparison.html", {"comparison": comparison, "rating": rating})
+
+
+@router.post("/comparisons/{comparison_id}/ratings", name="rate_comparison_ui", response_model=None)
+async def rate_comparison(
+    request: Request,
+    comparison_id: int,
+    user: UiUser,
+    _csrf: CsrfChecked,
+    ratings: RatingsDep,
+    reader: ReaderDep,
+) -> Response:
+    """Scores arrive as fields `score-<output id>`; unscored outputs are simply left out."""
+    form = await request.form()
+    comment = str(form.get("comment", ""))
+    scores = []
+    errors: list[str] = []
+    try:
+        for key, value in form.multi_items():
+            if key.startswith("score-") and str(value):
+                scores.append(ScoreIn(output_id=int(key.removeprefix("score-")), score=int(str(value))))
+        await ratings.submit(comparison_id, user.name, RatingIn(scores=scores, comment=comment))
+    except (ValidationError, DomainError) as exc:
+        errors = form_errors(exc)
+    except ValueError:
+        errors = ["scores must be whole numbers from 1 to 5"]
+    comparison = comparison_out(await reader.get(comparison_id))
+    if errors:
+        if not scores:
+            errors = ["score at least one answer before saving"]
+        context = {"comparison": comparison, "rating": None, "errors": errors, "comment": comment}
+        return render(request, "partials/_rating_form.html", context, status_code=422)
+    if not is_htmx(request):
+        url = request.url_for("comparison_page", comparison_id=comparison_id)
+        return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    own = _own_rating(comparison, user.name)
+    return render(
+        request,
+        "partials/_rating_form.html",
+        {"comparison": comparison, "rating": own, "saved": True},
+    )

@@ -37,9 +37,9 @@ def current_version(variant: Variant) -> VariantVersion:
     return max(variant.versions, key=lambda v: v.version)
 
 
-def stand_in_notice(variant: Variant) -> str | None:
+def stand_in_notice(variant: Variant, version: VariantVersion | None = None) -> str | None:
     """Say plainly when a 'fine-tuned' variant is really the base model standing in."""
-    version = current_version(variant)
+    version = version or current_version(variant)
     if variant.strategy in FINE_TUNED_STRATEGIES and not version.endpoint.is_fine_tuned:
         model = version.endpoint.model
         base = " (the bundled base model)" if model == BUNDLED_MODEL_ID else ""

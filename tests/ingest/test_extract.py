@@ -64,9 +64,7 @@ def make_zip(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -
 def test_plain_text_and_markdown() -> None:
     [txt] = extract_documents("notes.txt", b"Meals are capped at EUR 45 per day.", LIMITS)
     assert txt.kind == "text" and txt.title == "notes" and "EUR 45" in txt.text
-    [md] = extract_documents(
-        "vacation.md", "# Vacation policy\n\nNew employees get 22 days.".encode(), LIMITS
-    )
+    [md] = extract_documents("vacation.md", b"# Vacation policy\n\nNew employees get 22 days.", LIMITS)
     assert md.kind == "markdown" and md.title == "Vacation policy"
 
 

@@ -63,7 +63,8 @@ async def test_rag_numbers_sources_and_keeps_evidence() -> None:
     user = prepared.messages[-1].content
     assert "[1] (01-vacation.md - Allowance) New employees receive 22 vacation days." in user
     assert "[2] (05-expenses.md)" in user
-    assert user.rstrip().endswith("Question: vacation days?")
+    assert "Question: vacation days?\n" in user
+    assert user.rstrip().endswith("say you don't know.")
     assert [c["score"] for c in prepared.contexts] == [0.71, 0.33]
 
 

@@ -1,0 +1,64 @@
+"""Shared UI plumbing: templates, the full-page-or-fragment layout choice, form helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from app.errors import DomainError
+from app.security import CSRF_FIELD, csrf_token_for, set_csrf_cookie
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html: model output is escaped
+
+NAV = [
+    ("compare_page", "Compare"),
+    ("comparisons_page", "History"),
+    ("variants_page", "Variants"),
+    ("endpoints_page", "Endpoints"),
+    ("example_sets_page", "Example sets"),
+]
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page in the full layout, or only its content block for an HTMX request."""
+    values = {
+        "layout": "fragment.html" if is_htmx(request) else "base.html",
+        "csrf_token": csrf_token_for(request),
+        "csrf_field": CSRF_FIELD,
+        "nav": NAV,
+    } | (context or {})
+    response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    set_csrf_cookie(request, response)
+    return response
+
+
+def form_errors(exc: ValidationError | DomainError) -> list[str]:
+    """Human-readable messages for a form: field: problem."""
+    if isinstance(exc, DomainError):
+        return [exc.detail]
+    messages = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        messages.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return messages
+
+
+def error_status(exc: ValidationError | DomainError) -> int:
+    return exc.status_code if isinstance(exc, DomainError) else 422
+
+
+def blank_to_none(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    """Empty form fields mean "not set" for optional values."""
+    return {k: (None if k in names and v in ("", None) else v) for k, v in values.items()}
