@@ -82,3 +82,7 @@ def tokens_revoke(name: str = typer.Option(..., help="The token's name.")) -> No
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

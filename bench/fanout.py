@@ -1,8 +1,8 @@
 """App overhead per comparison: wall time minus the slowest variant, against fake fixed-latency endpoints.
 
-Runs the real app (SQLite in a temp dir) on a real uvicorn server on loopback, and four variants on a fake
-OpenAI-compatible server that answers after a fixed delay. Prints p50/p99 overhead, sequential and with
-concurrent clients.
+Runs the real app (SQLite in a temp dir) on a real uvicorn server in its own process, and four variants on a
+fake OpenAI-compatible server (another process) that answers after a fixed delay; the client is this process.
+Prints p50/p99 overhead, sequential and with concurrent clients.
 
     .venv/bin/python bench/fanout.py [--comparisons 200] [--latency 0.2] [--concurrency 8]
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,12 +21,10 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from app.config import Settings
-from app.main import create_app
-from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
-from tests.servers import ServerThread, free_port
+from tests.servers import free_port  # noqa: E402
 
 TOKEN = "tt_bench-token"
 VARIANTS = 4
@@ -92,15 +92,65 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="fixed latency of each fake variant, s")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    models = {f"fixed-{i}": FakeModel(reply="fixed answer", latency_s=args.latency) for i in range(VARIANTS)}
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(models) as fake:
-        port = free_port()
-        settings = Settings(
-            data_dir=Path(tmp), port=port, serve_local_model=False, load_demo=False, api_token=TOKEN
+    fake_port, app_port = free_port(), free_port()
+    models = ",".join(f"fixed-{i}" for i in range(VARIANTS))
+    with tempfile.TemporaryDirectory() as tmp:
+        env = os.environ | {
+            "TRIPTYCH_DATA_DIR": tmp,
+            "TRIPTYCH_SERVE_LOCAL_MODEL": "false",
+            "TRIPTYCH_LOAD_DEMO": "false",
+            "TRIPTYCH_API_TOKEN": TOKEN,
+            "TRIPTYCH_PORT": str(app_port),
+        }
+        fake = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.fake_openai",
+                "--port",
+                str(fake_port),
+                "--latency",
+                str(args.latency),
+                "--models",
+                models,
+            ],
+            cwd=ROOT,
         )
-        with ServerThread(create_app(settings), port=port) as server:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{app_port}/healthz")
+            wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
             print(f"fake variant latency: {args.latency * 1000:.0f} ms; database: SQLite (embedded)")
-            asyncio.run(measure(server.url, fake.base_url, args.comparisons, args.concurrency))
+            asyncio.run(
+                measure(
+                    f"http://127.0.0.1:{app_port}",
+                    f"http://127.0.0.1:{fake_port}/v1",
+                    args.comparisons,
+                    args.concurrency,
+                )
+            )
+        finally:
+            for process in (app, fake):
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def wait_for(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not come up")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None  # a malformed header falls back to our own backoff
         seconds = parsed.timestamp() - (now if now is not None else time.time())
     return min(max(seconds, 0.0), MAX_BACKOFF_S)
 

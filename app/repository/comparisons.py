@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.models import Comparison, Output, Rating, RatingScore, Variant, VariantVersion
+from app.models import Comparison, ExampleSet, Output, Rating, RatingScore, Variant, VariantVersion
 
 _COMPARISON_LOADS = (
     selectinload(Comparison.outputs)
@@ -43,6 +43,20 @@ class ComparisonRepository:
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count(Comparison.id))) or 0)
+
+    async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
+        """Variant versions with everything a run needs (endpoint, examples, knowledge base), in one go."""
+        stmt = (
+            select(VariantVersion)
+            .where(VariantVersion.id.in_(set(version_ids)))
+            .options(
+                selectinload(VariantVersion.variant),
+                selectinload(VariantVersion.endpoint),
+                selectinload(VariantVersion.knowledge_base),
+                selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
+            )
+        )
+        return {v.id: v for v in (await self.session.scalars(stmt)).all()}
 
     async def finish_output(self, output_id: int, values: dict[str, Any]) -> None:
         await self.session.execute(update(Output).where(Output.id == output_id).values(**values))

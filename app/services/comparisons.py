@@ -115,18 +115,16 @@ class ComparisonRunner:
 
     async def _load_jobs(self, comparison_id: int) -> tuple[str, list[_Job]]:
         async with self.sessions() as session:
-            comparison = await ComparisonRepository(session).get(comparison_id)
+            repo = ComparisonRepository(session)
+            comparison = await repo.get(comparison_id)
             if comparison is None:
                 raise NotFound(f"comparison {comparison_id} not found")
-            jobs = []
-            for output in comparison.outputs:
-                if output.status != "pending":
-                    continue
-                version = await session.get_one(VariantVersion, output.variant_version_id)
-                await session.refresh(version, ["variant", "endpoint", "example_set", "knowledge_base"])
-                if version.example_set is not None:
-                    await session.refresh(version.example_set, ["examples"])
-                jobs.append(_Job(output.id, self._spec(version), version.endpoint))
+            pending = [o for o in comparison.outputs if o.status == "pending"]
+            versions = await repo.versions_for_run([o.variant_version_id for o in pending])
+            jobs = [
+                _Job(o.id, self._spec(versions[o.variant_version_id]), versions[o.variant_version_id].endpoint)
+                for o in pending
+            ]
             return comparison.query, jobs
 
     def _spec(self, version: VariantVersion) -> VariantSpec:

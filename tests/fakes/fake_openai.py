@@ -124,3 +124,26 @@ class FakeOpenAIServer:
         if include_usage:
             yield "data: " + json.dumps(base | {"choices": [], "usage": _usage(payload, reply)}) + "\n\n"
         yield "data: [DONE]\n\n"
+
+
+def main() -> None:
+    """`python -m tests.fakes.fake_openai --port P --latency 0.2 --models a,b`: run it in its own process."""
+    import argparse
+    import threading
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--models", default="fake")
+    args = parser.parse_args()
+    models = {
+        name: FakeModel(reply="fixed answer", latency_s=args.latency) for name in args.models.split(",")
+    }
+    server = FakeOpenAIServer(models)
+    server._server = ServerThread(server._server._server.config.app, port=args.port)
+    with server:
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
