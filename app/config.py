@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     allow_private_endpoints: bool = True
 
     embedding_batch_size: int = 64
+    # Ingestion limits and defaults (see app/ingest/limits.py for the zip and PDF caps).
+    ingest_max_file_mb: int = Field(default=25, ge=1)
+    ingest_max_request_mb: int = Field(default=200, ge=1)
+    chunk_size: int = Field(default=800, ge=50)
+    chunk_overlap: int = Field(default=120, ge=0)
     load_demo: bool = True
 
     @cached_property

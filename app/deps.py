@@ -14,6 +14,7 @@ from app.services.comparisons import ComparisonRunner
 from app.services.endpoints import EndpointService
 from app.services.example_sets import ExampleSetService
 from app.services.history import ComparisonReader
+from app.services.judgements import JudgementService
 from app.services.knowledge import KnowledgeService
 from app.services.ratings import RatingService
 from app.services.variants import VariantService
@@ -98,3 +99,10 @@ def get_comparison_reader(session: SessionDep) -> ComparisonReader:
 
 
 ReaderDep = Annotated[ComparisonReader, Depends(get_comparison_reader)]
+
+
+def get_judgement_service(session: SessionDep) -> JudgementService:
+    return JudgementService(session)
+
+
+JudgementsDep = Annotated[JudgementService, Depends(get_judgement_service)]

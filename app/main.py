@@ -19,15 +19,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.config import Settings, get_settings
 from app.db import create_engine, create_session_factory
 from app.errors import DomainError
+from app.ingest.limits import IngestLimits
+from app.middleware import BodySizeLimit
 from app.migrate import upgrade_database
 from app.pipelines import build_pipelines
 from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
-from app.routes import api_catalog, api_comparisons, ui
+from app.routes import api_catalog, api_comparisons, api_knowledge, ui
 from app.routes.ui_support import render
 from app.services.comparisons import ComparisonRunner
 from app.services.demo import load_demo
+from app.services.ingestion import IngestWorker
 from app.services.knowledge import KnowledgeService
 from app.services.secrets import KeyCipher
 from app.services.tokens import ensure_bootstrap_token
@@ -52,6 +55,11 @@ async def build_state(settings: Settings) -> AppState:
         await asyncio.to_thread(create_chroma_client, settings.chroma_url, settings.chroma_path), embedder
     )
     runner = ComparisonRunner(sessions, providers, build_pipelines(store), cipher)
+    ingest = IngestWorker(sessions, store, batch_size=settings.embedding_batch_size)
+    limits = IngestLimits(max_file_bytes=settings.ingest_max_file_mb * 1024 * 1024)
+    knowledge = KnowledgeService(
+        sessions, store, ingest, limits, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+    )
     return AppState(
         settings=settings,
         engine=engine,
@@ -60,7 +68,8 @@ async def build_state(settings: Settings) -> AppState:
         cipher=cipher,
         providers=providers,
         store=store,
-        knowledge=KnowledgeService(sessions, store),
+        ingest=ingest,
+        knowledge=knowledge,
         runner=runner,
     )
 
@@ -98,12 +107,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token_file = await ensure_bootstrap_token(state.sessions, settings.api_token, settings.data_dir)
         if token_file is not None:
             log.warning("API token for Authorization: Bearer is in %s", token_file.resolve())
+        resumed = await state.ingest.recover()
+        if resumed:
+            log.warning("resuming %d interrupted ingestion job(s)", len(resumed))
         if settings.load_demo:
             await load_demo(state)
         try:
             yield
         finally:
             await state.runner.shutdown()
+            await state.ingest.shutdown()
             await state.http.aclose()
             await state.engine.dispose()
             if local_models is not None:
@@ -116,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_request_mb * 1024 * 1024)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
@@ -137,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api_catalog.router, tags=["catalog"])
     app.include_router(api_comparisons.router, tags=["comparisons"])
+    app.include_router(api_knowledge.router, tags=["knowledge"])
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     if local_models is not None:

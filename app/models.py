@@ -107,11 +107,39 @@ class Document(Timestamped, Base):
     source: Mapped[str] = mapped_column(String(300))
     content_hash: Mapped[str] = mapped_column(String(64))
     # pending -> ready; a document is ready only once all its chunks are in Chroma.
+    # deleting: its vectors are being removed; failed: ingestion gave up (error says why).
     status: Mapped[str] = mapped_column(String(20), default="pending")
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The extracted text is kept so ingestion can resume after a crash and re-ingest with new settings.
+    text: Mapped[str] = mapped_column(Text, default="")
+    media_type: Mapped[str] = mapped_column(String(20), default="text")
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    ingest_job_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_jobs.id", ondelete="SET NULL"))
     chunks: Mapped[list[Chunk]] = relationship(
         back_populates="document", order_by="Chunk.position", cascade="all, delete-orphan"
     )
+
+
+class IngestJob(Timestamped, Base):
+    """Progress of one batch of documents being chunked, embedded and written to Chroma."""
+
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    knowledge_base_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
+    )
+    # queued -> running -> done | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    documents_total: Mapped[int] = mapped_column(Integer, default=0)
+    documents_done: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_size: Mapped[int] = mapped_column(Integer, default=800)
+    chunk_overlap: Mapped[int] = mapped_column(Integer, default=120)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Chunk(Base):
@@ -161,6 +189,8 @@ class VariantVersion(Timestamped, Base):
     few_shot_selection: Mapped[str] = mapped_column(String(20), default="first")
     knowledge_base_id: Mapped[int | None] = mapped_column(ForeignKey("knowledge_bases.id"))
     top_k: Mapped[int] = mapped_column(Integer, default=0)
+    min_score: Mapped[float] = mapped_column(Float, default=0.0)
+    use_mmr: Mapped[bool] = mapped_column(default=False)
     # Recorded so results stay reproducible even if the knowledge base changes model.
     embedding_model: Mapped[str | None] = mapped_column(String(200))
     variant: Mapped[Variant] = relationship(back_populates="versions")
@@ -230,6 +260,20 @@ class RatingScore(Base):
     dimension: Mapped[str] = mapped_column(String(40), default="overall")
     score: Mapped[int] = mapped_column(Integer)
     rating: Mapped[Rating] = relationship(back_populates="scores")
+
+
+class ChunkJudgement(Timestamped, Base):
+    """A rater's mark on one retrieved chunk of one output: relevant to the query or not."""
+
+    __tablename__ = "chunk_judgements"
+    __table_args__ = (UniqueConstraint("output_id", "rank", "rater"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), index=True)
+    # 1-based position of the chunk in the output's retrieved contexts.
+    rank: Mapped[int] = mapped_column(Integer)
+    rater: Mapped[str] = mapped_column(String(120))
+    relevant: Mapped[bool] = mapped_column()
 
 
 class ApiToken(Timestamped, Base):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from app.models import Comparison, ExampleSet, Output, Rating, Variant
+from datetime import UTC
+
+from app.models import Comparison, ExampleSet, IngestJob, Output, Rating, Variant, utcnow
 from app.schemas import (
     ComparisonOut,
     ComparisonSummary,
     ContextOut,
     ExampleOut,
     ExampleSetOut,
+    IngestJobOut,
+    KnowledgeBaseOut,
     OutputOut,
     RatingOut,
     RatingScoreOut,
     VariantOut,
     VariantRef,
 )
+from app.services.knowledge import KnowledgeBaseSummary
 from app.services.variants import current_version, stand_in_notice, version_config
 
 
@@ -57,6 +62,7 @@ def output_out(output: Output) -> OutputOut:
         cost_usd=output.cost_usd,
         contexts=[ContextOut.model_validate(c) for c in output.contexts or []],
         error=output.error,
+        prompt=list(output.prompt or []),
     )
 
 
@@ -100,4 +106,29 @@ def example_set_out(example_set: ExampleSet) -> ExampleSetOut:
         example_count=len(example_set.examples),
         archived_at=example_set.archived_at,
         examples=[ExampleOut.model_validate(e) for e in example_set.examples],
+    )
+
+
+def job_out(job: IngestJob) -> IngestJobOut:
+    """Progress with a throughput figure (chunks per second since the job started)."""
+    out = IngestJobOut.model_validate(job)
+    if job.started_at is not None and job.chunks_done:
+        end = job.finished_at or utcnow()
+        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        seconds = max((end - started).total_seconds(), 1e-3)
+        out.chunks_per_s = round(job.chunks_done / seconds, 1)
+    return out
+
+
+def knowledge_base_out(summary: KnowledgeBaseSummary) -> KnowledgeBaseOut:
+    kb = summary.kb
+    return KnowledgeBaseOut(
+        id=kb.id,
+        name=kb.name,
+        description=kb.description,
+        embedding_model=kb.embedding_model,
+        documents=summary.documents,
+        chunks=summary.chunks,
+        created_at=kb.created_at,
     )

@@ -119,6 +119,9 @@ class VariantConfig(Strict):
     few_shot_selection: Literal["first", "random", "similar"] = "first"
     knowledge_base_id: int | None = None
     top_k: Annotated[int, Field(ge=0, le=20)] = 0
+    # Chunks scoring below this cosine similarity are dropped; MMR trades a little relevance for variety.
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    use_mmr: bool = False
 
 
 class VariantIn(VariantConfig):
@@ -140,6 +143,8 @@ class VariantPatch(Strict):
     few_shot_selection: Literal["first", "random", "similar"] | None = None
     knowledge_base_id: int | None = None
     top_k: Annotated[int | None, Field(ge=0, le=20)] = None
+    min_score: Annotated[float | None, Field(ge=0, le=1)] = None
+    use_mmr: bool | None = None
 
 
 class VariantOut(BaseModel):
@@ -205,6 +210,8 @@ class OutputOut(BaseModel):
     cost_usd: float | None
     contexts: list[ContextOut]
     error: str | None
+    # The exact messages sent to the model ([{role, content}]).
+    prompt: list[dict[str, str]] = []
 
 
 class RatingScoreOut(BaseModel):
@@ -249,3 +256,74 @@ class ScoreIn(Strict):
 class RatingIn(Strict):
     scores: Annotated[list[ScoreIn], Field(min_length=1, max_length=12)]
     comment: Annotated[str, Field(max_length=5000)] = ""
+
+
+# --- knowledge bases -------------------------------------------------------------------------
+
+
+class KnowledgeBaseIn(Strict):
+    name: Name
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+
+class KnowledgeBaseOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    embedding_model: str
+    documents: int
+    chunks: int
+    created_at: datetime
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    title: str
+    source: str
+    media_type: str
+    size_bytes: int
+    status: str
+    chunk_count: int
+    error: str | None
+    created_at: datetime
+
+
+class IngestJobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    knowledge_base_id: int
+    status: str
+    documents_total: int
+    documents_done: int
+    chunks_done: int
+    chunk_size: int
+    chunk_overlap: int
+    chunks_per_s: float | None = None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class UploadOut(BaseModel):
+    job: IngestJobOut | None
+    documents: list[DocumentOut]
+    duplicates: list[str]
+
+
+class ReingestIn(Strict):
+    chunk_size: Annotated[int | None, Field(ge=50, le=20_000)] = None
+    chunk_overlap: Annotated[int | None, Field(ge=0, le=10_000)] = None
+
+
+class JudgementIn(Strict):
+    relevant: bool
+
+
+class RetrievalMetricsOut(BaseModel):
+    variant_id: int
+    variant_name: str
+    outputs_judged: int
+    precision_at_k: float
+    mrr: float
+    k: int

@@ -11,6 +11,7 @@ from app.config import Settings
 from app.providers.registry import ProviderRegistry
 from app.retrieval.store import VectorStore
 from app.services.comparisons import ComparisonRunner
+from app.services.ingestion import IngestWorker
 from app.services.knowledge import KnowledgeService
 from app.services.secrets import KeyCipher
 
@@ -24,5 +25,6 @@ class AppState:
     cipher: KeyCipher
     providers: ProviderRegistry
     store: VectorStore
+    ingest: IngestWorker
     knowledge: KnowledgeService
     runner: ComparisonRunner

@@ -28,7 +28,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(to_sync_url(config.get_main_option("sqlalchemy.url") or ""), poolclass=pool.NullPool)
+    engine = create_engine(
+        to_sync_url(config.get_main_option("sqlalchemy.url") or ""), poolclass=pool.NullPool
+    )
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -32,6 +32,8 @@ class VariantSpec:
     few_shot_selection: str = "first"
     collection: str | None = None
     top_k: int = 0
+    min_score: float = 0.0
+    use_mmr: bool = False
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ class RagPipeline:
         if self._store is None:
             raise PipelineError("retrieval is not available in this process")
         try:
-            chunks = await self._store.aquery(spec.collection, query, spec.top_k)
+            chunks = await self._store.aquery(
+                spec.collection, query, spec.top_k, min_score=spec.min_score, mmr=spec.use_mmr
+            )
         except Exception as exc:
             raise PipelineError(f"retrieval failed: {exc}") from exc
         return [asdict(c) for c in chunks]

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.models import Chunk, Document, Endpoint, Example, ExampleSet, KnowledgeBase
+from app.models import Endpoint, Example, ExampleSet
 
 
 class EndpointRepository:
@@ -54,34 +54,3 @@ class ExampleSetRepository:
 
     def add(self, example_set: ExampleSet) -> None:
         self.session.add(example_set)
-
-
-class KnowledgeRepository:
-    def __init__(self, session: AsyncSession):
-        self.session = session
-
-    async def list(self) -> Sequence[KnowledgeBase]:
-        stmt = select(KnowledgeBase).where(KnowledgeBase.archived_at.is_(None)).order_by(KnowledgeBase.id)
-        return (await self.session.scalars(stmt)).all()
-
-    async def get(self, kb_id: int) -> KnowledgeBase | None:
-        return await self.session.get(KnowledgeBase, kb_id)
-
-    async def by_name(self, name: str) -> KnowledgeBase | None:
-        return await self.session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
-
-    async def document_by_hash(self, kb_id: int, content_hash: str) -> Document | None:
-        stmt = select(Document).where(
-            Document.knowledge_base_id == kb_id, Document.content_hash == content_hash
-        )
-        return await self.session.scalar(stmt)
-
-    async def documents(self, kb_id: int) -> Sequence[Document]:
-        stmt = select(Document).where(Document.knowledge_base_id == kb_id).order_by(Document.id)
-        return (await self.session.scalars(stmt)).all()
-
-    async def chunk_ids(self, document_id: int) -> Sequence[str]:
-        return (await self.session.scalars(select(Chunk.id).where(Chunk.document_id == document_id))).all()
-
-    def add(self, obj: KnowledgeBase | Document | Chunk) -> None:
-        self.session.add(obj)

@@ -14,6 +14,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
 
 from app.retrieval.embeddings import Embedder
+from app.retrieval.mmr import mmr_select
 
 
 class _EmbedderFunction(EmbeddingFunction[Documents]):
@@ -113,11 +114,21 @@ class VectorStore:
         except Exception:
             return
 
-    def query(self, collection: str, text: str, top_k: int) -> list[RetrievedChunk]:
-        """Top-k chunks by cosine similarity (score = 1 - distance, higher is better)."""
+    def delete_document(self, collection: str, document_id: int) -> None:
+        """Remove every vector of a document, including any whose SQL rows were never written."""
+        self._collection(collection).delete(where={"document_id": document_id})
+
+    def query(
+        self, collection: str, text: str, top_k: int, *, min_score: float = 0.0, mmr: bool = False
+    ) -> list[RetrievedChunk]:
+        """Top-k chunks by cosine similarity (score = 1 - distance), optionally diversified with MMR."""
         [vector] = self.embedder.embed([text])
+        # MMR picks from a wider pool of candidates; plain search needs only k.
+        n = top_k * 4 if mmr else top_k
         result = self._collection(collection).query(
-            query_embeddings=[vector], n_results=top_k, include=["documents", "metadatas", "distances"]
+            query_embeddings=[vector],
+            n_results=n,
+            include=["documents", "metadatas", "distances", "embeddings"],
         )
         chunks: list[RetrievedChunk] = []
         for chunk_id, doc, meta, dist in zip(
@@ -138,8 +149,13 @@ class VectorStore:
                     score=round(1.0 - float(dist), 4),
                 )
             )
-        return chunks
+        if mmr and chunks:
+            embeddings = [list(map(float, e)) for e in (result["embeddings"] or [[]])[0]]
+            chunks = [chunks[i] for i in mmr_select(vector, embeddings, top_k)]
+        return [c for c in chunks if c.score >= min_score][:top_k]
 
-    async def aquery(self, collection: str, text: str, top_k: int) -> list[RetrievedChunk]:
+    async def aquery(
+        self, collection: str, text: str, top_k: int, *, min_score: float = 0.0, mmr: bool = False
+    ) -> list[RetrievedChunk]:
         """`query` off the event loop."""
-        return await asyncio.to_thread(self.query, collection, text, top_k)
+        return await asyncio.to_thread(self.query, collection, text, top_k, min_score=min_score, mmr=mmr)

@@ -70,7 +70,7 @@ async def _variant_choices(
     return {
         "endpoints": await endpoints.list(),
         "example_sets": [s for s, _n in await example_sets.list()],
-        "knowledge_bases": await knowledge.list(),
+        "knowledge_bases": await knowledge.active(),
         "strategies": ["few_shot", "rag", "fine_tuned", "rag_fine_tuned"],
     }
 

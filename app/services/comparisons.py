@@ -122,7 +122,9 @@ class ComparisonRunner:
             pending = [o for o in comparison.outputs if o.status == "pending"]
             versions = await repo.versions_for_run([o.variant_version_id for o in pending])
             jobs = [
-                _Job(o.id, self._spec(versions[o.variant_version_id]), versions[o.variant_version_id].endpoint)
+                _Job(
+                    o.id, self._spec(versions[o.variant_version_id]), versions[o.variant_version_id].endpoint
+                )
                 for o in pending
             ]
             return comparison.query, jobs
@@ -147,6 +149,8 @@ class ComparisonRunner:
             few_shot_selection=version.few_shot_selection,
             collection=version.knowledge_base.collection_name if version.knowledge_base else None,
             top_k=version.top_k,
+            min_score=version.min_score,
+            use_mmr=version.use_mmr,
         )
 
     async def _run_one(self, query: str, job: _Job) -> None:

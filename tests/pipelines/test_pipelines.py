@@ -25,7 +25,9 @@ class FakeStore:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, int]] = []
 
-    async def aquery(self, collection: str, text: str, top_k: int) -> list[RetrievedChunk]:
+    async def aquery(
+        self, collection: str, text: str, top_k: int, *, min_score: float = 0.0, mmr: bool = False
+    ) -> list[RetrievedChunk]:
         self.calls.append((collection, text, top_k))
         return [
             RetrievedChunk(

@@ -1,0 +1,108 @@
+"""REST: knowledge bases, document uploads (multipart), ingestion progress, chunk relevance marks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
+
+from app.deps import ApiUser, JudgementsDep, KnowledgeDep
+from app.presenters import job_out, knowledge_base_out
+from app.routes.uploads import read_uploads
+from app.schemas import (
+    DocumentOut,
+    IngestJobOut,
+    JudgementIn,
+    KnowledgeBaseIn,
+    KnowledgeBaseOut,
+    ReingestIn,
+    RetrievalMetricsOut,
+    UploadOut,
+)
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/knowledge-bases", response_model=list[KnowledgeBaseOut])
+async def list_knowledge_bases(_user: ApiUser, knowledge: KnowledgeDep) -> list[KnowledgeBaseOut]:
+    return [knowledge_base_out(s) for s in await knowledge.summaries()]
+
+
+@router.post("/knowledge-bases", response_model=KnowledgeBaseOut, status_code=status.HTTP_201_CREATED)
+async def create_knowledge_base(
+    body: KnowledgeBaseIn, _user: ApiUser, knowledge: KnowledgeDep
+) -> KnowledgeBaseOut:
+    kb = await knowledge.create(body.name, body.description)
+    return next(knowledge_base_out(s) for s in await knowledge.summaries() if s.kb.id == kb.id)
+
+
+@router.get("/knowledge-bases/{kb_id}", response_model=KnowledgeBaseOut)
+async def get_knowledge_base(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> KnowledgeBaseOut:
+    await knowledge.get(kb_id)
+    return next(knowledge_base_out(s) for s in await knowledge.summaries() if s.kb.id == kb_id)
+
+
+@router.delete("/knowledge-bases/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_knowledge_base(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> None:
+    await knowledge.delete(kb_id)
+
+
+@router.get("/knowledge-bases/{kb_id}/documents", response_model=list[DocumentOut])
+async def list_documents(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> list[DocumentOut]:
+    return [DocumentOut.model_validate(d) for d in await knowledge.documents(kb_id)]
+
+
+@router.post(
+    "/knowledge-bases/{kb_id}/documents", response_model=UploadOut, status_code=status.HTTP_202_ACCEPTED
+)
+async def upload_documents(
+    kb_id: int,
+    request: Request,
+    _user: ApiUser,
+    knowledge: KnowledgeDep,
+    files: Annotated[list[UploadFile], File(description="txt, md, html, pdf, or a zip of them")],
+    chunk_size: Annotated[int | None, Form(ge=50, le=20_000)] = None,
+    chunk_overlap: Annotated[int | None, Form(ge=0, le=10_000)] = None,
+) -> UploadOut:
+    """Accept files; ingestion runs in the background (poll GET /ingest-jobs/{id}). All or nothing."""
+    uploads = await read_uploads(files, knowledge.limits.max_file_bytes)
+    result = await knowledge.add_documents(kb_id, uploads, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    return UploadOut(
+        job=job_out(result.job) if result.job else None,
+        documents=[DocumentOut.model_validate(d) for d in result.documents],
+        duplicates=result.duplicates,
+    )
+
+
+@router.delete("/knowledge-bases/{kb_id}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_document(kb_id: int, document_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> None:
+    await knowledge.delete_document(kb_id, document_id)
+
+
+@router.post(
+    "/knowledge-bases/{kb_id}/reingest", response_model=IngestJobOut, status_code=status.HTTP_202_ACCEPTED
+)
+async def reingest(kb_id: int, body: ReingestIn, _user: ApiUser, knowledge: KnowledgeDep) -> IngestJobOut:
+    return job_out(
+        await knowledge.reingest(kb_id, chunk_size=body.chunk_size, chunk_overlap=body.chunk_overlap)
+    )
+
+
+@router.get("/ingest-jobs/{job_id}", response_model=IngestJobOut)
+async def get_ingest_job(job_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> IngestJobOut:
+    return job_out(await knowledge.job(job_id))
+
+
+@router.put("/outputs/{output_id}/contexts/{rank}/judgement", status_code=status.HTTP_204_NO_CONTENT)
+async def judge_chunk(
+    output_id: int, rank: int, body: JudgementIn, user: ApiUser, judgements: JudgementsDep
+) -> None:
+    """Mark the output's rank-th retrieved chunk (1-based) relevant or not; feeds precision@k and MRR."""
+    await judgements.judge(output_id, rank, user.name, body.relevant)
+
+
+@router.get("/retrieval-metrics", response_model=list[RetrievalMetricsOut])
+async def retrieval_metrics(_user: ApiUser, judgements: JudgementsDep) -> list[RetrievalMetricsOut]:
+    """Precision@k and MRR per RAG variant, from raters' relevance marks (majority vote per chunk)."""
+    return [RetrievalMetricsOut(**asdict(m)) for m in await judgements.metrics()]

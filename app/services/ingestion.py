@@ -1,0 +1,207 @@
+"""The ingestion worker: chunk, embed in batches, write to Chroma, then commit to SQL — resumable.
+
+Consistency rule: a document is `ready` only after all its vectors are in Chroma, and its chunk rows are
+committed in the same transaction that marks it ready. Chunk ids are deterministic, and processing a
+document starts by deleting any vectors it already has, so a crash at any point is repaired by running
+the job again (which `recover` does on start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import Chunk, Document, IngestJob, KnowledgeBase, utcnow
+from app.repository import KnowledgeRepository
+from app.retrieval.chunking import chunk_text
+from app.retrieval.store import VectorStore
+
+log = logging.getLogger(__name__)
+ProgressCallback = Callable[[IngestJob], None]
+
+
+def chunk_id(document_id: int, position: int, content_hash: str) -> str:
+    return f"d{document_id}-c{position}-{content_hash[:12]}"
+
+
+@dataclass(frozen=True)
+class _Work:
+    document_id: int
+    title: str
+    source: str
+    text: str
+    content_hash: str
+
+
+class IngestWorker:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], store: VectorStore, batch_size: int = 64):
+        self.sessions = sessions
+        self.store = store
+        self.batch_size = batch_size
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        # Hook for tests: called between batches, so a crash can be simulated mid-document.
+        self.after_batch: Callable[[int], None] | None = None
+
+    def start(self, job_id: int) -> asyncio.Task[None]:
+        """Run a job in the background (once)."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            task = asyncio.create_task(self.run(job_id), name=f"ingest-{job_id}")
+            self._tasks[job_id] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+        return task
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def run(self, job_id: int, on_progress: ProgressCallback | None = None) -> None:
+        """Ingest every pending document of the job, reporting progress after each batch."""
+        async with self.sessions.begin() as session:
+            job = await session.get_one(IngestJob, job_id)
+            kb = await session.get_one(KnowledgeBase, job.knowledge_base_id)
+            job.status, job.started_at = "running", job.started_at or utcnow()
+            collection, size, overlap = kb.collection_name, job.chunk_size, job.chunk_overlap
+            docs = await KnowledgeRepository(session).job_documents(job_id, status="pending")
+            work = [_Work(d.id, d.title, d.source, d.text, d.content_hash) for d in docs]
+        failures = 0
+        for item in work:
+            try:
+                await self._process(job_id, collection, item, size, overlap, on_progress)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.exception("ingesting document %s failed", item.document_id)
+                await self._fail_document(job_id, item.document_id, f"{type(exc).__name__}: {exc}")
+        async with self.sessions.begin() as session:
+            job = await session.get_one(IngestJob, job_id)
+            job.status = "failed" if failures and failures == len(work) else "done"
+            job.error = f"{failures} document(s) failed" if failures else None
+            job.finished_at = utcnow()
+        if on_progress is not None:
+            on_progress(job)
+
+    async def _process(
+        self,
+        job_id: int,
+        collection: str,
+        item: _Work,
+        size: int,
+        overlap: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        pieces = chunk_text(item.text, size=size, overlap=overlap)
+        ids = [chunk_id(item.document_id, p.position, item.content_hash) for p in pieces]
+        # A clean slate: vectors from an interrupted run or an earlier chunking are removed first.
+        await asyncio.to_thread(self.store.delete_document, collection, item.document_id)
+        for start in range(0, len(pieces), self.batch_size):
+            batch = pieces[start : start + self.batch_size]
+            metadatas = [
+                {
+                    "document_id": item.document_id,
+                    "source": item.source,
+                    "title": item.title,
+                    "position": p.position,
+                    "heading": p.heading,
+                }
+                for p in batch
+            ]
+            await asyncio.to_thread(
+                self.store.add_chunks,
+                collection,
+                ids[start : start + len(batch)],
+                [p.text for p in batch],
+                metadatas,
+            )
+            if self.after_batch is not None:
+                self.after_batch(item.document_id)
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(IngestJob)
+                    .where(IngestJob.id == job_id)
+                    .values(chunks_done=IngestJob.chunks_done + len(batch))
+                )
+                if on_progress is not None:
+                    on_progress(await session.get_one(IngestJob, job_id))
+        async with self.sessions.begin() as session:
+            repo = KnowledgeRepository(session)
+            await repo.delete_chunks(item.document_id)
+            for chunk_key, piece in zip(ids, pieces, strict=True):
+                repo.add(
+                    Chunk(
+                        id=chunk_key,
+                        document_id=item.document_id,
+                        position=piece.position,
+                        heading=piece.heading,
+                        text=piece.text,
+                    )
+                )
+            document = await session.get_one(Document, item.document_id)
+            document.status, document.chunk_count, document.error = "ready", len(pieces), None
+            await session.execute(
+                update(IngestJob)
+                .where(IngestJob.id == job_id)
+                .values(documents_done=IngestJob.documents_done + 1)
+            )
+
+    async def _fail_document(self, job_id: int, document_id: int, error: str) -> None:
+        async with self.sessions.begin() as session:
+            document = await session.get_one(Document, document_id)
+            document.status, document.error = "failed", error[:2000]
+            await session.execute(
+                update(IngestJob)
+                .where(IngestJob.id == job_id)
+                .values(documents_done=IngestJob.documents_done + 1)
+            )
+
+    async def recover(self) -> list[int]:
+        """On start: finish interrupted deletions, and resume (or re-queue) interrupted ingestion."""
+        async with self.sessions.begin() as session:
+            repo = KnowledgeRepository(session)
+            deleting = [(d.id, d.knowledge_base_id) for d in await repo.documents_with_status("deleting")]
+        for document_id, kb_id in deleting:
+            await finish_document_deletion(self.sessions, self.store, kb_id, document_id)
+        async with self.sessions.begin() as session:
+            repo = KnowledgeRepository(session)
+            orphans = [d for d in await repo.documents_with_status("pending") if d.ingest_job_id is None]
+            for kb_id in sorted({d.knowledge_base_id for d in orphans}):
+                job = IngestJob(knowledge_base_id=kb_id, status="queued")
+                repo.add(job)
+                await session.flush()
+                for document in (d for d in orphans if d.knowledge_base_id == kb_id):
+                    document.ingest_job_id = job.id
+            job_ids = [j.id for j in await repo.unfinished_jobs()]
+            for job_id in job_ids:
+                job = await session.get_one(IngestJob, job_id)
+                job.documents_total = (
+                    len(await repo.job_documents(job_id, status="pending")) + job.documents_done
+                )
+        for job_id in job_ids:
+            self.start(job_id)
+        return job_ids
+
+
+async def finish_document_deletion(
+    sessions: async_sessionmaker[AsyncSession], store: VectorStore, kb_id: int, document_id: int
+) -> None:
+    """Vectors first, then rows: a crash in between leaves a `deleting` row that `recover` finishes."""
+    async with sessions() as session:
+        kb = await session.get_one(KnowledgeBase, kb_id)
+        collection = kb.collection_name
+    await asyncio.to_thread(store.delete_document, collection, document_id)
+    async with sessions.begin() as session:
+        document = await session.get(Document, document_id)
+        if document is not None:
+            await session.delete(document)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
