@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -12,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
 from app.migrate import upgrade_database
+from app.models import IngestJob
+from app.presenters import job_out
+from app.state import AppState
 
 T = TypeVar("T")
 cli = typer.Typer(
@@ -78,6 +83,113 @@ def tokens_revoke(name: str = typer.Option(..., help="The token's name.")) -> No
         typer.echo(f"no live token named {name!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {name}")
+
+
+kb_cli = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
+cli.add_typer(kb_cli, name="kb")
+
+
+@asynccontextmanager
+async def _app_state() -> AsyncIterator[AppState]:
+    """The same long-lived objects the server builds, for commands that ingest or repair."""
+    from app.main import build_state
+
+    state = await build_state(get_settings())
+    try:
+        yield state
+    finally:
+        await state.ingest.shutdown()
+        await state.http.aclose()
+        await state.engine.dispose()
+
+
+@cli.command()
+def ingest(
+    knowledge_base: str = typer.Argument(..., help="Knowledge base name or id (created if the name is new)."),
+    paths: list[Path] = typer.Argument(..., help="Files (txt, md, html, pdf, zip) or folders of them."),
+    chunk_size: int = typer.Option(None, help="Characters per chunk (default from settings)."),
+    chunk_overlap: int = typer.Option(None, help="Characters shared by neighbouring chunks."),
+) -> None:
+    """Ingest documents into a knowledge base, with a progress bar."""
+    files = [
+        p for path in paths for p in ([path] if path.is_file() else sorted(path.rglob("*"))) if p.is_file()
+    ]
+    if not files:
+        typer.echo("no files found", err=True)
+        raise typer.Exit(2)
+    asyncio.run(_ingest(knowledge_base, files, chunk_size, chunk_overlap))
+
+
+async def _ingest(name: str, files: list[Path], chunk_size: int | None, chunk_overlap: int | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.errors import DomainError
+
+    async with _app_state() as state:
+        bases = {str(kb.id): kb for kb in await state.knowledge.active()} | {
+            kb.name: kb for kb in await state.knowledge.active()
+        }
+        kb = bases.get(name) or await state.knowledge.create(name)
+        if name not in bases:
+            typer.echo(f"created knowledge base {kb.name!r} (id {kb.id})")
+        uploads = [(f.name, f.read_bytes()) for f in files]
+        try:
+            result = await state.knowledge.add_documents(
+                kb.id, uploads, chunk_size=chunk_size, chunk_overlap=chunk_overlap, start=False
+            )
+        except DomainError as exc:
+            typer.echo(f"rejected: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        for duplicate in result.duplicates:
+            typer.echo(f"skipped (already in the knowledge base): {duplicate}")
+        if result.job is None:
+            typer.echo("nothing new to ingest")
+            return
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns) as progress:
+            task = progress.add_task("documents", total=result.job.documents_total, rate="")
+
+            def report(job: IngestJob) -> None:
+                rate = job_out(job).chunks_per_s
+                progress.update(
+                    task, completed=job.documents_done, rate=f"{job.chunks_done} chunks, {rate or 0:.0f}/s"
+                )
+
+            await state.ingest.run(result.job.id, on_progress=report)
+        job = await state.knowledge.job(result.job.id)
+        typer.echo(
+            f"{job.status}: {job.documents_done} documents, {job.chunks_done} chunks"
+            + (f" ({job.error})" if job.error else "")
+        )
+
+
+@kb_cli.command("check")
+def kb_check(
+    repair: bool = typer.Option(True, help="Repair differences (re-embed missing, drop orphans)."),
+) -> None:
+    """Report (and repair) differences between SQL and Chroma for every knowledge base."""
+    from app.services.kb_check import check_knowledge_bases
+
+    async def run() -> bool:
+        async with _app_state() as state:
+            reports = await check_knowledge_bases(state.sessions, state.store, state.ingest, repair=repair)
+        for r in reports:
+            verdict = "ok" if r.consistent else ("repaired" if r.repaired else "DIFFERS")
+            typer.echo(
+                f"{r.name} (id {r.kb_id}): {r.sql_chunks} chunks in SQL, {r.chroma_vectors} vectors in Chroma, "
+                f"{len(r.missing_in_chroma)} missing, {len(r.orphans_in_chroma)} orphaned, "
+                f"{len(r.unfinished_documents)} unfinished documents: {verdict}"
+            )
+        return all(r.consistent or r.repaired for r in reports)
+
+    if not asyncio.run(run()):
+        raise typer.Exit(1)
 
 
 def main() -> None:

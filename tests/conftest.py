@@ -60,9 +60,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def _wipe(state: AppState) -> None:
-    from app.models import Base
+async def wipe(state: AppState) -> None:
+    """Empty every table and drop the knowledge bases' Chroma collections (a Chroma server is shared)."""
+    from sqlalchemy import select
 
+    from app.models import Base, KnowledgeBase
+
+    async with state.sessions() as session:
+        collections = (await session.scalars(select(KnowledgeBase.collection_name))).all()
+    for name in collections:
+        state.store.drop_collection(name)
     async with state.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(table.delete())
@@ -74,7 +81,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-        await _wipe(application.state.triptych)
+        await wipe(application.state.triptych)
 
 
 @pytest.fixture

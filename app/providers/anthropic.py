@@ -11,14 +11,15 @@ from typing import Any, ClassVar
 import httpx
 
 from app.providers.base import ChatMessage, ChatRequest, ChatResult, EndpointConfig, ProviderError
-from app.providers.retry import Sleep, open_stream, read_with_timeout, timeout_for
-from app.providers.sse import iter_sse_data
+from app.providers.openai_compat import model_ids
+from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
+from app.providers.sse import read_chat_stream
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
-def _merged_turns(messages: list[ChatMessage]) -> list[dict[str, str]]:
+def merged_turns(messages: list[ChatMessage]) -> list[dict[str, str]]:
     """Non-system messages with consecutive same-role turns merged (the API requires alternation)."""
     turns: list[dict[str, str]] = []
     for message in messages:
@@ -31,42 +32,64 @@ def _merged_turns(messages: list[ChatMessage]) -> list[dict[str, str]]:
     return turns
 
 
-def to_anthropic_payload(endpoint: EndpointConfig, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+def to_anthropic_payload(endpoint: EndpointConfig, request: ChatRequest, stream: bool) -> dict[str, Any]:
     """The JSON body for POST /v1/messages: system prompts go to the top-level `system` field."""
-    system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+    turns = merged_turns(request.messages)
+    if not turns:
+        raise ProviderError(
+            "Anthropic needs at least one user or assistant message besides the system prompt"
+        )
     payload: dict[str, Any] = {
         "model": endpoint.model,
-        "messages": _merged_turns(request.messages),
-        "max_tokens": request.max_tokens,
-        "temperature": min(request.temperature, 1.0),  # Anthropic's range is 0-1
+        "messages": turns,
+        "max_tokens": request.max_tokens,  # required by this API
+        "temperature": min(max(request.temperature, 0.0), 1.0),  # Anthropic's range is 0-1
         "stream": stream,
     }
+    # Recent models refuse temperature and top_p together, so top_p goes only when it narrows anything.
     if request.top_p < 1.0:
         payload["top_p"] = request.top_p
-    if system:
+    if system := "\n\n".join(m.content for m in request.messages if m.role == "system"):
         payload["system"] = system
     if request.stop:
         payload["stop_sequences"] = list(request.stop)
     return payload
 
 
-def anthropic_headers(endpoint: EndpointConfig) -> dict[str, str]:
-    headers = {"anthropic-version": ANTHROPIC_VERSION, "Accept": "application/json"}
+def anthropic_headers(endpoint: EndpointConfig, *, stream: bool = False) -> dict[str, str]:
+    """Request headers: x-api-key (when set) and the pinned API version."""
+    headers = {
+        "anthropic-version": ANTHROPIC_VERSION,
+        "Accept": "text/event-stream" if stream else "application/json",
+    }
     if endpoint.api_key:
         headers["x-api-key"] = endpoint.api_key
     return headers
 
 
-def parse_anthropic_response(body: dict[str, Any], *, fallback_model: str = "") -> ChatResult:
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        kind, message = error.get("type"), error.get("message")
+        if kind and message:
+            return f"{message} ({kind})"
+        return str(message or kind or json.dumps(error))
+    return str(error)
+
+
+def parse_anthropic_response(body: Any, *, fallback_model: str = "") -> ChatResult:
     """A non-streamed Message -> ChatResult (text blocks joined)."""
+    if not isinstance(body, dict):
+        raise ProviderError(f"unexpected response shape: {str(body)[:200]}")
     if body.get("type") == "error":
-        raise ProviderError(f"API error: {body.get('error', {}).get('message', body)}")
+        raise ProviderError(f"API error: {_error_text(body.get('error', body))}")
     content = body.get("content")
     if not isinstance(content, list):
         raise ProviderError(f"unexpected response shape: {str(body)[:200]}")
     usage = body.get("usage") or {}
     return ChatResult(
-        text="".join(b.get("text", "") for b in content if b.get("type") == "text"),
+        text="".join(
+            str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ),
         model=body.get("model") or fallback_model,
         prompt_tokens=usage.get("input_tokens"),
         completion_tokens=usage.get("output_tokens"),
@@ -76,35 +99,55 @@ def parse_anthropic_response(body: dict[str, Any], *, fallback_model: str = "") 
 
 @dataclass
 class AnthropicStreamState:
+    """Accumulates Messages stream events into one result."""
+
     parts: list[str] = field(default_factory=list)
     model: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    finished: bool = False
 
-    def feed(self, event: dict[str, Any]) -> str:
-        """Apply one stream event; returns the text delta it carried."""
+    def feed(self, data: str) -> str:
+        """Apply one SSE data payload (a JSON event); returns its text delta."""
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise ProviderError(f"malformed stream event: {data[:120]!r}") from None
+        if not isinstance(event, dict):
+            raise ProviderError(f"malformed stream event: {data[:120]!r}")
+        return self.apply(event)
+
+    def apply(self, event: dict[str, Any]) -> str:
+        """Apply one parsed event; returns the text delta it carried ("" if none)."""
         kind = event.get("type")
         if kind == "error":
-            raise ProviderError(f"stream error: {event.get('error', {}).get('message', event)}")
+            # e.g. overloaded_error after the 200: bytes were consumed, so this is final, not retried.
+            raise ProviderError(f"stream error: {_error_text(event.get('error', event))}")
         if kind == "message_start":
             message = event.get("message") or {}
             self.model = message.get("model") or self.model
-            usage = message.get("usage") or {}
-            self.prompt_tokens = usage.get("input_tokens", self.prompt_tokens)
-            self.completion_tokens = usage.get("output_tokens", self.completion_tokens)
+            self._usage(message.get("usage"))
         elif kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
-                self.parts.append(delta["text"])
+                self.parts.append(str(delta["text"]))
                 return str(delta["text"])
         elif kind == "message_delta":
             self.finish_reason = (event.get("delta") or {}).get("stop_reason") or self.finish_reason
-            usage = event.get("usage") or {}
-            self.completion_tokens = usage.get("output_tokens", self.completion_tokens)
+            self._usage(event.get("usage"))
+        elif kind == "message_stop":
+            self.finished = True
         return ""
 
+    def _usage(self, usage: Any) -> None:
+        # message_delta's counts are cumulative, so the latest value wins.
+        if isinstance(usage, dict):
+            self.prompt_tokens = usage.get("input_tokens", self.prompt_tokens)
+            self.completion_tokens = usage.get("output_tokens", self.completion_tokens)
+
     def result(self, fallback_model: str, ttft_ms: float | None) -> ChatResult:
+        """The accumulated completion."""
         return ChatResult(
             text="".join(self.parts),
             model=self.model or fallback_model,
@@ -115,7 +158,15 @@ class AnthropicStreamState:
         )
 
 
+def api_root(endpoint: EndpointConfig) -> str:
+    """The host root the /v1 paths hang off; a pasted `.../v1` or `.../v1/messages` is tolerated."""
+    root = (endpoint.base_url or DEFAULT_BASE_URL).strip().rstrip("/")
+    return root.removesuffix("/messages").removesuffix("/v1")
+
+
 class AnthropicProvider:
+    """Anthropic's Messages API (base_url defaults to https://api.anthropic.com)."""
+
     kind: ClassVar[str] = "anthropic"
     supports_streaming: ClassVar[bool] = True
 
@@ -123,39 +174,42 @@ class AnthropicProvider:
         self._client = client
         self._sleep = sleep
 
-    def _url(self, endpoint: EndpointConfig, path: str) -> str:
-        return f"{(endpoint.base_url or DEFAULT_BASE_URL).rstrip('/')}/v1/{path}"
-
     async def chat(self, endpoint: EndpointConfig, request: ChatRequest) -> ChatResult:
-        http_request = self._client.build_request(
-            "POST",
-            self._url(endpoint, "messages"),
-            json=to_anthropic_payload(endpoint, request, stream=True),
-            headers=anthropic_headers(endpoint) | {"Accept": "text/event-stream"},
-            timeout=timeout_for(endpoint),
-        )
-        started = time.perf_counter()
-        ttft_ms: float | None = None
-        state = AnthropicStreamState()
-        async with open_stream(self._client, endpoint, http_request, sleep=self._sleep) as response:
-            async for _event, data in iter_sse_data(read_with_timeout(response.aiter_lines(), endpoint)):
-                try:
-                    event = json.loads(data)
-                except json.JSONDecodeError as exc:
-                    raise ProviderError(f"malformed stream event: {data[:120]}") from exc
-                if state.feed(event) and ttft_ms is None:
-                    ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-                if event.get("type") == "message_stop":
-                    break
-        return state.result(endpoint.model, ttft_ms)
+        """Stream one message (for time to first token) from POST {base_url}/v1/messages."""
+        try:
+            http_request = build_request(
+                self._client,
+                endpoint,
+                "POST",
+                api_root(endpoint),
+                "v1/messages",
+                headers=anthropic_headers(endpoint, stream=True),
+                payload=to_anthropic_payload(endpoint, request, stream=True),
+            )
+            started = time.perf_counter()
+            async with open_stream(self._client, endpoint, http_request, sleep=self._sleep) as response:
+                return await read_chat_stream(
+                    response,
+                    endpoint,
+                    AnthropicStreamState(),
+                    started=started,
+                    parse_body=lambda body: parse_anthropic_response(body, fallback_model=endpoint.model),
+                )
+        except ProviderError as exc:
+            raise redact_error(exc, endpoint) from exc.__cause__
 
     async def list_models(self, endpoint: EndpointConfig) -> list[str]:
-        request = self._client.build_request(
+        """Model ids from GET {base_url}/v1/models (one page of up to 1000)."""
+        request = build_request(
+            self._client,
+            endpoint,
             "GET",
-            self._url(endpoint, "models"),
+            api_root(endpoint),
+            "v1/models",
             headers=anthropic_headers(endpoint),
-            timeout=timeout_for(endpoint),
+            params={"limit": "1000"},
         )
-        async with open_stream(self._client, endpoint, request, sleep=self._sleep) as response:
-            body = json.loads(await response.aread())
-        return [str(m.get("id")) for m in body.get("data", []) if isinstance(m, dict)]
+        try:
+            return model_ids(await send_json(self._client, endpoint, request, sleep=self._sleep))
+        except ProviderError as exc:
+            raise redact_error(exc, endpoint) from exc.__cause__

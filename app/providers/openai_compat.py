@@ -11,14 +11,14 @@ from typing import Any, ClassVar
 import httpx
 
 from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
-from app.providers.retry import Sleep, open_stream, read_with_timeout, timeout_for
-from app.providers.sse import iter_sse_data
+from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
+from app.providers.sse import read_chat_stream
 
 
 def to_openai_payload(
-    endpoint: EndpointConfig, request: ChatRequest, *, stream: bool, usage: bool = True
+    endpoint: EndpointConfig, request: ChatRequest, stream: bool, *, include_usage: bool = True
 ) -> dict[str, Any]:
-    """The JSON body for POST /chat/completions."""
+    """The JSON body for POST {base_url}/chat/completions."""
     payload: dict[str, Any] = {
         "model": endpoint.model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -29,28 +29,38 @@ def to_openai_payload(
     }
     if request.stop:
         payload["stop"] = list(request.stop)
-    if stream and usage:
+    if stream and include_usage:
+        # Without it a stream reports no token counts (and so no cost).
         payload["stream_options"] = {"include_usage": True}
     return payload
 
 
-def openai_headers(endpoint: EndpointConfig) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
+def openai_headers(endpoint: EndpointConfig, *, stream: bool = False) -> dict[str, str]:
+    """Request headers; Authorization only when a key is set (local servers need none)."""
+    headers = {"Accept": "text/event-stream" if stream else "application/json"}
     if endpoint.api_key:
         headers["Authorization"] = f"Bearer {endpoint.api_key}"
     return headers
 
 
-def parse_openai_response(body: dict[str, Any], *, fallback_model: str = "") -> ChatResult:
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("type") or json.dumps(error))
+    return str(error)
+
+
+def parse_openai_response(body: Any, *, fallback_model: str = "") -> ChatResult:
     """A non-streamed chat.completion -> ChatResult."""
+    if isinstance(body, dict) and body.get("error"):
+        raise ProviderError(f"API error: {_error_message(body['error'])}")
     try:
         choice = body["choices"][0]
         text = choice["message"].get("content") or ""
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise ProviderError(f"unexpected response shape: {str(body)[:200]}") from exc
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise ProviderError(f"unexpected response shape: {str(body)[:200]}") from None
     usage = body.get("usage") or {}
     return ChatResult(
-        text=text,
+        text=str(text),
         model=body.get("model") or fallback_model,
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
@@ -60,21 +70,35 @@ def parse_openai_response(body: dict[str, Any], *, fallback_model: str = "") -> 
 
 @dataclass
 class OpenAIStreamState:
-    """Accumulates chat.completion.chunk events."""
+    """Accumulates chat.completion.chunk events (text deltas, finish_reason, the final usage chunk)."""
 
     parts: list[str] = field(default_factory=list)
     model: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    finished: bool = False
 
-    def feed(self, chunk: dict[str, Any]) -> str:
-        """Apply one chunk; returns the text delta it carried ("" if none)."""
+    def feed(self, data: str) -> str:
+        """Apply one SSE data payload (a JSON chunk or `[DONE]`); returns its text delta."""
+        if data.strip() == "[DONE]":
+            self.finished = True
+            return ""
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ProviderError(f"malformed stream chunk: {data[:120]!r}") from None
+        if not isinstance(chunk, dict):
+            raise ProviderError(f"malformed stream chunk: {data[:120]!r}")
+        return self.apply(chunk)
+
+    def apply(self, chunk: dict[str, Any]) -> str:
+        """Apply one parsed chunk; returns the text delta it carried ("" if none)."""
         if error := chunk.get("error"):
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise ProviderError(f"stream error: {message}")
+            # vLLM and others report failures inside the stream, after a 200.
+            raise ProviderError(f"stream error: {_error_message(error)}")
         self.model = chunk.get("model") or self.model
-        if usage := chunk.get("usage"):
+        if isinstance(usage := chunk.get("usage"), dict):
             self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
             self.completion_tokens = usage.get("completion_tokens", self.completion_tokens)
         delta_text = ""
@@ -87,6 +111,7 @@ class OpenAIStreamState:
         return delta_text
 
     def result(self, fallback_model: str, ttft_ms: float | None) -> ChatResult:
+        """The accumulated completion."""
         return ChatResult(
             text="".join(self.parts),
             model=self.model or fallback_model,
@@ -97,7 +122,29 @@ class OpenAIStreamState:
         )
 
 
+def downgrade_payload(payload: dict[str, Any], error: ProviderError) -> dict[str, Any] | None:
+    """The payload without the parameter a server refused, or None when the refusal is about something else."""
+    if error.status_code not in (400, 422):
+        return None
+    message = str(error).lower()
+    if "stream_options" in payload and "stream_options" in message:
+        # Older vLLM / llama.cpp / proxies reject the usage extension; token counts are then unknown.
+        return {k: v for k, v in payload.items() if k != "stream_options"}
+    if "max_tokens" in payload and "max_completion_tokens" in message:
+        # OpenAI reasoning models refuse max_tokens and name its replacement in the error.
+        rest = {k: v for k, v in payload.items() if k != "max_tokens"}
+        return rest | {"max_completion_tokens": payload["max_tokens"]}
+    return None
+
+
+def api_root(endpoint: EndpointConfig) -> str:
+    """The API root; a pasted full `.../chat/completions` URL is tolerated."""
+    return endpoint.base_url.strip().rstrip("/").removesuffix("/chat/completions")
+
+
 class OpenAICompatProvider:
+    """Any server speaking OpenAI's /chat/completions under a base URL that ends at the API root."""
+
     kind: ClassVar[str] = "openai"
     supports_streaming: ClassVar[bool] = True
 
@@ -106,51 +153,54 @@ class OpenAICompatProvider:
         self._sleep = sleep
 
     async def chat(self, endpoint: EndpointConfig, request: ChatRequest) -> ChatResult:
-        """Stream the completion (for time to first token); retry once without stream_options if refused."""
-        try:
-            return await self._stream(endpoint, request, usage=True)
-        except ProviderError as exc:
-            # Some servers reject the OpenAI stream_options extension; usage is then simply unknown.
-            if exc.status_code == 400 and "stream_options" in str(exc):
-                return await self._stream(endpoint, request, usage=False)
-            raise
+        """Stream the completion (for time to first token); resend once per refused optional parameter."""
+        payload = to_openai_payload(endpoint, request, stream=True)
+        while True:  # ends: every downgrade removes a parameter
+            try:
+                return await self._stream(endpoint, payload)
+            except ProviderError as exc:
+                downgraded = downgrade_payload(payload, exc)
+                if downgraded is None:
+                    raise
+                payload = downgraded
 
-    async def _stream(self, endpoint: EndpointConfig, request: ChatRequest, *, usage: bool) -> ChatResult:
-        http_request = self._client.build_request(
+    async def _stream(self, endpoint: EndpointConfig, payload: dict[str, Any]) -> ChatResult:
+        http_request = build_request(
+            self._client,
+            endpoint,
             "POST",
-            f"{endpoint.base_url.rstrip('/')}/chat/completions",
-            json=to_openai_payload(endpoint, request, stream=True, usage=usage),
-            headers=openai_headers(endpoint) | {"Accept": "text/event-stream"},
-            timeout=timeout_for(endpoint),
+            api_root(endpoint),
+            "chat/completions",
+            headers=openai_headers(endpoint, stream=True),
+            payload=payload,
         )
         started = time.perf_counter()
-        ttft_ms: float | None = None
-        state = OpenAIStreamState()
-        async with open_stream(self._client, endpoint, http_request, sleep=self._sleep) as response:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                # A server that ignored stream=true answered with one JSON body.
-                body = json.loads(await response.aread())
-                result = parse_openai_response(body, fallback_model=endpoint.model)
-                elapsed = (time.perf_counter() - started) * 1000
-                return ChatResult(**{**result.__dict__, "ttft_ms": round(elapsed, 1)})
-            async for _event, data in iter_sse_data(read_with_timeout(response.aiter_lines(), endpoint)):
-                if data.strip() == "[DONE]":
-                    break
-                try:
-                    chunk = json.loads(data)
-                except json.JSONDecodeError as exc:
-                    raise ProviderError(f"malformed stream chunk: {data[:120]}") from exc
-                if state.feed(chunk) and ttft_ms is None:
-                    ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-        return state.result(endpoint.model, ttft_ms)
+        try:
+            async with open_stream(self._client, endpoint, http_request, sleep=self._sleep) as response:
+                return await read_chat_stream(
+                    response,
+                    endpoint,
+                    OpenAIStreamState(),
+                    started=started,
+                    parse_body=lambda body: parse_openai_response(body, fallback_model=endpoint.model),
+                )
+        except ProviderError as exc:
+            raise redact_error(exc, endpoint) from exc.__cause__
 
     async def list_models(self, endpoint: EndpointConfig) -> list[str]:
-        request = self._client.build_request(
-            "GET",
-            f"{endpoint.base_url.rstrip('/')}/models",
-            headers=openai_headers(endpoint),
-            timeout=timeout_for(endpoint),
+        """Model ids from GET {base_url}/models."""
+        request = build_request(
+            self._client, endpoint, "GET", api_root(endpoint), "models", headers=openai_headers(endpoint)
         )
-        async with open_stream(self._client, endpoint, request, sleep=self._sleep) as response:
-            body = json.loads(await response.aread())
-        return [str(m.get("id")) for m in body.get("data", []) if isinstance(m, dict)]
+        try:
+            return model_ids(await send_json(self._client, endpoint, request, sleep=self._sleep))
+        except ProviderError as exc:
+            raise redact_error(exc, endpoint) from exc.__cause__
+
+
+def model_ids(body: Any) -> list[str]:
+    """Ids from a `{"data": [{"id": ...}, ...]}` model list (OpenAI and Anthropic share the shape)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise ProviderError(f"unexpected model list shape: {str(body)[:200]}")
+    return [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]

@@ -1,27 +1,31 @@
-"""Send with timeouts and retries: exponential backoff with jitter on 429/5xx, honouring Retry-After."""
+"""Sending to model APIs: timeouts, retries with backoff and Retry-After, and key-free error messages."""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
 
 from app.providers.base import EndpointConfig, ProviderError
+from app.providers.urls import join_url
 
+# 408 as well as the usual set: the OpenAI SDK retries it too. 529 is Anthropic's "overloaded".
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 MAX_BACKOFF_S = 30.0
+BASE_BACKOFF_S = 0.5
 Sleep = Callable[[float], Awaitable[None]]
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), capped; None if absent."""
-    if not value:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), capped; None if unusable."""
+    if not value or not value.strip():
         return None
     value = value.strip()
     try:
@@ -29,29 +33,135 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     except ValueError:
         try:
             parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             return None  # a malformed header falls back to our own backoff
-        seconds = parsed.timestamp() - (now if now is not None else time.time())
+        seconds = parsed.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
     return min(max(seconds, 0.0), MAX_BACKOFF_S)
 
 
-def backoff_seconds(attempt: int, base: float = 0.5) -> float:
-    """Exponential backoff with full jitter for attempt 0, 1, 2, ..."""
-    return random.uniform(0, min(MAX_BACKOFF_S, base * 2**attempt))
+def retry_delay(headers: Mapping[str, str]) -> float | None:
+    """The server's requested delay: OpenAI's `retry-after-ms` first, then the standard `Retry-After`."""
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return min(max(float(ms) / 1000, 0.0), MAX_BACKOFF_S)
+        except ValueError:
+            pass
+    return retry_after_seconds(headers.get("retry-after"))
+
+
+def backoff_seconds(attempt: int, base: float = BASE_BACKOFF_S) -> float:
+    """Exponential backoff with equal jitter for attempt 0, 1, 2, ...: never ~0, never over the cap."""
+    ceiling = min(MAX_BACKOFF_S, base * 2.0 ** min(attempt, 30))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def timeout_for(endpoint: EndpointConfig) -> httpx.Timeout:
+    """The per-call timeout: the endpoint's budget for every read, at most 10 s to connect."""
     return httpx.Timeout(endpoint.timeout_s, connect=min(10.0, endpoint.timeout_s))
 
 
-def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
+def redact(text: str, endpoint: EndpointConfig) -> str:
+    """`text` with the endpoint's API key removed (servers and proxies sometimes echo it back)."""
+    key = endpoint.api_key
+    return text.replace(key, "***") if key else text
 
 
-def error_message(response: httpx.Response, body: str) -> str:
-    """A short, key-free description of an HTTP error from a model API."""
-    detail = body.strip().replace("\n", " ")[:300]
-    return f"HTTP {response.status_code} from {_host(str(response.request.url))}: {detail or response.reason_phrase}"
+def redact_error(exc: ProviderError, endpoint: EndpointConfig) -> ProviderError:
+    """The same error with the key scrubbed from its message: a last line of defence at the adapter edge."""
+    message = str(exc)
+    clean = redact(message, endpoint)
+    if clean == message:
+        return exc
+    return type(exc)(clean, status_code=exc.status_code, retryable=exc.retryable)
+
+
+def host_of(url: httpx.URL) -> str:
+    """host[:port] for messages: never userinfo, path or query, which may carry secrets."""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{host}:{url.port}" if url.port else host
+
+
+def error_detail(body: str) -> str:
+    """The human part of an API error body (OpenAI, Anthropic, Ollama, FastAPI shapes), shortened."""
+    detail: Any = body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        detail = data.get("error") or data.get("detail") or data.get("message") or body
+        if isinstance(detail, dict):
+            detail = detail.get("message") or detail.get("type") or json.dumps(detail)
+    text = " ".join(str(detail).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def build_request(
+    client: httpx.AsyncClient,
+    endpoint: EndpointConfig,
+    method: str,
+    base_url: str,
+    path: str,
+    *,
+    headers: dict[str, str],
+    payload: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Request:
+    """An httpx request to `base_url` + `path` with the endpoint's timeout; a bad URL is a ProviderError."""
+    try:
+        url = join_url(base_url, path)
+        return client.build_request(
+            method, url, json=payload, headers=headers, params=params, timeout=timeout_for(endpoint)
+        )
+    except httpx.InvalidURL as exc:
+        raise ProviderError(f"the endpoint URL is not valid: {redact(str(exc), endpoint)}") from None
+
+
+def _transport_error(exc: httpx.HTTPError, endpoint: EndpointConfig, host: str) -> ProviderError:
+    reason = redact(str(exc) or type(exc).__name__, endpoint)[:200]
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ProviderError(
+            f"timed out after {min(10.0, endpoint.timeout_s):g} s connecting to {host}", retryable=True
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(f"timed out after {endpoint.timeout_s:g} s waiting for {host}", retryable=True)
+    if isinstance(exc, httpx.ConnectError):
+        return ProviderError(f"could not connect to {host}: {reason}", retryable=True)
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+        # e.g. a pooled keep-alive connection the server had already closed: nothing was received yet.
+        return ProviderError(f"connection to {host} failed before a response: {reason}", retryable=True)
+    return ProviderError(f"request to {host} failed: {type(exc).__name__}: {reason}")
+
+
+def _http_error(response: httpx.Response, body: str, endpoint: EndpointConfig, host: str) -> ProviderError:
+    status = response.status_code
+    if 300 <= status < 400:
+        # Redirects are never followed (a redirect could point anywhere, metadata services included).
+        try:
+            location = httpx.URL(response.headers.get("location", ""))
+            target = f"{host_of(location)}{location.path}" if location.host else location.path
+        except httpx.InvalidURL:
+            target = ""
+        return ProviderError(
+            f"HTTP {status} from {host}: redirected to {target or 'elsewhere'}; use the final URL as the base URL",
+            status_code=status,
+        )
+    detail = redact(error_detail(body), endpoint) or response.reason_phrase
+    # OpenAI answers 429 for an exhausted quota too; waiting will not help.
+    retryable = status in RETRY_STATUSES and "insufficient_quota" not in body
+    return ProviderError(f"HTTP {status} from {host}: {detail}", status_code=status, retryable=retryable)
+
+
+def _gave_up(error: ProviderError, attempts: int) -> ProviderError:
+    if attempts <= 1:
+        return error
+    return ProviderError(
+        f"{error} (gave up after {attempts} attempts)",
+        status_code=error.status_code,
+        retryable=error.retryable,
+    )
 
 
 @asynccontextmanager
@@ -67,51 +177,75 @@ async def open_stream(
     Retries happen only while opening: once the caller reads the stream, a failure is final, because
     resending would duplicate (and bill) a generation that was already under way.
     """
-    attempt = 0
+    host = host_of(request.url)
+    attempts = 0
     while True:
+        attempts += 1
+        delay: float | None = None
         try:
             response = await client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            if attempt >= endpoint.max_retries:
-                raise ProviderError(
-                    f"timed out after {endpoint.timeout_s:g} s waiting for {_host(str(request.url))}",
-                    retryable=True,
-                ) from exc
-            await sleep(backoff_seconds(attempt))
-            attempt += 1
-            continue
-        except httpx.TransportError as exc:
-            if attempt >= endpoint.max_retries:
-                raise ProviderError(
-                    f"could not connect to {_host(str(request.url))}: {type(exc).__name__}", retryable=True
-                ) from exc
-            await sleep(backoff_seconds(attempt))
-            attempt += 1
-            continue
-        if response.status_code < 400:
+        except httpx.HTTPError as exc:
+            error = _transport_error(exc, endpoint, host)
+            if not error.retryable or attempts > endpoint.max_retries:
+                raise _gave_up(error, attempts) from exc
+        else:
+            if response.is_success:
+                try:
+                    yield response
+                finally:
+                    await response.aclose()
+                return
             try:
-                yield response
+                body = (await response.aread()).decode(errors="replace")
+            except httpx.HTTPError:
+                body = ""
             finally:
                 await response.aclose()
-            return
-        body = (await response.aread()).decode(errors="replace")
-        await response.aclose()
-        retryable = response.status_code in RETRY_STATUSES
-        if not retryable or attempt >= endpoint.max_retries:
-            raise ProviderError(
-                error_message(response, body), status_code=response.status_code, retryable=retryable
-            )
-        delay = retry_after_seconds(response.headers.get("retry-after"))
-        await sleep(delay if delay is not None else backoff_seconds(attempt))
-        attempt += 1
+            error = _http_error(response, body, endpoint, host)
+            if not error.retryable or attempts > endpoint.max_retries:
+                raise _gave_up(error, attempts)
+            delay = retry_delay(response.headers)
+        await sleep(backoff_seconds(attempts - 1) if delay is None else delay)
 
 
-async def read_with_timeout(aiter: AsyncIterator[str], endpoint: EndpointConfig) -> AsyncIterator[str]:
-    """Pass lines through; httpx's read timeout already bounds each gap between chunks."""
+async def stream_lines(response: httpx.Response, endpoint: EndpointConfig) -> AsyncIterator[str]:
+    """The response's text lines; transport failures mid-stream become final (never retried) errors."""
+    host = host_of(response.request.url)
     try:
-        async for line in aiter:
+        async for line in response.aiter_lines():
             yield line
-    except httpx.TimeoutException as exc:
-        raise ProviderError(f"timed out after {endpoint.timeout_s:g} s mid-stream", retryable=True) from exc
-    except httpx.TransportError as exc:
-        raise ProviderError(f"connection lost mid-stream: {type(exc).__name__}", retryable=True) from exc
+    except httpx.TimeoutException:
+        raise ProviderError(
+            f"timed out after {endpoint.timeout_s:g} s waiting for more output from {host}"
+        ) from None
+    except httpx.HTTPError as exc:
+        reason = redact(str(exc) or type(exc).__name__, endpoint)[:200]
+        raise ProviderError(f"connection to {host} lost mid-stream: {reason}") from None
+
+
+async def read_json(response: httpx.Response, endpoint: EndpointConfig) -> Any:
+    """The whole body parsed as JSON; unreadable or malformed bodies are ProviderErrors."""
+    host = host_of(response.request.url)
+    try:
+        raw = await response.aread()
+    except httpx.TimeoutException:
+        raise ProviderError(f"timed out after {endpoint.timeout_s:g} s reading from {host}") from None
+    except httpx.HTTPError as exc:
+        raise ProviderError(f"connection to {host} lost while reading: {type(exc).__name__}") from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        snippet = redact(" ".join(raw[:120].decode(errors="replace").split()), endpoint)
+        raise ProviderError(f"malformed JSON from {host}: {snippet!r}") from None
+
+
+async def send_json(
+    client: httpx.AsyncClient,
+    endpoint: EndpointConfig,
+    request: httpx.Request,
+    *,
+    sleep: Sleep = asyncio.sleep,
+) -> Any:
+    """Send a non-streamed request with retries and return its JSON body."""
+    async with open_stream(client, endpoint, request, sleep=sleep) as response:
+        return await read_json(response, endpoint)

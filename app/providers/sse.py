@@ -1,8 +1,16 @@
-"""Server-sent events: split a byte stream into `data:` payloads (both APIs stream this way)."""
+"""Server-sent events: split a text stream into events, and drive a streamed chat to a ChatResult."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+import httpx
+
+from app.providers.base import ChatResult, EndpointConfig
+from app.providers.retry import read_json, stream_lines
 
 
 async def iter_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
@@ -17,12 +25,58 @@ async def iter_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | 
             event, data = None, []
             continue
         if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
+            continue  # a comment / keep-alive
+        name, _, value = line.partition(":")
         value = value.removeprefix(" ")
-        if field == "event":
+        if name == "event":
             event = value
-        elif field == "data":
+        elif name == "data":
             data.append(value)
     if data:
         yield event, "\n".join(data)
+
+
+class ChatStream(Protocol):
+    """Accumulates one API family's stream events into a ChatResult."""
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream's terminal event arrived."""
+        ...
+
+    def feed(self, data: str) -> str:
+        """Apply one event's data; returns the text delta it carried ("" if none)."""
+        ...
+
+    def result(self, fallback_model: str, ttft_ms: float | None) -> ChatResult:
+        """The accumulated completion."""
+        ...
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    """Whether the server actually streamed (some ignore `stream: true` and answer with one JSON body)."""
+    content_type = str(response.headers.get("content-type", ""))
+    return content_type.split(";")[0].strip().lower() == "text/event-stream"
+
+
+async def read_chat_stream(
+    response: httpx.Response,
+    endpoint: EndpointConfig,
+    stream: ChatStream,
+    *,
+    started: float,
+    parse_body: Callable[[Any], ChatResult],
+) -> ChatResult:
+    """Consume a 2xx chat response; time to first token is the first non-empty text delta after `started`."""
+    if not is_event_stream(response):
+        result = parse_body(await read_json(response, endpoint))
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        # Unstreamed, the first token arrives with the last one.
+        return dataclasses.replace(result, model=result.model or endpoint.model, ttft_ms=elapsed)
+    ttft_ms: float | None = None
+    async for _event, data in iter_sse_data(stream_lines(response, endpoint)):
+        if stream.feed(data) and ttft_ms is None:
+            ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+        if stream.finished:
+            break
+    return stream.result(endpoint.model, ttft_ms)

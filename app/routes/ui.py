@@ -12,12 +12,13 @@ from app.demo import read_jsonl
 from app.deps import CsrfChecked, RatingsDep, ReaderDep, RunnerDep, UiUser, VariantsDep
 from app.errors import DomainError
 from app.presenters import comparison_out, variant_out
-from app.routes import ui_catalog
+from app.routes import ui_catalog, ui_knowledge
 from app.routes.ui_support import error_status, form_errors, is_htmx, render
 from app.schemas import ComparisonIn, ComparisonOut, RatingIn, RatingOut, ScoreIn
 
 router = APIRouter()
 router.include_router(ui_catalog.router)
+router.include_router(ui_knowledge.router)
 PAGE_SIZE = 25
 
 

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from app.deps import CsrfChecked, EndpointsDep, ExampleSetsDep, KnowledgeDep, UiUser, VariantsDep
+from app.deps import (
+    CsrfChecked,
+    EndpointsDep,
+    ExampleSetsDep,
+    JudgementsDep,
+    KnowledgeDep,
+    UiUser,
+    VariantsDep,
+)
 from app.errors import DomainError, Invalid
 from app.presenters import example_set_out, variant_out
 from app.routes.ui_support import blank_to_none, error_status, form_errors, render
@@ -40,6 +48,7 @@ VARIANT_FIELDS = (
     "few_shot_selection",
     "knowledge_base_id",
     "top_k",
+    "min_score",
 )
 ENDPOINT_FIELDS = (
     "name",
@@ -61,6 +70,15 @@ async def _form(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: str(form[f]) for f in fields if f in form}
 
 
+async def _variant_form(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Variant fields; an unticked checkbox is absent from a form, so MMR is off unless sent."""
+    values = blank_to_none(await _form(request, fields), "endpoint_id", "example_set_id", "knowledge_base_id")
+    values["use_mmr"] = "use_mmr" in await request.form()
+    if values.get("min_score") is None:
+        values.pop("min_score", None)
+    return values
+
+
 # --- variants ----------------------------------------------------------------------------------
 
 
@@ -76,10 +94,12 @@ async def _variant_choices(
 
 
 @router.get("/variants", name="variants_page", response_class=HTMLResponse)
-async def variants_page(request: Request, _user: UiUser, variants: VariantsDep) -> HTMLResponse:
-    return render(
-        request, "pages/variants.html", {"variants": [variant_out(v) for v in await variants.list()]}
-    )
+async def variants_page(
+    request: Request, _user: UiUser, variants: VariantsDep, judgements: JudgementsDep
+) -> HTMLResponse:
+    metrics = {m.variant_id: m for m in await judgements.metrics()}
+    context = {"variants": [variant_out(v) for v in await variants.list()], "metrics": metrics}
+    return render(request, "pages/variants.html", context)
 
 
 @router.get("/variants/new", name="new_variant_page", response_class=HTMLResponse)
@@ -112,9 +132,7 @@ async def create_variant(
     example_sets: ExampleSetsDep,
     knowledge: KnowledgeDep,
 ) -> Response:
-    values = blank_to_none(
-        await _form(request, VARIANT_FIELDS), "endpoint_id", "example_set_id", "knowledge_base_id"
-    )
+    values = await _variant_form(request, VARIANT_FIELDS)
     try:
         await variants.create(VariantIn.model_validate(values))
     except (ValidationError, DomainError) as exc:
@@ -159,7 +177,7 @@ async def update_variant(
 ) -> Response:
     before = variant_out(await variants.get(variant_id))
     fields = tuple(f for f in VARIANT_FIELDS if f != "strategy")  # a variant's strategy is fixed
-    values = blank_to_none(await _form(request, fields), "endpoint_id", "example_set_id", "knowledge_base_id")
+    values = await _variant_form(request, fields)
     try:
         after = variant_out(await variants.update(variant_id, VariantPatch.model_validate(values)))
     except (ValidationError, DomainError) as exc:

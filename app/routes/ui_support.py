@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from app.errors import DomainError
@@ -15,11 +17,28 @@ from app.security import CSRF_FIELD, csrf_token_for, set_csrf_cookie
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html: model output is escaped
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+def cite_links(text: str, output_id: int, contexts: int) -> Markup:
+    """Escape the answer, then turn citations [n] that name a retrieved chunk into links to it."""
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if not 1 <= n <= contexts:
+            return match.group(0)
+        return f'<a class="cite" href="#output-{output_id}-ctx-{n}">[{n}]</a>'
+
+    return Markup(_CITATION.sub(link, str(escape(text))))  # noqa: S704 - input escaped first, only our tags added
+
+
+templates.env.filters["cite_links"] = cite_links
 
 NAV = [
     ("compare_page", "Compare"),
     ("comparisons_page", "History"),
     ("variants_page", "Variants"),
+    ("knowledge_bases_page", "Knowledge"),
     ("endpoints_page", "Endpoints"),
     ("example_sets_page", "Example sets"),
 ]

@@ -170,8 +170,10 @@ class ComparisonRunner:
                 top_p=job.spec.top_p,
             )
             model_started = time.perf_counter()
-            # A guard above the provider's own timeouts: nothing may keep a comparison open forever.
-            guard = job.spec.endpoint.timeout_s * (job.spec.endpoint.max_retries + 1) + 30
+            # A guard above the provider's own timeouts and Retry-After waits (capped at 30 s each):
+            # nothing may keep a comparison open forever.
+            retries = job.spec.endpoint.max_retries
+            guard = job.spec.endpoint.timeout_s * (retries + 2) + 30 * (retries + 1)
             result = await asyncio.wait_for(provider.chat(job.spec.endpoint, request), timeout=guard)
             values |= {
                 "status": "done",

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -67,7 +66,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("text", sa.Text(), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("media_type", sa.String(length=20), nullable=False, server_default="text"))
+        batch_op.add_column(
+            sa.Column("media_type", sa.String(length=20), nullable=False, server_default="text")
+        )
         batch_op.add_column(sa.Column("size_bytes", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("ingest_job_id", sa.Integer(), nullable=True))
@@ -82,7 +83,6 @@ def upgrade() -> None:
     with op.batch_alter_table("variant_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("min_score", sa.Float(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("use_mmr", sa.Boolean(), nullable=False, server_default=sa.false()))
-
 
 
 def downgrade() -> None:

@@ -1,9 +1,18 @@
-"""A fake OpenAI-compatible server on loopback: the edge we cannot reach (hosted APIs) in tests and benches."""
+"""A fake OpenAI-compatible server on loopback: the edge we cannot reach (hosted APIs) in tests and benches.
+
+    with FakeOpenAIServer({"slow": FakeModel(reply="hi", latency_s=0.3)}) as fake:
+        EndpointConfig(kind="openai", base_url=fake.base_url, model="slow")
+
+Behaviour is chosen per model name (the request's `model` field); every chat request body is recorded in
+`.requests` (and its headers in `.headers`). Latency uses `await asyncio.sleep`, so concurrent requests
+overlap exactly as they would against a real server.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,26 +32,44 @@ class FakeModel:
     """How one model name behaves: reply text, latency, failures."""
 
     reply: str = "fake answer"
+    # Wait before answering (before the response headers, so it is also the time to first token).
     latency_s: float = 0.0
     fail_status: int | None = None
     # With fail_status: fail this many times, then succeed (0 = always fail).
     fail_times: int = 0
     retry_after: str | None = None
+    # Never answer (a stuck upstream): the caller's timeout has to fire.
     hang: bool = False
+    # Answer 400 to requests carrying stream_options, like servers without the usage extension.
+    reject_stream_options: bool = False
+    # Pause between streamed words, so the whole answer takes longer than the first token.
+    token_delay_s: float = 0.0
     calls: int = field(default=0, init=False)
 
 
-def _usage(payload: dict[str, Any], reply: str) -> dict[str, int]:
+def _error(status: int, message: str, kind: str = "invalid_request_error", **headers: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status, headers=headers or None)
+
+
+def _usage(payload: dict[str, Any], completion: list[str]) -> dict[str, int]:
+    # Words stand in for tokens: deterministic and good enough for cost arithmetic in tests.
     prompt = sum(len(str(m.get("content", "")).split()) for m in payload.get("messages", []))
-    completion = len(reply.split())
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": len(completion),
+        "total_tokens": prompt + len(completion),
+    }
 
 
 class FakeOpenAIServer:
-    """`with FakeOpenAIServer({"m": FakeModel(...)}) as fake: fake.base_url` (ends in /v1)."""
+    """A real uvicorn server in a background thread; `.base_url` ends in /v1."""
 
-    def __init__(self, models: dict[str, FakeModel]):
+    def __init__(
+        self, models: dict[str, FakeModel], *, port: int | None = None, api_key: str | None = None
+    ) -> None:
         self.models = models
+        # With api_key set, requests without `Authorization: Bearer <api_key>` get a 401.
+        self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         app = Starlette(
@@ -51,7 +78,7 @@ class FakeOpenAIServer:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
             ]
         )
-        self._server = ServerThread(app)
+        self._server = ServerThread(app, port=port)
         self.base_url = f"{self._server.url}/v1"
 
     def __enter__(self) -> FakeOpenAIServer:
@@ -63,85 +90,102 @@ class FakeOpenAIServer:
     ) -> None:
         self._server.__exit__(exc_type, exc, tb)
 
-    async def _list_models(self, _request: Request) -> Response:
+    def _refused_key(self, request: Request) -> Response | None:
+        if self.api_key is None:
+            return None
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if sent == self.api_key:
+            return None
+        # Echoes what it was sent, as some proxies do: callers must scrub keys from error messages.
+        return _error(401, f"Incorrect API key provided: {sent or '(none)'}")
+
+    async def _list_models(self, request: Request) -> Response:
+        if refused := self._refused_key(request):
+            return refused
         return JSONResponse(
-            {"object": "list", "data": [{"id": name, "object": "model"} for name in self.models]}
+            {
+                "object": "list",
+                "data": [{"id": name, "object": "model", "owned_by": "fake"} for name in self.models],
+            }
         )
 
     async def _chat(self, request: Request) -> Response:
         payload = await request.json()
         self.requests.append(payload)
         self.headers.append(dict(request.headers))
+        if refused := self._refused_key(request):
+            return refused
         model = self.models.get(payload.get("model", ""))
         if model is None:
-            return JSONResponse(
-                {"error": {"message": "model not found", "type": "invalid_request_error"}}, 404
-            )
+            return _error(404, f"The model {payload.get('model')!r} does not exist", "not_found_error")
         model.calls += 1
         if model.hang:
             await asyncio.sleep(3600)
+        if model.reject_stream_options and "stream_options" in payload:
+            return _error(400, "Unrecognized request argument supplied: stream_options")
         if model.fail_status and (model.fail_times == 0 or model.calls <= model.fail_times):
-            headers = {"Retry-After": model.retry_after} if model.retry_after else None
-            body = {"error": {"message": f"fake failure {model.fail_status}", "type": "fake"}}
-            return JSONResponse(body, model.fail_status, headers=headers)
+            headers = {"Retry-After": model.retry_after} if model.retry_after else {}
+            return _error(model.fail_status, f"fake failure {model.fail_status}", "fake_error", **headers)
         await asyncio.sleep(model.latency_s)
-        reply, created = model.reply, int(time.time())
+        words = model.reply.split(" ")
+        limit = payload.get("max_tokens") or payload.get("max_completion_tokens")
+        finish = "length" if isinstance(limit, int) and len(words) > limit else "stop"
+        words = words[:limit] if finish == "length" else words
         if not payload.get("stream"):
             return JSONResponse(
                 {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
-                    "created": created,
+                    "created": int(time.time()),
                     "model": payload["model"],
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": reply},
-                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": " ".join(words)},
+                            "finish_reason": finish,
                         }
                     ],
-                    "usage": _usage(payload, reply),
+                    "usage": _usage(payload, words),
                 }
             )
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-        return StreamingResponse(self._stream(payload, reply, include_usage), media_type="text/event-stream")
-
-    async def _stream(self, payload: dict[str, Any], reply: str, include_usage: bool) -> AsyncIterator[str]:
-        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": payload["model"]}
-        words = reply.split(" ")
-        for i, word in enumerate(words):
-            piece = word if i == 0 else " " + word
-            yield (
-                "data: "
-                + json.dumps(base | {"choices": [{"index": 0, "delta": {"content": piece}}]})
-                + "\n\n"
-            )
-        yield (
-            "data: "
-            + json.dumps(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            + "\n\n"
+        return StreamingResponse(
+            self._stream(payload, words, finish, include_usage, model.token_delay_s),
+            media_type="text/event-stream",
         )
+
+    async def _stream(
+        self, payload: dict[str, Any], words: list[str], finish: str, include_usage: bool, delay: float
+    ) -> AsyncIterator[str]:
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": payload["model"]}
+
+        def event(**fields: Any) -> str:
+            return f"data: {json.dumps(base | fields)}\n\n"
+
+        # Real servers open with an empty role-only delta: time to first token must skip it.
+        yield event(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+        for i, word in enumerate(words):
+            if i and delay:
+                await asyncio.sleep(delay)
+            yield event(choices=[{"index": 0, "delta": {"content": word if i == 0 else " " + word}}])
+        yield event(choices=[{"index": 0, "delta": {}, "finish_reason": finish}])
         if include_usage:
-            yield "data: " + json.dumps(base | {"choices": [], "usage": _usage(payload, reply)}) + "\n\n"
+            yield event(choices=[], usage=_usage(payload, words))
         yield "data: [DONE]\n\n"
 
 
 def main() -> None:
     """`python -m tests.fakes.fake_openai --port P --latency 0.2 --models a,b`: run it in its own process."""
     import argparse
-    import threading
 
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--models", default="fake")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--models", default="fake", help="comma-separated model names")
+    parser.add_argument("--reply", default="fixed answer")
     args = parser.parse_args()
-    models = {
-        name: FakeModel(reply="fixed answer", latency_s=args.latency) for name in args.models.split(",")
-    }
-    server = FakeOpenAIServer(models)
-    server._server = ServerThread(server._server._server.config.app, port=args.port)
-    with server:
+    models = {name: FakeModel(reply=args.reply, latency_s=args.latency) for name in args.models.split(",")}
+    with FakeOpenAIServer(models, port=args.port):
         threading.Event().wait()
 
 
