@@ -12,14 +12,14 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, utcnow
 from app.repository import KnowledgeRepository
-from app.retrieval.chunking import chunk_text
+from app.retrieval.chunking import TextChunk, chunk_text
 from app.retrieval.store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,19 @@ class _Work:
     source: str
     text: str
     content_hash: str
+
+
+@dataclass
+class _Run:
+    """State of one job run: chunks waiting for a batch, and what each document still needs."""
+
+    job_id: int
+    collection: str
+    on_progress: ProgressCallback | None
+    queue: list[tuple[_Work, TextChunk]] = field(default_factory=list)
+    plans: dict[int, tuple[_Work, list[TextChunk]]] = field(default_factory=dict)
+    remaining: dict[int, int] = field(default_factory=dict)
+    failures: int = 0
 
 
 class IngestWorker:
@@ -63,7 +76,11 @@ class IngestWorker:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def run(self, job_id: int, on_progress: ProgressCallback | None = None) -> None:
-        """Ingest every pending document of the job, reporting progress after each batch."""
+        """Ingest every pending document of the job, reporting progress after each batch.
+
+        Chunks of consecutive documents share embedding batches: small documents would otherwise
+        embed a few chunks at a time, well below the embedder's batch throughput.
+        """
         async with self.sessions.begin() as session:
             job = await session.get_one(IngestJob, job_id)
             kb = await session.get_one(KnowledgeBase, job.knowledge_base_id)
@@ -71,84 +88,98 @@ class IngestWorker:
             collection, size, overlap = kb.collection_name, job.chunk_size, job.chunk_overlap
             docs = await KnowledgeRepository(session).job_documents(job_id, status="pending")
             work = [_Work(d.id, d.title, d.source, d.text, d.content_hash) for d in docs]
-        failures = 0
+        run = _Run(job_id, collection, on_progress)
         for item in work:
             try:
-                await self._process(job_id, collection, item, size, overlap, on_progress)
-            except asyncio.CancelledError:
-                raise
+                pieces = chunk_text(item.text, size=size, overlap=overlap)
+                # A clean slate: vectors from an interrupted run or an earlier chunking are removed first.
+                await asyncio.to_thread(self.store.delete_document, collection, item.document_id)
             except Exception as exc:
-                failures += 1
-                log.exception("ingesting document %s failed", item.document_id)
                 await self._fail_document(job_id, item.document_id, f"{type(exc).__name__}: {exc}")
+                run.failures += 1
+                continue
+            run.plans[item.document_id] = (item, pieces)
+            run.remaining[item.document_id] = len(pieces)
+            run.queue.extend((item, piece) for piece in pieces)
+            while len(run.queue) >= self.batch_size:
+                await self._flush(run, self.batch_size)
+            if not pieces:
+                await self._finish_document(run, item.document_id)
+        while run.queue:
+            await self._flush(run, self.batch_size)
         async with self.sessions.begin() as session:
             job = await session.get_one(IngestJob, job_id)
-            job.status = "failed" if failures and failures == len(work) else "done"
-            job.error = f"{failures} document(s) failed" if failures else None
+            job.status = "failed" if run.failures and run.failures == len(work) else "done"
+            job.error = f"{run.failures} document(s) failed" if run.failures else None
             job.finished_at = utcnow()
         if on_progress is not None:
             on_progress(job)
 
-    async def _process(
-        self,
-        job_id: int,
-        collection: str,
-        item: _Work,
-        size: int,
-        overlap: int,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        pieces = chunk_text(item.text, size=size, overlap=overlap)
-        ids = [chunk_id(item.document_id, p.position, item.content_hash) for p in pieces]
-        # A clean slate: vectors from an interrupted run or an earlier chunking are removed first.
-        await asyncio.to_thread(self.store.delete_document, collection, item.document_id)
-        for start in range(0, len(pieces), self.batch_size):
-            batch = pieces[start : start + self.batch_size]
-            metadatas = [
-                {
-                    "document_id": item.document_id,
-                    "source": item.source,
-                    "title": item.title,
-                    "position": p.position,
-                    "heading": p.heading,
-                }
-                for p in batch
-            ]
+    async def _flush(self, run: _Run, size: int) -> None:
+        """Embed and upsert the next batch; commit every document whose chunks are now all in Chroma."""
+        batch, run.queue = run.queue[:size], run.queue[size:]
+        batch = [(item, piece) for item, piece in batch if item.document_id in run.plans]  # skip failed docs
+        if not batch:
+            return
+        ids = [chunk_id(item.document_id, piece.position, item.content_hash) for item, piece in batch]
+        metadatas = [
+            {
+                "document_id": item.document_id,
+                "source": item.source,
+                "title": item.title,
+                "position": piece.position,
+                "heading": piece.heading,
+            }
+            for item, piece in batch
+        ]
+        try:
             await asyncio.to_thread(
-                self.store.add_chunks,
-                collection,
-                ids[start : start + len(batch)],
-                [p.text for p in batch],
-                metadatas,
+                self.store.add_chunks, run.collection, ids, [p.text for _i, p in batch], metadatas
             )
-            if self.after_batch is not None:
-                self.after_batch(item.document_id)
-            async with self.sessions.begin() as session:
-                await session.execute(
-                    update(IngestJob)
-                    .where(IngestJob.id == job_id)
-                    .values(chunks_done=IngestJob.chunks_done + len(batch))
-                )
-                if on_progress is not None:
-                    on_progress(await session.get_one(IngestJob, job_id))
+        except Exception as exc:
+            log.exception("embedding a batch of job %s failed", run.job_id)
+            for document_id in {item.document_id for item, _p in batch}:
+                run.plans.pop(document_id, None)
+                run.failures += 1
+                await self._fail_document(run.job_id, document_id, f"{type(exc).__name__}: {exc}")
+            return
+        if self.after_batch is not None:
+            self.after_batch(batch[-1][0].document_id)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(IngestJob)
+                .where(IngestJob.id == run.job_id)
+                .values(chunks_done=IngestJob.chunks_done + len(batch))
+            )
+            if run.on_progress is not None:
+                run.on_progress(await session.get_one(IngestJob, run.job_id))
+        for item, _piece in batch:
+            run.remaining[item.document_id] -= 1
+        for document_id in sorted({item.document_id for item, _p in batch}):
+            if run.remaining[document_id] == 0:
+                await self._finish_document(run, document_id)
+
+    async def _finish_document(self, run: _Run, document_id: int) -> None:
+        """Chunk rows and `ready` in one transaction, after all the document's vectors are written."""
+        item, pieces = run.plans.pop(document_id)
         async with self.sessions.begin() as session:
             repo = KnowledgeRepository(session)
-            await repo.delete_chunks(item.document_id)
-            for chunk_key, piece in zip(ids, pieces, strict=True):
+            await repo.delete_chunks(document_id)
+            for piece in pieces:
                 repo.add(
                     Chunk(
-                        id=chunk_key,
-                        document_id=item.document_id,
+                        id=chunk_id(document_id, piece.position, item.content_hash),
+                        document_id=document_id,
                         position=piece.position,
                         heading=piece.heading,
                         text=piece.text,
                     )
                 )
-            document = await session.get_one(Document, item.document_id)
+            document = await session.get_one(Document, document_id)
             document.status, document.chunk_count, document.error = "ready", len(pieces), None
             await session.execute(
                 update(IngestJob)
-                .where(IngestJob.id == job_id)
+                .where(IngestJob.id == run.job_id)
                 .values(documents_done=IngestJob.documents_done + 1)
             )
 
