@@ -32,6 +32,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/localmodel.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retrieval.py
 
 clean-data:
 	rm -rf data

@@ -147,3 +147,17 @@ def test_pdf_flate_bomb_is_refused() -> None:
     with pytest.raises(RejectedFile) as caught:
         extract_documents("bomb.pdf", bomb, IngestLimits(max_pdf_stream_bytes=1_000_000))
     assert caught.value.status_code == 413
+
+
+def test_the_sandbox_contains_a_parser_that_runs_out_of_memory() -> None:
+    from app.ingest.sandbox import extract_safely
+
+    # A 300 MB flate bomb with the stream cap lifted: decompressing it needs more than the child's 200 MB
+    # of address space, so the child dies, the server does not, and the caller gets a clear 422.
+    bomb = _pdf_with_content(zlib.compress(b"0" * 300_000_000, 9), b"/Filter /FlateDecode")
+    limits = IngestLimits(max_pdf_stream_bytes=1_000_000_000, parse_memory_bytes=200 * 1024 * 1024)
+    with pytest.raises(RejectedFile) as caught:
+        extract_safely("bomb.pdf", bomb, limits)
+    assert caught.value.status_code == 422 and "memory" in caught.value.reason
+    [doc] = extract_safely("ok.pdf", make_pdf("Some text."), IngestLimits())
+    assert "Some text." in doc.text
