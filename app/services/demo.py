@@ -29,10 +29,10 @@ async def load_demo(state: AppState) -> bool:
     kb = await state.knowledge.create(
         "Larkspur policies", "Employee policies of Larkspur Logistics (fictional demo company)."
     )
-    for path in knowledge_files():
-        text = path.read_text(encoding="utf-8")
-        title = text.splitlines()[0].lstrip("# ").strip() if text.strip() else path.stem
-        await state.knowledge.ingest_text(kb.id, title=title, source=path.name, text=text)
+    files = [(path.name, path.read_bytes()) for path in knowledge_files()]
+    upload = await state.knowledge.add_documents(kb.id, files, start=False)
+    if upload.job is not None:
+        await state.ingest.run(upload.job.id)  # before the variants exist, so the first question can retrieve
 
     async with state.sessions.begin() as session:
         endpoints = EndpointService(session, state.cipher, allow_private=True)
