@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.background import KeyedTasks
 from app.errors import Invalid, NotFound
 from app.models import Comparison, Endpoint, Output, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
@@ -59,7 +60,7 @@ class ComparisonRunner:
         self.providers = providers
         self.pipelines = pipelines
         self.cipher = cipher
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.tasks = KeyedTasks("comparison")
 
     async def create(self, query: str, variant_ids: Sequence[int] | None, created_by: str) -> int:
         """Store the comparison with one pending output per variant (so nothing is lost on a crash)."""
@@ -86,12 +87,7 @@ class ComparisonRunner:
 
     def start(self, comparison_id: int) -> asyncio.Task[None]:
         """Run in the background; the task outlives the request that started it."""
-        task = self._tasks.get(comparison_id)
-        if task is None:
-            task = asyncio.create_task(self.run(comparison_id), name=f"comparison-{comparison_id}")
-            self._tasks[comparison_id] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(comparison_id, None))
-        return task
+        return self.tasks.start(comparison_id, lambda: self.run(comparison_id))
 
     async def run_to_completion(self, comparison_id: int) -> None:
         """Start (or join) the run and wait; a disconnecting client does not cancel it."""
@@ -104,9 +100,7 @@ class ComparisonRunner:
 
     async def shutdown(self) -> None:
         """Cancel running comparisons; their pending outputs are failed on the next start."""
-        for task in list(self._tasks.values()):
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self.tasks.cancel_all()
 
     async def fail_interrupted(self) -> int:
         """On start: outputs still pending belong to a process that died; say so rather than hang."""

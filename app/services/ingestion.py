@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.background import KeyedTasks
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, utcnow
 from app.repository import KnowledgeRepository
 from app.retrieval.chunking import TextChunk, chunk_text
@@ -57,23 +58,16 @@ class IngestWorker:
         self.sessions = sessions
         self.store = store
         self.batch_size = batch_size
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.tasks = KeyedTasks("ingest")
         # Hook for tests: called between batches, so a crash can be simulated mid-document.
         self.after_batch: Callable[[int], None] | None = None
 
     def start(self, job_id: int) -> asyncio.Task[None]:
         """Run a job in the background (once)."""
-        task = self._tasks.get(job_id)
-        if task is None:
-            task = asyncio.create_task(self.run(job_id), name=f"ingest-{job_id}")
-            self._tasks[job_id] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
-        return task
+        return self.tasks.start(job_id, lambda: self.run(job_id))
 
     async def shutdown(self) -> None:
-        for task in list(self._tasks.values()):
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self.tasks.cancel_all()
 
     async def run(self, job_id: int, on_progress: ProgressCallback | None = None) -> None:
         """Ingest every pending document of the job, reporting progress after each batch.

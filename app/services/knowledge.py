@@ -146,6 +146,16 @@ class KnowledgeService:
             raise Invalid("no files were uploaded")
         return extracted
 
+    def _chunk_settings(self, chunk_size: int | None, chunk_overlap: int | None) -> tuple[int, int]:
+        """The request's chunk settings over the defaults, validated."""
+        size = chunk_size or self.chunk_size
+        overlap = self.chunk_overlap if chunk_overlap is None else chunk_overlap
+        try:
+            chunk_text("probe", size=size, overlap=overlap)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        return size, overlap
+
     async def add_documents(
         self,
         kb_id: int,
@@ -156,14 +166,7 @@ class KnowledgeService:
         start: bool = True,
     ) -> UploadResult:
         """Extract (in a sandbox), dedupe by content, store as pending and queue one ingest job."""
-        size, overlap = (
-            chunk_size or self.chunk_size,
-            self.chunk_overlap if chunk_overlap is None else chunk_overlap,
-        )
-        try:
-            chunk_text("probe", size=size, overlap=overlap)
-        except ValueError as exc:
-            raise Invalid(str(exc)) from exc
+        size, overlap = self._chunk_settings(chunk_size, chunk_overlap)
         await self.get(kb_id)
         extracted = await asyncio.to_thread(self.extract, files)
         result = UploadResult(job=None)
@@ -221,14 +224,7 @@ class KnowledgeService:
         self, kb_id: int, *, chunk_size: int | None = None, chunk_overlap: int | None = None
     ) -> IngestJob:
         """Re-chunk and re-embed every document (e.g. with new chunk settings) in one job."""
-        size, overlap = (
-            chunk_size or self.chunk_size,
-            self.chunk_overlap if chunk_overlap is None else chunk_overlap,
-        )
-        try:
-            chunk_text("probe", size=size, overlap=overlap)
-        except ValueError as exc:
-            raise Invalid(str(exc)) from exc
+        size, overlap = self._chunk_settings(chunk_size, chunk_overlap)
         await self.get(kb_id)
         async with self.sessions.begin() as session:
             repo = KnowledgeRepository(session)

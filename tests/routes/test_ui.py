@@ -107,7 +107,7 @@ async def test_asking_from_the_page_starts_a_polling_comparison(
     assert response.status_code == 200
     assert "How many days?" in response.text
     comparison_id = int(re.search(r'id="comparison-(\d+)"', response.text).group(1))  # type: ignore[union-attr]
-    for task in list(state.runner._tasks.values()):
+    for task in state.runner.tasks.running():
         await task
     done = await client.get(f"/comparisons/{comparison_id}/columns", headers={"HX-Request": "true"})
     assert "every 1s" not in done.text  # finished: polling stops

@@ -1,0 +1,32 @@
+"""Keyed background tasks: one task per key, kept referenced until done, cancelled together on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+
+class KeyedTasks:
+    """Starting a key that is already running joins the running task instead of starting another."""
+
+    def __init__(self, prefix: str):
+        self._prefix = prefix
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def start(self, key: int, make: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.create_task(make(), name=f"{self._prefix}-{key}")
+            self._tasks[key] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(key, None))
+        return task
+
+    def running(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks.values())
+
+    async def cancel_all(self) -> None:
+        tasks = self.running()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,35 @@
+"""Means with 95% confidence intervals, and position bias."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class MeanInterval:
+    mean: float
+    lower: float
+    upper: float
+    n: int
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> MeanInterval | None:
+    """Student-t interval for the mean; a single value has an interval as wide as the scale allows."""
+    n = len(values)
+    if n == 0:
+        return None
+    mean = sum(values) / n
+    if n == 1:
+        return MeanInterval(mean, float("-inf"), float("inf"), 1)
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
+    return MeanInterval(mean, mean - half, mean + half, n)
+
+
+def first_position_win_rate(first_won: Sequence[bool]) -> float | None:
+    """How often the output shown first was ranked best (compare with 1/k for k outputs)."""
+    return sum(first_won) / len(first_won) if first_won else None
