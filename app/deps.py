@@ -16,6 +16,7 @@ from app.services.example_sets import ExampleSetService
 from app.services.history import ComparisonReader
 from app.services.judgements import JudgementService
 from app.services.knowledge import KnowledgeService
+from app.services.leaderboard import LeaderboardService
 from app.services.ratings import RatingService
 from app.services.variants import VariantService
 from app.state import AppState
@@ -106,3 +107,10 @@ def get_judgement_service(session: SessionDep) -> JudgementService:
 
 
 JudgementsDep = Annotated[JudgementService, Depends(get_judgement_service)]
+
+
+def get_leaderboard_service(session: SessionDep) -> LeaderboardService:
+    return LeaderboardService(session)
+
+
+LeaderboardDep = Annotated[LeaderboardService, Depends(get_leaderboard_service)]

@@ -78,14 +78,33 @@ class ComparisonRepository:
         )
         return await self.session.scalar(stmt)
 
-    async def mean_scores(self) -> Sequence[tuple[Variant, float, int]]:
-        """Per variant: mean 1-5 score over all ratings and how many scores it got."""
-        stmt = (
-            select(Variant, func.avg(RatingScore.score), func.count(RatingScore.id))
-            .join(VariantVersion, VariantVersion.variant_id == Variant.id)
-            .join(Output, Output.variant_version_id == VariantVersion.id)
-            .join(RatingScore, RatingScore.output_id == Output.id)
-            .group_by(Variant.id)
-            .order_by(func.avg(RatingScore.score).desc())
+
+async def rating_rows(
+    session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None
+) -> Sequence[Any]:
+    """One row per rating score with its rating, output and variant (for the leaderboard)."""
+    stmt = (
+        select(
+            Rating.id,
+            Rating.rater,
+            Rating.comparison_id,
+            Rating.display_order,
+            RatingScore.output_id,
+            Variant.id,
+            Variant.name,
+            Variant.strategy,
+            RatingScore.dimension,
+            RatingScore.score,
         )
-        return [(r[0], float(r[1]), int(r[2])) for r in (await self.session.execute(stmt)).all()]
+        .join(RatingScore, RatingScore.rating_id == Rating.id)
+        .join(Output, Output.id == RatingScore.output_id)
+        .join(VariantVersion, VariantVersion.id == Output.variant_version_id)
+        .join(Variant, Variant.id == VariantVersion.variant_id)
+        .join(Comparison, Comparison.id == Rating.comparison_id)
+        .order_by(Rating.id)
+    )
+    if since is not None:
+        stmt = stmt.where(Comparison.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Comparison.created_at < until)
+    return (await session.execute(stmt)).all()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.deps import ApiUser, RatingsDep, ReaderDep, RunnerDep
-from app.presenters import comparison_out, comparison_summary, rating_out
-from app.schemas import ComparisonIn, ComparisonOut, ComparisonSummary, RatingIn, RatingOut
+from app.deps import ApiUser, LeaderboardDep, RatingsDep, ReaderDep, RunnerDep
+from app.presenters import comparison_out, comparison_summary, leaderboard_out, rating_out
+from app.schemas import (
+    ComparisonIn,
+    ComparisonOut,
+    ComparisonSummary,
+    LeaderboardOut,
+    RatingIn,
+    RatingOut,
+)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -47,3 +55,15 @@ async def rate_comparison(
 ) -> RatingOut:
     """One rating per caller per comparison; posting again replaces the caller's earlier rating."""
     return rating_out(await ratings.submit(comparison_id, user.name, body))
+
+
+@router.get("/leaderboard", response_model=LeaderboardOut)
+async def leaderboard(
+    _user: ApiUser,
+    board: LeaderboardDep,
+    since: Annotated[datetime | None, Query(description="only comparisons created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="only comparisons created before")] = None,
+) -> LeaderboardOut:
+    """Per variant: mean scores with 95% intervals, Bradley-Terry strength with bootstrap intervals, P(best);
+    the win-rate matrix, inter-rater agreement, position bias and retrieval metrics."""
+    return leaderboard_out(await board.compute(since=since, until=until))

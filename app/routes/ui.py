@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, status
@@ -9,9 +10,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.demo import read_jsonl
-from app.deps import CsrfChecked, RatingsDep, ReaderDep, RunnerDep, UiUser, VariantsDep
-from app.errors import DomainError
-from app.presenters import comparison_out, variant_out
+from app.deps import (
+    CsrfChecked,
+    JudgementsDep,
+    LeaderboardDep,
+    RatingsDep,
+    ReaderDep,
+    RunnerDep,
+    UiUser,
+    VariantsDep,
+)
+from app.errors import DomainError, Invalid
+from app.presenters import comparison_out, leaderboard_out, variant_out
 from app.routes import ui_catalog, ui_knowledge
 from app.routes.ui_support import error_status, form_errors, is_htmx, render
 from app.schemas import ComparisonIn, ComparisonOut, RatingIn, RatingOut, ScoreIn
@@ -91,23 +101,33 @@ def _own_rating(comparison: ComparisonOut, rater: str) -> RatingOut | None:
     return next((r for r in comparison.ratings if r.rater == rater), None)
 
 
+async def _columns_context(
+    comparison_id: int, rater: str, reader: ReaderDep, judgements: JudgementsDep
+) -> dict[str, object]:
+    """The comparison, this rater's rating and this rater's marks on retrieved chunks."""
+    comparison = comparison_out(await reader.get(comparison_id))
+    return {
+        "comparison": comparison,
+        "rating": _own_rating(comparison, rater),
+        "marks": await judgements.marks([o.id for o in comparison.outputs], rater),
+    }
+
+
 @router.get("/comparisons/{comparison_id}", name="comparison_page", response_class=HTMLResponse)
 async def comparison_page(
-    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep
+    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep, judgements: JudgementsDep
 ) -> HTMLResponse:
-    comparison = comparison_out(await reader.get(comparison_id))
-    rating = _own_rating(comparison, user.name)
-    return render(request, "pages/comparison.html", {"comparison": comparison, "rating": rating})
+    context = await _columns_context(comparison_id, user.name, reader, judgements)
+    return render(request, "pages/comparison.html", context)
 
 
 @router.get("/comparisons/{comparison_id}/columns", name="comparison_columns", response_class=HTMLResponse)
 async def comparison_columns(
-    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep
+    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep, judgements: JudgementsDep
 ) -> HTMLResponse:
     """The columns fragment the page polls while any variant is still answering."""
-    comparison = comparison_out(await reader.get(comparison_id))
-    rating = _own_rating(comparison, user.name)
-    return render(request, "partials/_comparison.html", {"comparison": comparison, "rating": rating})
+    context = await _columns_context(comparison_id, user.name, reader, judgements)
+    return render(request, "partials/_comparison.html", context)
 
 
 @router.post("/comparisons/{comparison_id}/ratings", name="rate_comparison_ui", response_model=None)
@@ -148,3 +168,21 @@ async def rate_comparison(
         "partials/_rating_form.html",
         {"comparison": comparison, "rating": own, "saved": True},
     )
+
+
+@router.get("/leaderboard", name="leaderboard_page", response_class=HTMLResponse)
+async def leaderboard_page(
+    request: Request,
+    _user: UiUser,
+    board: LeaderboardDep,
+    since: Annotated[str, Query()] = "",
+    until: Annotated[str, Query()] = "",
+) -> HTMLResponse:
+    """The verdict so far, with intervals drawn as server-side SVG."""
+    try:
+        start = datetime.fromisoformat(since) if since else None
+        end = datetime.fromisoformat(until) if until else None
+    except ValueError:
+        raise Invalid("since and until must be dates like 2026-11-01") from None
+    result = leaderboard_out(await board.compute(since=start, until=end))
+    return render(request, "pages/leaderboard.html", {"board": result, "since": since, "until": until})

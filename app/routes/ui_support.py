@@ -37,6 +37,7 @@ templates.env.filters["cite_links"] = cite_links
 NAV = [
     ("compare_page", "Compare"),
     ("comparisons_page", "History"),
+    ("leaderboard_page", "Leaderboard"),
     ("variants_page", "Variants"),
     ("knowledge_bases_page", "Knowledge"),
     ("endpoints_page", "Endpoints"),

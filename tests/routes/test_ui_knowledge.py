@@ -89,3 +89,31 @@ async def test_chunk_mark_buttons(
     assert no_csrf.status_code == 403
     [metrics] = (await client.get("/api/v1/retrieval-metrics", headers=auth)).json()
     assert metrics["mrr"] == 0.5
+
+
+async def test_citations_link_to_chunks_and_marks_show_on_reload(
+    client: httpx.AsyncClient, kb_id: int, state: AppState, auth: dict[str, str]
+) -> None:
+    from sqlalchemy import update
+
+    from app.models import Output
+    from tests.api.test_judgements_api import rag_output
+
+    output_id = await rag_output(client, auth, state, contexts=2)
+    async with state.sessions.begin() as session:
+        await session.execute(
+            update(Output)
+            .where(Output.id == output_id)
+            .values(text="22 days [1], see also [2] and [7] <b>x</b>")
+        )
+    headers = await csrf(client) | {"HX-Request": "true"}
+    await client.post(f"/outputs/{output_id}/contexts/1/judgement", data={"relevant": "no"}, headers=headers)
+    comparison_id = (await client.get("/api/v1/comparisons", headers=auth)).json()[0]["id"]
+    page = await client.get(f"/comparisons/{comparison_id}")
+    assert f'<a class="cite" href="#output-{output_id}-ctx-1">[1]</a>' in page.text
+    assert f'href="#output-{output_id}-ctx-2"' in page.text
+    assert "[7]" in page.text and "ctx-7" not in page.text  # no chunk 7: left as text
+    assert "&lt;b&gt;x&lt;/b&gt;" in page.text  # still escaped
+    assert f'id="output-{output_id}-ctx-1"' in page.text
+    marks = page.text.split(f'id="judge-{output_id}-1"')[1].split("</span>")[0]
+    assert marks.count('aria-pressed="true"') == 1 and "Not relevant" in marks.split('aria-pressed="true"')[1]
