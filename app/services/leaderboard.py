@@ -15,6 +15,8 @@ from app.stats.agreement import krippendorff_alpha
 from app.stats.bradley_terry import analyse
 from app.stats.intervals import MeanInterval, first_position_win_rate, mean_interval
 
+SCORE_SCALE = (1.0, 5.0)
+
 
 @dataclass
 class VariantStanding:
@@ -115,7 +117,7 @@ class LeaderboardService:
             means = {
                 dim: interval
                 for (v, dim), values in sorted(per_dimension.items())
-                if v == variant_id and (interval := mean_interval(values)) is not None
+                if v == variant_id and (interval := mean_interval(values, bounds=SCORE_SCALE)) is not None
             }
             assert result is not None
             standings.append(

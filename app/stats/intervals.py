@@ -17,17 +17,21 @@ class MeanInterval:
     n: int
 
 
-def mean_interval(values: Sequence[float], confidence: float = 0.95) -> MeanInterval | None:
-    """Student-t interval for the mean; a single value has an interval as wide as the scale allows."""
+def mean_interval(
+    values: Sequence[float], confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> MeanInterval | None:
+    """Student-t interval for the mean, clipped to the scale's `bounds` when given (a mean of 1-5 scores
+    cannot leave 1-5); a single value has no interval (infinite, or the whole scale)."""
     n = len(values)
     if n == 0:
         return None
+    low, high = bounds or (float("-inf"), float("inf"))
     mean = sum(values) / n
     if n == 1:
-        return MeanInterval(mean, float("-inf"), float("inf"), 1)
+        return MeanInterval(mean, low, high, 1)
     variance = sum((v - mean) ** 2 for v in values) / (n - 1)
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
-    return MeanInterval(mean, mean - half, mean + half, n)
+    return MeanInterval(mean, max(low, mean - half), min(high, mean + half), n)
 
 
 def first_position_win_rate(first_won: Sequence[bool]) -> float | None:

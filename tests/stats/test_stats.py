@@ -78,5 +78,9 @@ def test_mean_interval_and_position_bias() -> None:
     assert mean_interval([]) is None
     single = mean_interval([3])
     assert single is not None and math.isinf(single.upper)
+    clipped = mean_interval([1, 5], bounds=(1, 5))
+    assert clipped is not None and (clipped.lower, clipped.upper) == (1, 5)
+    one = mean_interval([2], bounds=(1, 5))
+    assert one is not None and (one.lower, one.upper) == (1, 5)  # one rating: anything on the scale
     assert first_position_win_rate([True, False, False, True]) == 0.5
     assert first_position_win_rate([]) is None
