@@ -54,7 +54,13 @@ async def build_state(settings: Settings) -> AppState:
     store = VectorStore(
         await asyncio.to_thread(create_chroma_client, settings.chroma_url, settings.chroma_path), embedder
     )
-    runner = ComparisonRunner(sessions, providers, build_pipelines(store), cipher)
+    runner = ComparisonRunner(
+        sessions,
+        providers,
+        build_pipelines(store),
+        cipher,
+        allow_private_endpoints=settings.allow_private_endpoints,
+    )
     ingest = IngestWorker(sessions, store, batch_size=settings.embedding_batch_size)
     limits = IngestLimits(max_file_bytes=settings.ingest_max_file_mb * 1024 * 1024)
     knowledge = KnowledgeService(

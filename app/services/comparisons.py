@@ -17,6 +17,7 @@ from app.models import Comparison, Endpoint, Output, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
 from app.providers.registry import ProviderRegistry
+from app.providers.urls import avalidate_endpoint_url
 from app.repository import ComparisonRepository, VariantRepository
 from app.services.endpoints import endpoint_config
 from app.services.secrets import KeyCipher
@@ -55,11 +56,14 @@ class ComparisonRunner:
         providers: ProviderRegistry,
         pipelines: dict[str, Pipeline],
         cipher: KeyCipher,
+        *,
+        allow_private_endpoints: bool = True,
     ):
         self.sessions = sessions
         self.providers = providers
         self.pipelines = pipelines
         self.cipher = cipher
+        self.allow_private_endpoints = allow_private_endpoints
         self.tasks = KeyedTasks("comparison")
 
     async def create(self, query: str, variant_ids: Sequence[int] | None, created_by: str) -> int:
@@ -156,6 +160,14 @@ class ComparisonRunner:
             prepared = await pipeline.prepare(query, job.spec)
             values["contexts"] = prepared.contexts
             values["prompt"] = [asdict(m) for m in prepared.messages]
+            if not job.endpoint.is_bundled:
+                # Checked again at call time, not only on save: a host name can change what it resolves to.
+                try:
+                    await avalidate_endpoint_url(
+                        job.spec.endpoint.base_url, allow_private=self.allow_private_endpoints
+                    )
+                except ValueError as exc:
+                    raise PipelineError(f"endpoint refused: {exc}") from exc
             provider = self.providers.get(job.spec.endpoint.kind)
             request = ChatRequest(
                 messages=prepared.messages,

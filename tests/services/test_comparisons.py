@@ -150,3 +150,24 @@ async def test_outputs_left_pending_by_a_crash_are_marked_interrupted(
     stored = (await client.get(f"/api/v1/comparisons/{comparison_id}", headers=auth)).json()
     assert stored["outputs"][0]["status"] == "error"
     assert "interrupted" in stored["outputs"][0]["error"]
+
+
+async def test_endpoint_address_is_checked_again_at_call_time(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    fake_server: FakeOpenAIServer,
+    state,  # type: ignore[no-untyped-def]
+) -> None:
+    variant = await _variant(client, auth, fake_server, "ok")
+    calls = len(fake_server.requests)
+    state.runner.allow_private_endpoints = (
+        False  # as if the setting changed, or the host now resolved privately
+    )
+    response = await client.post(
+        "/api/v1/comparisons", json={"query": "hi", "variant_ids": [variant]}, headers=auth
+    )
+    output = response.json()["outputs"][0]
+    assert (
+        output["status"] == "error" and "endpoint refused" in output["error"] and "private" in output["error"]
+    )
+    assert len(fake_server.requests) == calls  # nothing was sent
