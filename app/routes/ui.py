@@ -21,7 +21,7 @@ from app.deps import (
     VariantsDep,
 )
 from app.errors import DomainError, Invalid
-from app.presenters import comparison_out, leaderboard_out, variant_out
+from app.presenters import comparison_out, comparison_summary, leaderboard_out, variant_out
 from app.routes import ui_catalog, ui_knowledge
 from app.routes.ui_support import error_status, form_errors, is_htmx, render
 from app.schemas import ComparisonIn, ComparisonOut, RatingIn, RatingOut, ScoreIn
@@ -60,18 +60,29 @@ async def create_comparison(
     variant_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     """Store the comparison, run it in the background, answer with the (polling) columns."""
+    errors: list[str] = []
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
     try:
         data = ComparisonIn(query=query, variant_ids=variant_ids or None)
-        comparison_id = await runner.create(data.query, data.variant_ids, created_by=user.name)
-    except (ValidationError, DomainError) as exc:
-        context: dict[str, object] = {"errors": form_errors(exc), "query": query}
+    except ValidationError as exc:
+        errors = form_errors(exc)
+    if not variant_ids:
+        # The page lists every variant ticked; none ticked is a slip, not "run them all".
+        errors.append("choose at least one variant to compare")
+    if not errors:
+        try:
+            comparison_id = await runner.create(data.query, data.variant_ids, created_by=user.name)
+        except DomainError as exc:
+            errors, code = form_errors(exc), error_status(exc)
+    if errors:
+        context: dict[str, object] = {"errors": errors, "query": query, "chosen": set(variant_ids)}
         if is_htmx(request):
-            return render(request, "partials/_errors.html", context, status_code=error_status(exc))
+            return render(request, "partials/_errors.html", context, status_code=code)
         context |= {
             "variants": [variant_out(v) for v in await variants.list()],
             "suggestions": _suggestions(),
         }
-        return render(request, "pages/compare.html", context, status_code=error_status(exc))
+        return render(request, "pages/compare.html", context, status_code=code)
     runner.start(comparison_id)
     if not is_htmx(request):
         url = request.url_for("comparison_page", comparison_id=comparison_id)
@@ -89,8 +100,9 @@ async def comparisons_page(
         request,
         "pages/comparisons.html",
         {
-            "comparisons": [comparison_out(c) for c in comparisons],
+            "comparisons": [comparison_summary(c) for c in comparisons],
             "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
             "has_next": page * PAGE_SIZE < total,
             "total": total,
         },
@@ -138,6 +150,7 @@ async def rate_comparison(
     _csrf: CsrfChecked,
     ratings: RatingsDep,
     reader: ReaderDep,
+    judgements: JudgementsDep,
 ) -> Response:
     """Scores arrive as fields `score-<output id>`; unscored outputs are simply left out."""
     form = await request.form()
@@ -153,12 +166,16 @@ async def rate_comparison(
         errors = form_errors(exc)
     except ValueError:
         errors = ["scores must be whole numbers from 1 to 5"]
-    comparison = comparison_out(await reader.get(comparison_id))
     if errors:
-        if not scores:
+        if not any(k.startswith("score-") and str(v) for k, v in form.multi_items()):
             errors = ["score at least one answer before saving"]
-        context = {"comparison": comparison, "rating": None, "errors": errors, "comment": comment}
-        return render(request, "partials/_rating_form.html", context, status_code=422)
+        context = await _columns_context(comparison_id, user.name, reader, judgements)
+        # What the rater picked and wrote stays on the form.
+        typed = {s.output_id: s.score for s in scores}
+        context |= {"errors": errors, "comment": comment, "typed": typed}
+        template = "partials/_rating_form.html" if is_htmx(request) else "pages/comparison.html"
+        return render(request, template, context, status_code=422)
+    comparison = comparison_out(await reader.get(comparison_id))
     if not is_htmx(request):
         url = request.url_for("comparison_page", comparison_id=comparison_id)
         return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)

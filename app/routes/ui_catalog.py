@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -18,18 +17,26 @@ from app.deps import (
     UiUser,
     VariantsDep,
 )
-from app.errors import DomainError, Invalid
+from app.errors import DomainError
 from app.presenters import example_set_out, variant_out
-from app.routes.ui_support import blank_to_none, error_status, form_errors, render
+from app.routes.ui_support import (
+    blank_to_none,
+    error_status,
+    examples_jsonl,
+    form_errors,
+    form_values,
+    parse_examples_jsonl,
+    redirect_to,
+    render,
+)
 from app.schemas import (
     EndpointIn,
     EndpointOut,
     EndpointPatch,
-    ExampleIn,
     ExampleSetIn,
-    ExampleSetOut,
     ExampleSetPatch,
     VariantIn,
+    VariantOut,
     VariantPatch,
 )
 
@@ -61,18 +68,11 @@ ENDPOINT_FIELDS = (
 )
 
 
-def _redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
-    return RedirectResponse(request.url_for(name, **params), status_code=status.HTTP_303_SEE_OTHER)
-
-
-async def _form(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
-    form = await request.form()
-    return {f: str(form[f]) for f in fields if f in form}
-
-
 async def _variant_form(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
     """Variant fields; an unticked checkbox is absent from a form, so MMR is off unless sent."""
-    values = blank_to_none(await _form(request, fields), "endpoint_id", "example_set_id", "knowledge_base_id")
+    values = blank_to_none(
+        await form_values(request, fields), "endpoint_id", "example_set_id", "knowledge_base_id"
+    )
     values["use_mmr"] = "use_mmr" in await request.form()
     if values.get("min_score") is None:
         values.pop("min_score", None)
@@ -93,12 +93,31 @@ async def _variant_choices(
     }
 
 
+def _saved_message(items: list[VariantOut], saved: int | None, was: int | None) -> str | None:
+    """After an edit: which version the user now has, and why a new one was made."""
+    variant = next((v for v in items if v.id == saved), None)
+    if variant is None or was is None:
+        return None
+    if variant.version != was:
+        return (
+            f"Saved {variant.name} as version {variant.version}: version {was} stays as it was, "
+            "because stored answers point at it."
+        )
+    return f"Saved {variant.name} (version {variant.version})."
+
+
 @router.get("/variants", name="variants_page", response_class=HTMLResponse)
 async def variants_page(
-    request: Request, _user: UiUser, variants: VariantsDep, judgements: JudgementsDep
+    request: Request,
+    _user: UiUser,
+    variants: VariantsDep,
+    judgements: JudgementsDep,
+    saved: Annotated[int | None, Query()] = None,
+    was: Annotated[int | None, Query()] = None,
 ) -> HTMLResponse:
     metrics = {m.variant_id: m for m in await judgements.metrics()}
-    context = {"variants": [variant_out(v) for v in await variants.list()], "metrics": metrics}
+    items = [variant_out(v) for v in await variants.list()]
+    context = {"variants": items, "metrics": metrics, "message": _saved_message(items, saved, was)}
     return render(request, "pages/variants.html", context)
 
 
@@ -139,7 +158,7 @@ async def create_variant(
         context = {"values": values, "variant": None, "errors": form_errors(exc)}
         context |= await _variant_choices(endpoints, example_sets, knowledge)
         return render(request, "pages/variant_form.html", context, status_code=error_status(exc))
-    return _redirect(request, "variants_page")
+    return redirect_to(request, "variants_page")
 
 
 @router.get("/variants/{variant_id}/edit", name="edit_variant_page", response_class=HTMLResponse)
@@ -188,15 +207,8 @@ async def update_variant(
         }
         context |= await _variant_choices(endpoints, example_sets, knowledge)
         return render(request, "pages/variant_form.html", context, status_code=error_status(exc))
-    if after.version != before.version:
-        message = f"Saved as version {after.version}: version {before.version} stays as it was, because outputs use it."
-    else:
-        message = f"Saved (version {after.version})."
-    return render(
-        request,
-        "pages/variants.html",
-        {"variants": [variant_out(v) for v in await variants.list()], "message": message},
-    )
+    url = request.url_for("variants_page").include_query_params(saved=after.id, was=before.version)
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/variants/{variant_id}/archive", name="archive_variant_ui", response_model=None)
@@ -204,16 +216,29 @@ async def archive_variant(
     request: Request, variant_id: int, _user: UiUser, _csrf: CsrfChecked, variants: VariantsDep
 ) -> Response:
     await variants.archive(variant_id)
-    return _redirect(request, "variants_page")
+    return redirect_to(request, "variants_page")
 
 
 # --- endpoints ---------------------------------------------------------------------------------
 
 
+async def _used_by(variants: VariantsDep, key: str) -> dict[int, list[str]]:
+    """Active variant names per referenced id (endpoint or example set), to warn before archiving."""
+    used: dict[int, list[str]] = {}
+    for variant in (variant_out(v) for v in await variants.list()):
+        ref = variant.endpoint["id"] if key == "endpoint_id" else variant.config.get(key)
+        if ref is not None:
+            used.setdefault(ref, []).append(variant.name)
+    return used
+
+
 @router.get("/endpoints", name="endpoints_page", response_class=HTMLResponse)
-async def endpoints_page(request: Request, _user: UiUser, endpoints: EndpointsDep) -> HTMLResponse:
+async def endpoints_page(
+    request: Request, _user: UiUser, endpoints: EndpointsDep, variants: VariantsDep
+) -> HTMLResponse:
     items = [EndpointOut.model_validate(e) for e in await endpoints.list()]
-    return render(request, "pages/endpoints.html", {"endpoints": items})
+    context = {"endpoints": items, "used_by": await _used_by(variants, "endpoint_id")}
+    return render(request, "pages/endpoints.html", context)
 
 
 @router.get("/endpoints/new", name="new_endpoint_page", response_class=HTMLResponse)
@@ -229,7 +254,7 @@ async def create_endpoint(
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
-        await _form(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
+        await form_values(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
     )
     try:
         data = EndpointIn.model_validate(values | {"api_key": str(form.get("api_key", "")) or None})
@@ -238,7 +263,7 @@ async def create_endpoint(
         # The key the user typed is never echoed back into the page.
         context = {"values": values, "endpoint": None, "errors": form_errors(exc)}
         return render(request, "pages/endpoint_form.html", context, status_code=error_status(exc))
-    return _redirect(request, "endpoints_page")
+    return redirect_to(request, "endpoints_page")
 
 
 @router.get("/endpoints/{endpoint_id}/edit", name="edit_endpoint_page", response_class=HTMLResponse)
@@ -257,7 +282,7 @@ async def update_endpoint(
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
-        await _form(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
+        await form_values(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
     )
     key = str(form.get("api_key", ""))
     patch: dict[str, Any] = dict(values)
@@ -271,7 +296,7 @@ async def update_endpoint(
         endpoint = EndpointOut.model_validate(await endpoints.get(endpoint_id))
         context = {"values": values, "endpoint": endpoint, "errors": form_errors(exc)}
         return render(request, "pages/endpoint_form.html", context, status_code=error_status(exc))
-    return _redirect(request, "endpoints_page")
+    return redirect_to(request, "endpoints_page")
 
 
 @router.post("/endpoints/{endpoint_id}/archive", name="archive_endpoint_ui", response_model=None)
@@ -279,38 +304,21 @@ async def archive_endpoint(
     request: Request, endpoint_id: int, _user: UiUser, _csrf: CsrfChecked, endpoints: EndpointsDep
 ) -> Response:
     await endpoints.archive(endpoint_id)
-    return _redirect(request, "endpoints_page")
+    return redirect_to(request, "endpoints_page")
 
 
 # --- example sets ------------------------------------------------------------------------------
 
 
-def parse_examples_jsonl(text: str) -> list[ExampleIn]:
-    """One {"input", "output"} object per line; errors name the line."""
-    examples = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            examples.append(ExampleIn.model_validate(json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise Invalid(f"line {number}: not valid JSON ({exc.msg})") from exc
-        except ValidationError as exc:
-            raise DomainError(f'line {number}: needs non-empty "input" and "output" strings') from exc
-    return examples
-
-
-def examples_jsonl(example_set: ExampleSetOut | None) -> str:
-    if example_set is None or not example_set.examples:
-        return ""
-    return "\n".join(
-        json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False) for e in example_set.examples
-    )
-
-
 @router.get("/example-sets", name="example_sets_page", response_class=HTMLResponse)
-async def example_sets_page(request: Request, _user: UiUser, example_sets: ExampleSetsDep) -> HTMLResponse:
-    return render(request, "pages/example_sets.html", {"example_sets": await example_sets.list()})
+async def example_sets_page(
+    request: Request, _user: UiUser, example_sets: ExampleSetsDep, variants: VariantsDep
+) -> HTMLResponse:
+    context = {
+        "example_sets": await example_sets.list(),
+        "used_by": await _used_by(variants, "example_set_id"),
+    }
+    return render(request, "pages/example_sets.html", context)
 
 
 @router.get("/example-sets/new", name="new_example_set_page", response_class=HTMLResponse)
@@ -322,7 +330,7 @@ async def new_example_set_page(request: Request, _user: UiUser) -> HTMLResponse:
 async def create_example_set(
     request: Request, _user: UiUser, _csrf: CsrfChecked, example_sets: ExampleSetsDep
 ) -> Response:
-    values = await _form(request, ("name", "description", "examples"))
+    values = await form_values(request, ("name", "description", "examples"))
     try:
         examples = parse_examples_jsonl(values.get("examples", ""))
         await example_sets.create(
@@ -333,7 +341,7 @@ async def create_example_set(
     except (ValidationError, DomainError) as exc:
         context = {"values": values, "example_set": None, "errors": form_errors(exc)}
         return render(request, "pages/example_set_form.html", context, status_code=error_status(exc))
-    return _redirect(request, "example_sets_page")
+    return redirect_to(request, "example_sets_page")
 
 
 @router.get("/example-sets/{set_id}/edit", name="edit_example_set_page", response_class=HTMLResponse)
@@ -353,7 +361,7 @@ async def edit_example_set_page(
 async def update_example_set(
     request: Request, set_id: int, _user: UiUser, _csrf: CsrfChecked, example_sets: ExampleSetsDep
 ) -> Response:
-    values = await _form(request, ("name", "description", "examples"))
+    values = await form_values(request, ("name", "description", "examples"))
     try:
         examples = parse_examples_jsonl(values.get("examples", ""))
         await example_sets.update(
@@ -366,7 +374,7 @@ async def update_example_set(
         example_set = example_set_out(await example_sets.get(set_id))
         context = {"values": values, "example_set": example_set, "errors": form_errors(exc)}
         return render(request, "pages/example_set_form.html", context, status_code=error_status(exc))
-    return _redirect(request, "example_sets_page")
+    return redirect_to(request, "example_sets_page")
 
 
 @router.post("/example-sets/{set_id}/archive", name="archive_example_set_ui", response_model=None)
@@ -374,4 +382,4 @@ async def archive_example_set(
     request: Request, set_id: int, _user: UiUser, _csrf: CsrfChecked, example_sets: ExampleSetsDep
 ) -> Response:
     await example_sets.archive(set_id)
-    return _redirect(request, "example_sets_page")
+    return redirect_to(request, "example_sets_page")

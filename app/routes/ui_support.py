@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
-from app.errors import DomainError
+from app.errors import DomainError, Invalid
+from app.schemas import ExampleIn, ExampleSetOut
 from app.security import CSRF_FIELD, csrf_token_for, set_csrf_cookie
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -32,7 +35,30 @@ def cite_links(text: str, output_id: int, contexts: int) -> Markup:
     return Markup(_CITATION.sub(link, str(escape(text))))  # noqa: S704 - input escaped first, only our tags added
 
 
+def duration(ms: float | None) -> str:
+    """Milliseconds for people: 840 ms, 12.3 s."""
+    if ms is None:
+        return "\u2013"  # en dash
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def usd(amount: float | None) -> str:
+    """A cost that stays readable at fractions of a cent; unknown prices say so."""
+    if amount is None:
+        return "unknown"
+    if amount == 0:
+        return "$0"
+    if amount >= 0.01:
+        return f"${amount:.4f}"
+    if amount < 1e-6:
+        return "< $0.000001"
+    decimals = 1 - math.floor(math.log10(amount))  # two significant digits, never exponent notation
+    return f"${amount:.{decimals}f}"
+
+
 templates.env.filters["cite_links"] = cite_links
+templates.env.filters["duration"] = duration
+templates.env.filters["usd"] = usd
 
 NAV = [
     ("compare_page", "Compare"),
@@ -46,7 +72,19 @@ NAV = [
 
 
 def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
+    """An HTMX swap wants the fragment; a history restore (cache miss) needs the whole page."""
+    return request.headers.get("hx-request") == "true" and "hx-history-restore-request" not in request.headers
+
+
+def nav_items(request: Request) -> list[tuple[str, str, bool]]:
+    """(url, label, current) for the nav bar; a sub-page marks its section current."""
+    path = request.url.path
+    items = []
+    for route, label in NAV:
+        target = request.app.url_path_for(route)
+        current = path == target or (target != "/" and path.startswith(target.rstrip("/") + "/"))
+        items.append((str(request.url_for(route)), label, current))
+    return items
 
 
 def render(
@@ -57,21 +95,34 @@ def render(
         "layout": "fragment.html" if is_htmx(request) else "base.html",
         "csrf_token": csrf_token_for(request),
         "csrf_field": CSRF_FIELD,
-        "nav": NAV,
+        "nav": nav_items(request),
     } | (context or {})
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    # The same URL answers with a page or a fragment: caches must keep them apart.
+    response.headers["Vary"] = "HX-Request"
     set_csrf_cookie(request, response)
     return response
 
 
+class FormInvalid(Invalid):
+    """Several problems at once (e.g. one per bad line), each its own message."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
 def form_errors(exc: ValidationError | DomainError) -> list[str]:
     """Human-readable messages for a form: field: problem."""
+    if isinstance(exc, FormInvalid):
+        return exc.messages
     if isinstance(exc, DomainError):
         return [exc.detail]
     messages = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()))
-        messages.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        message = str(error.get("msg")).removeprefix("Value error, ")
+        messages.append(f"{where}: {message}" if where else message)
     return messages
 
 
@@ -79,6 +130,72 @@ def error_status(exc: ValidationError | DomainError) -> int:
     return exc.status_code if isinstance(exc, DomainError) else 422
 
 
+def redirect_to(request: Request, name: str, **params: Any) -> RedirectResponse:
+    """Post/redirect/get: 303 to a named page."""
+    return RedirectResponse(request.url_for(name, **params), status_code=status.HTTP_303_SEE_OTHER)
+
+
+async def form_values(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields the form sent, as strings (absent fields stay absent)."""
+    form = await request.form()
+    return {f: str(form[f]) for f in fields if f in form}
+
+
 def blank_to_none(values: dict[str, Any], *names: str) -> dict[str, Any]:
     """Empty form fields mean "not set" for optional values."""
     return {k: (None if k in names and v in ("", None) else v) for k, v in values.items()}
+
+
+MAX_LINE_ERRORS = 20
+
+
+def _example_problem(row: object) -> str:
+    """Why one parsed JSONL row is not an example, in the form's terms."""
+    if not isinstance(row, dict):
+        return 'each line must be a JSON object like {"input": "...", "output": "..."}'
+    if unknown := sorted(set(row) - {"input", "output"}):
+        return f'unknown key{"s" if len(unknown) > 1 else ""} {", ".join(map(repr, unknown))}: use only "input" and "output"'
+    missing = [k for k in ("input", "output") if k not in row]
+    if missing:
+        return f"missing {' and '.join(repr(k) for k in missing)}"
+    for key in ("input", "output"):
+        if not isinstance(row[key], str):
+            return f"{key!r} must be a string"
+        if not row[key].strip():
+            return f"{key!r} is empty"
+        if len(row[key]) > 8000:
+            return f"{key!r} is longer than 8000 characters"
+    return "not a valid example"
+
+
+def parse_examples_jsonl(text: str) -> list[ExampleIn]:
+    """One {"input", "output"} object per line; every bad line is reported with its number."""
+    examples: list[ExampleIn] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        try:
+            examples.append(ExampleIn.model_validate(row))
+        except ValidationError:
+            problems.append(f"line {number}: {_example_problem(row)}")
+    if problems:
+        shown = problems[:MAX_LINE_ERRORS]
+        if len(problems) > len(shown):
+            shown.append(f"… and {len(problems) - len(shown)} more bad lines")
+        raise FormInvalid(shown)
+    return examples
+
+
+def examples_jsonl(example_set: ExampleSetOut | None) -> str:
+    """The examples as the JSONL the form edits."""
+    if example_set is None or not example_set.examples:
+        return ""
+    return "\n".join(
+        json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False) for e in example_set.examples
+    )

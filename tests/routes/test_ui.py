@@ -119,9 +119,25 @@ async def test_plain_form_post_redirects_to_the_comparison(
     client: httpx.AsyncClient, seeded: dict[str, int]
 ) -> None:
     token = (await csrf(client))["X-CSRF-Token"]
-    response = await client.post("/comparisons", data={"query": "Plain post", "csrf_token": token})
+    response = await client.post(
+        "/comparisons",
+        data={"query": "Plain post", "variant_ids": [seeded["variant"]], "csrf_token": token},
+    )
     assert response.status_code == 303
     assert re.search(r"/comparisons/\d+$", response.headers["location"])
+    page = await client.get(response.headers["location"])
+    assert page.status_code == 200 and "Plain post" in page.text
+
+
+async def test_no_variant_ticked_is_an_error_not_all_variants(
+    client: httpx.AsyncClient, seeded: dict[str, int]
+) -> None:
+    token = (await csrf(client))["X-CSRF-Token"]
+    response = await client.post("/comparisons", data={"query": "Which?", "csrf_token": token})
+    assert response.status_code == 422
+    assert "choose at least one variant" in response.text
+    assert ">Which?</textarea>" in response.text  # the question is kept
+    assert not re.search(r'name="variant_ids" value="\d+"\s+checked', response.text)  # the choice is kept
 
 
 async def test_empty_question_keeps_the_form_with_an_error(
@@ -282,8 +298,22 @@ async def test_editing_a_used_variant_reports_the_new_version(
             "csrf_token": token,
         },
     )
-    assert response.status_code == 200
-    assert "Saved as version 2" in response.text
+    assert response.status_code == 303
+    page = await client.get(response.headers["location"])
+    assert "Saved Tuned stand-in as version 2" in page.text and "version 1 stays as it was" in page.text
+    unchanged = await client.post(
+        f"/variants/{seeded['variant']}",
+        data={
+            "name": "Tuned stand-in",
+            "endpoint_id": str(seeded["endpoint"]),
+            "temperature": "0.9",
+            "top_p": "1",
+            "max_tokens": "200",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
+    assert "Saved Tuned stand-in (version 2)." in unchanged.text
 
 
 async def test_ui_refuses_non_loopback_clients(app) -> None:  # type: ignore[no-untyped-def]
