@@ -5,14 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck bench clean-data
+.PHONY: run test install browser lint typecheck bench clean-data
 
 run: $(STAMP)
 	$(BIN)/triptych serve
 
-test: $(STAMP)
+test: $(STAMP) browser
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium through Playwright (Playwright's own download is not used).
+browser:
+	@command -v chromium >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 install: $(STAMP)
 

@@ -1,4 +1,4 @@
-"""The `triptych` command: serve, migrate, demo, tokens."""
+"""The `triptych` command: serve, migrate, users, tokens, ingest, kb."""
 
 from __future__ import annotations
 
@@ -66,12 +66,25 @@ async def _with_sessions(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 @tokens_cli.command("create")
-def tokens_create(name: str = typer.Option(..., help="Who or what the token is for.")) -> None:
-    """Create an API token and print it once (only its hash is stored)."""
+def tokens_create(
+    user: str = typer.Option(None, help="The user the token acts as (with that user's role)."),
+    name: str = typer.Option(None, help="A label for the token (default: cli)."),
+) -> None:
+    """Create an API token and print it once (only its hash is stored).
+
+    Without --user the token is a service token with admin rights."""
+    from app.repository import UserRepository
     from app.services.tokens import create_token
 
-    token = asyncio.run(_with_sessions(lambda s: create_token(s, name)))
-    typer.echo(token)
+    async def action(session: AsyncSession) -> str:
+        owner = None
+        if user is not None:
+            owner = await UserRepository(session).by_name(user)
+            if owner is None:
+                raise typer.BadParameter(f"no user named {user!r}: create one with `triptych users create`")
+        return await create_token(session, name or "cli", owner)
+
+    typer.echo(asyncio.run(_with_sessions(action)))
 
 
 @tokens_cli.command("revoke")
@@ -83,6 +96,51 @@ def tokens_revoke(name: str = typer.Option(..., help="The token's name.")) -> No
         typer.echo(f"no live token named {name!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {name}")
+
+
+users_cli = typer.Typer(help="People and their roles (there is no open sign-up).", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+
+
+@users_cli.command("create")
+def users_create(
+    name: str = typer.Argument(..., help="Sign-in name."),
+    role: str = typer.Option("rater", help="admin, rater or viewer."),
+    admin: bool = typer.Option(False, "--admin", help="Shortcut for --role admin (e.g. the first account)."),
+    invite: bool = typer.Option(
+        False, "--invite", help="Print an invitation link instead of asking for a password."
+    ),
+) -> None:
+    """Create an account with a password typed here (hidden), or with --invite a one-time link."""
+    from app.errors import DomainError
+    from app.services.accounts import AccountService
+
+    password = None
+    if not invite:
+        password = typer.prompt("Password (10+ characters)", hide_input=True, confirmation_prompt=True)
+
+    async def action(session: AsyncSession) -> str | None:
+        return (await AccountService(session).create(name, "admin" if admin else role, password)).invite
+
+    try:
+        link = asyncio.run(_with_sessions(action))
+    except DomainError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from None
+    settings = get_settings()
+    typer.echo(f"created {name} ({'admin' if admin else role})")
+    if link:
+        typer.echo(f"invitation (valid 7 days): http://{settings.host}:{settings.port}/invite/{link}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """Everyone with an account, their role and status."""
+    from app.services.accounts import AccountService
+
+    for user in asyncio.run(_with_sessions(lambda s: AccountService(s).list())):
+        state = "disabled" if user.disabled_at else "active" if user.password_hash else "invited"
+        typer.echo(f"{user.name}\t{user.role}\t{state}")
 
 
 kb_cli = typer.Typer(help="Knowledge bases.", no_args_is_help=True)

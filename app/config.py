@@ -36,8 +36,11 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     # The first API token; generated into data_dir/api-token when unset.
     api_token: str | None = None
-    # The UI acts as a single local admin without login, only when bound to a loopback address.
+    # The sign-in page offers a one-click local admin while no account has a password, and only when
+    # the server is bound to a loopback address.
     local_admin: bool = True
+    # Mark session cookies Secure even over plain HTTP (set behind an HTTPS-terminating proxy).
+    secure_cookies: bool = False
     # Endpoints on private/loopback networks (Ollama, vLLM on the LAN) are allowed by default;
     # link-local and cloud metadata addresses never are.
     allow_private_endpoints: bool = True

@@ -19,3 +19,7 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     status_code = 422
+
+
+class Forbidden(DomainError):
+    status_code = 403

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,8 +27,9 @@ from app.pipelines import build_pipelines
 from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
-from app.routes import api_catalog, api_comparisons, api_knowledge, ui
+from app.routes import api_catalog, api_comparisons, api_knowledge, api_team, ui, ui_accounts
 from app.routes.ui_support import render
+from app.security import LoginRequired
 from app.services.comparisons import ComparisonRunner
 from app.services.demo import load_demo
 from app.services.ingestion import IngestWorker
@@ -91,6 +93,18 @@ def error_response(
     return render(request, "pages/error.html", {"status_code": status_code, "detail": detail}, status_code)
 
 
+def login_redirect(request: Request) -> Response:
+    """Pages send the browser to the sign-in form and back; HTMX swaps are told to do a full redirect."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        target = (current.path or "/") + (f"?{current.query}" if current.query else "")
+    url = str(request.url_for("login_page").include_query_params(next=target))
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the bundled model server is mounted at /local unless disabled."""
     settings = settings or get_settings()
@@ -143,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, LoginRequired) and not request.url.path.startswith("/api/"):
+            return login_redirect(request)
         return error_response(request, exc.status_code, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -158,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_catalog.router, tags=["catalog"])
     app.include_router(api_comparisons.router, tags=["comparisons"])
     app.include_router(api_knowledge.router, tags=["knowledge"])
+    app.include_router(api_team.router, tags=["team"])
+    app.include_router(ui_accounts.router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     if local_models is not None:

@@ -8,9 +8,12 @@ from datetime import UTC
 
 from app.models import Comparison, ExampleSet, IngestJob, Output, Rating, Variant, utcnow
 from app.schemas import (
+    BlindComparisonOut,
+    BlindOutputOut,
     ComparisonOut,
     ComparisonSummary,
     ContextOut,
+    DimensionOut,
     ExampleOut,
     ExampleSetOut,
     IngestJobOut,
@@ -19,14 +22,15 @@ from app.schemas import (
     MeanOut,
     OutputOut,
     RatingOut,
-    RatingScoreOut,
     RetrievalMetricsOut,
+    RevealedOutputOut,
     StandingOut,
     VariantOut,
     VariantRef,
 )
 from app.services.knowledge import KnowledgeBaseSummary
 from app.services.leaderboard import Leaderboard
+from app.services.ratings import BlindView, labelled
 from app.services.variants import current_version, stand_in_notice, version_config
 from app.stats.intervals import MeanInterval
 
@@ -74,14 +78,37 @@ def output_out(output: Output) -> OutputOut:
     )
 
 
-def rating_out(rating: Rating) -> RatingOut:
+def rating_out(rating: Rating, comparison: Comparison) -> RatingOut:
+    """The reveal: each label the rater saw, the variant behind it, and the rater's scores and rank."""
+    outputs = {o.id: o for o in comparison.outputs}
+    order = [o for o in rating.display_order or [] if o in outputs]
+    order += sorted({s.output_id for s in rating.scores} - set(order))
+    scores: dict[int, dict[str, int]] = {}
+    for score in rating.scores:
+        scores.setdefault(score.output_id, {})[score.dimension] = score.score
+    revealed = []
+    for output_id, label in labelled(order).items():
+        variant = outputs[output_id].variant_version.variant
+        revealed.append(
+            RevealedOutputOut(
+                label=label,
+                output_id=output_id,
+                variant_id=variant.id,
+                variant=variant.name,
+                strategy=variant.strategy,
+                rank=(rating.ranking or {}).get(str(output_id)),
+                scores=scores.get(output_id, {}),
+            )
+        )
     return RatingOut(
         id=rating.id,
         comparison_id=rating.comparison_id,
         rater=rating.rater,
         comment=rating.comment,
-        scores=[RatingScoreOut(output_id=s.output_id, score=s.score) for s in rating.scores],
+        corrected_answer=rating.corrected_answer,
         created_at=rating.created_at,
+        updated_at=rating.updated_at,
+        outputs=revealed,
     )
 
 
@@ -90,8 +117,10 @@ def comparison_out(comparison: Comparison) -> ComparisonOut:
         id=comparison.id,
         query=comparison.query,
         created_at=comparison.created_at,
+        dataset=comparison.dataset,
+        tags=[t.tag for t in comparison.tags],
         outputs=[output_out(o) for o in comparison.outputs],
-        ratings=[rating_out(r) for r in comparison.ratings],
+        ratings=[rating_out(r, comparison) for r in comparison.ratings],
     )
 
 
@@ -100,6 +129,8 @@ def comparison_summary(comparison: Comparison) -> ComparisonSummary:
         id=comparison.id,
         query=comparison.query,
         created_at=comparison.created_at,
+        dataset=comparison.dataset,
+        tags=[t.tag for t in comparison.tags],
         variant_count=len(comparison.outputs),
         error_count=sum(1 for o in comparison.outputs if o.status == "error"),
         rating_count=len(comparison.ratings),
@@ -175,4 +206,15 @@ def leaderboard_out(board: Leaderboard) -> LeaderboardOut:
         first_shown_wins=board.first_shown_wins,
         first_shown_expected=board.first_shown_expected,
         retrieval=[RetrievalMetricsOut(**asdict(m)) for m in board.retrieval],
+    )
+
+
+def blind_out(view: BlindView) -> BlindComparisonOut:
+    """Only labels and texts: no ids, names, strategies, latencies, token counts or retrieved chunks."""
+    return BlindComparisonOut(
+        comparison_id=view.comparison.id,
+        query=view.comparison.query,
+        rubric=[DimensionOut(key=d.key, label=d.label, description=d.description) for d in view.rubric],
+        outputs=[BlindOutputOut(label=i.label, text=i.text) for i in view.items],
+        rated=view.rating is not None,
     )

@@ -1,27 +1,47 @@
-"""Who is asking: Bearer tokens for the API, the loopback-only local admin for the UI, and CSRF."""
+"""Who is asking: Bearer tokens for the API, session cookies for the UI, roles, and CSRF."""
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.models import ROLES
+from app.services.accounts import SESSION_LIFETIME, AccountService
 from app.services.tokens import authenticate
 
 CSRF_COOKIE = "triptych_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-LOCAL_ADMIN = "local-admin"
+SESSION_COOKIE = "triptych_session"
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is acting: a user (or the bootstrap token, which acts as admin) and their role."""
+
     name: str
     role: str = "admin"
+    user_id: int | None = None
+
+    def can(self, role: str) -> bool:
+        """Roles are ordered viewer < rater < admin; each can do what the ones before it can."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def require(principal: Principal, role: str) -> Principal:
+    if not principal.can(role):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this needs the {role} role; you are a {principal.role}"
+        )
+    return principal
 
 
 async def bearer_principal(request: Request, session: AsyncSession) -> Principal:
@@ -39,7 +59,9 @@ async def bearer_principal(request: Request, session: AsyncSession) -> Principal
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}
         )
-    return Principal(name=found.name)
+    if found.user is None:
+        return Principal(name=found.name)
+    return Principal(name=found.user.name, role=found.user.role, user_id=found.user.id)
 
 
 def is_loopback_client(request: Request) -> bool:
@@ -50,13 +72,37 @@ def is_loopback_client(request: Request) -> bool:
         return host in ("localhost", "testclient")
 
 
-def ui_principal(request: Request, settings: Settings) -> Principal:
-    """The browser user. Until accounts exist, only a loopback-bound server on loopback may act as admin."""
-    if settings.local_admin and settings.bound_to_loopback and is_loopback_client(request):
-        return Principal(name=LOCAL_ADMIN)
-    raise HTTPException(
-        status.HTTP_403_FORBIDDEN,
-        "the web UI is only available to the local admin on a loopback-bound server",
+def local_admin_allowed(request: Request, settings: Settings) -> bool:
+    """The one-click local admin: only on a server bound to loopback, only for a loopback client."""
+    return settings.local_admin and settings.bound_to_loopback and is_loopback_client(request)
+
+
+class LoginRequired(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status.HTTP_401_UNAUTHORIZED, "sign in to continue")
+
+
+async def cookie_principal(request: Request, session: AsyncSession) -> Principal:
+    """The browser user from the session cookie, or LoginRequired (pages answer it with the login form)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    user = await AccountService(session).session_user(token) if token else None
+    if user is None:
+        raise LoginRequired()
+    principal = Principal(name=user.name, role=user.role, user_id=user.id)
+    request.state.principal = principal
+    return principal
+
+
+def set_session_cookie(request: Request, response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        # Lax: a link from elsewhere opens the page signed in; writes still need the CSRF token.
+        samesite="lax",
+        secure=settings.secure_cookies or request.url.scheme == "https",
+        path="/",
     )
 
 
@@ -88,3 +134,29 @@ async def verify_csrf(request: Request) -> None:
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not secrets.compare_digest(expected, sent):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF check failed: reload the page and try again")
+
+
+class LoginThrottle:
+    """Slows password guessing: after `limit` failures for one name or one address in `window` seconds,
+    further attempts are refused until the window passes. In memory: one process, forgiven on restart."""
+
+    def __init__(self, limit: int = 10, window: float = 900.0, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> deque[float]:
+        failures = self._failures[key]
+        while failures and failures[0] < self.clock() - self.window:
+            failures.popleft()
+        return failures
+
+    def blocked(self, *keys: str) -> bool:
+        return any(len(self._recent(k)) >= self.limit for k in keys)
+
+    def failed(self, *keys: str) -> None:
+        for key in keys:
+            self._recent(key).append(self.clock())
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)

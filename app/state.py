@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.providers.registry import ProviderRegistry
 from app.retrieval.store import VectorStore
+from app.security import LoginThrottle
 from app.services.comparisons import ComparisonRunner
 from app.services.ingestion import IngestWorker
 from app.services.knowledge import KnowledgeService
@@ -28,3 +29,4 @@ class AppState:
     ingest: IngestWorker
     knowledge: KnowledgeService
     runner: ComparisonRunner
+    logins: LoginThrottle = field(default_factory=LoginThrottle)

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade_database
 from app.state import AppState
+from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
 API_TOKEN = "tt_test-token-for-the-suite"
 # The admin connection used to create one throwaway database per test session.
@@ -90,14 +91,82 @@ def state(app: FastAPI) -> AppState:
     return result
 
 
+def browser(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A cookie-keeping HTTP client into the app, arriving from `address`."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+
+
+async def csrf_of(http: httpx.AsyncClient) -> str:
+    """The CSRF token the sign-in page hands this client (the double-submit cookie)."""
+    if "triptych_csrf" not in http.cookies:
+        (await http.get("/login")).raise_for_status()
+    return str(http.cookies["triptych_csrf"])
+
+
+async def sign_in(http: httpx.AsyncClient, name: str | None = None, password: str | None = None) -> None:
+    """Sign in with a password, or (no name) through the one-click local admin."""
+    token = await csrf_of(http)
+    if name is None:
+        response = await http.post("/login/local", data={"csrf_token": token})
+    else:
+        response = await http.post("/login", data={"csrf_token": token, "name": name, "password": password})
+    assert response.status_code == 303, response.text
+    assert "triptych_session" in http.cookies
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client into the app, arriving from a loopback address like a local browser would."""
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+    """A local browser signed in as the one-click local admin (API calls still need `auth`)."""
+    async with browser(app) as http:
+        await sign_in(http)
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A local browser that has not signed in."""
+    async with browser(app) as http:
         yield http
 
 
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeOpenAIServer]:
+    """An OpenAI-compatible server on loopback whose models answer at once (for rating tests)."""
+    models = {
+        "alpha": FakeModel(reply="Alpha: new employees get 22 vacation days."),
+        "beta": FakeModel(reply="Beta: 20 days, plus public holidays."),
+        "gamma": FakeModel(reply="Gamma: it depends on the contract."),
+        "delta": FakeModel(reply="Delta: see the handbook."),
+    }
+    with FakeOpenAIServer(models) as server:
+        yield server
+
+
+E2E_ADMIN = "alice"
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """`make run` in miniature: a real server with embedded SQLite + Chroma, the demo loaded and the bundled
+    model mounted at /local; an admin account `alice` exists. Yields (base url, admin API token)."""
+    from tests.factories import PASSWORD
+    from tests.servers import ServerThread, free_port
+
+    data_dir: Path = tmp_path_factory.mktemp("e2e") / "data"
+    port = free_port()
+    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=port, load_demo=True)
+    with ServerThread(create_app(settings), port=port, startup_timeout=300) as server:
+        token = (data_dir / "api-token").read_text().strip()
+        created = httpx.post(
+            f"{server.url}/api/v1/users",
+            json={"name": E2E_ADMIN, "role": "admin", "password": PASSWORD},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+        yield server.url, token

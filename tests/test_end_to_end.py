@@ -1,30 +1,15 @@
-"""The issue's acceptance path: the real app, the real bundled model, the demo, one question over REST."""
+"""The acceptance path: the real app, the real bundled model, the demo, one question over REST."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from app.config import Settings
-from app.main import create_app
-from tests.servers import ServerThread, free_port
+from tests.conftest import E2E_ADMIN
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.model
 QUESTION = "How many vacation days do new employees get?"
-
-
-@pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """`make run` in miniature: embedded SQLite + Chroma, demo loaded, bundled model mounted at /local."""
-    data_dir: Path = tmp_path_factory.mktemp("e2e") / "data"
-    port = free_port()
-    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=port, load_demo=True)
-    with ServerThread(create_app(settings), port=port, startup_timeout=300) as server:
-        token = (data_dir / "api-token").read_text().strip()
-        yield server.url, token
 
 
 def test_one_question_gets_an_answer_from_every_default_variant(running_app: tuple[str, str]) -> None:
@@ -54,6 +39,9 @@ def test_one_question_gets_an_answer_from_every_default_variant(running_app: tup
 
 def test_the_page_says_the_fine_tuned_variant_is_the_base_model(running_app: tuple[str, str]) -> None:
     url, _token = running_app
-    page = httpx.get(url + "/", timeout=30)
-    assert page.status_code == 200
+    with httpx.Client(base_url=url, timeout=30, follow_redirects=True) as http:
+        http.get("/login")  # sets the CSRF cookie
+        form = {"csrf_token": http.cookies["triptych_csrf"], "name": E2E_ADMIN, "password": PASSWORD}
+        page = http.post("/login", data=form)
+    assert page.status_code == 200 and str(page.url) == url + "/"
     assert "Not fine-tuned yet" in page.text

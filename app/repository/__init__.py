@@ -1,5 +1,6 @@
 """All SQL lives in this package: one repository per aggregate, each bound to a session."""
 
+from app.repository.accounts import UserRepository
 from app.repository.catalog import EndpointRepository, ExampleSetRepository
 from app.repository.comparisons import ComparisonRepository
 from app.repository.knowledge import KnowledgeRepository
@@ -12,5 +13,6 @@ __all__ = [
     "ExampleSetRepository",
     "KnowledgeRepository",
     "TokenRepository",
+    "UserRepository",
     "VariantRepository",
 ]

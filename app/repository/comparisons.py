@@ -10,13 +10,23 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.models import Comparison, ExampleSet, Output, Rating, RatingScore, Variant, VariantVersion
+from app.models import (
+    Comparison,
+    ComparisonTag,
+    ExampleSet,
+    Output,
+    Rating,
+    RatingScore,
+    Variant,
+    VariantVersion,
+)
 
 _COMPARISON_LOADS = (
     selectinload(Comparison.outputs)
     .selectinload(Output.variant_version)
     .options(selectinload(VariantVersion.variant), selectinload(VariantVersion.endpoint)),
     selectinload(Comparison.ratings).selectinload(Rating.scores),
+    selectinload(Comparison.tags),
 )
 
 
@@ -70,6 +80,16 @@ class ComparisonRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def datasets(self) -> Sequence[str]:
+        stmt = (
+            select(Comparison.dataset).where(Comparison.dataset != "").distinct().order_by(Comparison.dataset)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def tags(self) -> Sequence[str]:
+        stmt = select(ComparisonTag.tag).distinct().order_by(ComparisonTag.tag)
+        return (await self.session.scalars(stmt)).all()
+
     async def rating_by(self, comparison_id: int, rater: str) -> Rating | None:
         stmt = (
             select(Rating)
@@ -79,16 +99,17 @@ class ComparisonRepository:
         return await self.session.scalar(stmt)
 
 
-async def rating_rows(
-    session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None
-) -> Sequence[Any]:
-    """One row per rating score with its rating, output and variant (for the leaderboard)."""
+async def rating_rows(session: AsyncSession, filters: Any) -> Sequence[Any]:
+    """One row per rating score with its rating, output and variant (for the leaderboard).
+
+    `filters` has since, until, dataset and tag (app.services.leaderboard.Filters)."""
     stmt = (
         select(
             Rating.id,
             Rating.rater,
             Rating.comparison_id,
             Rating.display_order,
+            Rating.ranking,
             RatingScore.output_id,
             Variant.id,
             Variant.name,
@@ -103,8 +124,13 @@ async def rating_rows(
         .join(Comparison, Comparison.id == Rating.comparison_id)
         .order_by(Rating.id)
     )
-    if since is not None:
-        stmt = stmt.where(Comparison.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(Comparison.created_at < until)
+    if filters.since is not None:
+        stmt = stmt.where(Comparison.created_at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(Comparison.created_at < filters.until)
+    if filters.dataset is not None:
+        stmt = stmt.where(Comparison.dataset == filters.dataset)
+    if filters.tag is not None:
+        tagged = select(ComparisonTag.comparison_id).where(ComparisonTag.tag == filters.tag)
+        stmt = stmt.where(Comparison.id.in_(tagged))
     return (await session.execute(stmt)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +17,16 @@ class TokenRepository:
     async def by_hash(self, token_hash: str) -> ApiToken | None:
         return await self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
 
-    async def by_name(self, name: str) -> ApiToken | None:
-        return await self.session.scalar(
-            select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
-        )
+    async def live_by_name(self, name: str) -> Sequence[ApiToken]:
+        stmt = select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        return (await self.session.scalars(stmt)).all()
+
+    async def get(self, token_id: int) -> ApiToken | None:
+        return await self.session.get(ApiToken, token_id)
+
+    async def of_user(self, user_id: int) -> Sequence[ApiToken]:
+        stmt = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+        return (await self.session.scalars(stmt)).all()
 
     def add(self, token: ApiToken) -> None:
         self.session.add(token)

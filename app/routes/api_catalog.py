@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.deps import ApiUser, EndpointsDep, ExampleSetsDep, VariantsDep
+from app.deps import ApiAdmin, ApiUser, EndpointsDep, ExampleSetsDep, VariantsDep
 from app.presenters import example_set_out, variant_out
 from app.schemas import (
     EndpointIn,
@@ -29,7 +29,7 @@ async def list_endpoints(
 
 
 @router.post("/endpoints", response_model=EndpointOut, status_code=status.HTTP_201_CREATED)
-async def create_endpoint(body: EndpointIn, _user: ApiUser, service: EndpointsDep) -> EndpointOut:
+async def create_endpoint(body: EndpointIn, _user: ApiAdmin, service: EndpointsDep) -> EndpointOut:
     return EndpointOut.model_validate(await service.create(body))
 
 
@@ -40,13 +40,13 @@ async def get_endpoint(endpoint_id: int, _user: ApiUser, service: EndpointsDep) 
 
 @router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut)
 async def update_endpoint(
-    endpoint_id: int, body: EndpointPatch, _user: ApiUser, service: EndpointsDep
+    endpoint_id: int, body: EndpointPatch, _user: ApiAdmin, service: EndpointsDep
 ) -> EndpointOut:
     return EndpointOut.model_validate(await service.update(endpoint_id, body))
 
 
 @router.delete("/endpoints/{endpoint_id}", response_model=EndpointOut)
-async def archive_endpoint(endpoint_id: int, _user: ApiUser, service: EndpointsDep) -> EndpointOut:
+async def archive_endpoint(endpoint_id: int, _user: ApiAdmin, service: EndpointsDep) -> EndpointOut:
     return EndpointOut.model_validate(await service.archive(endpoint_id))
 
 
@@ -58,7 +58,7 @@ async def list_variants(
 
 
 @router.post("/variants", response_model=VariantOut, status_code=status.HTTP_201_CREATED)
-async def create_variant(body: VariantIn, _user: ApiUser, service: VariantsDep) -> VariantOut:
+async def create_variant(body: VariantIn, _user: ApiAdmin, service: VariantsDep) -> VariantOut:
     return variant_out(await service.create(body))
 
 
@@ -69,13 +69,13 @@ async def get_variant(variant_id: int, _user: ApiUser, service: VariantsDep) -> 
 
 @router.patch("/variants/{variant_id}", response_model=VariantOut)
 async def update_variant(
-    variant_id: int, body: VariantPatch, _user: ApiUser, service: VariantsDep
+    variant_id: int, body: VariantPatch, _user: ApiAdmin, service: VariantsDep
 ) -> VariantOut:
     return variant_out(await service.update(variant_id, body))
 
 
 @router.delete("/variants/{variant_id}", response_model=VariantOut)
-async def archive_variant(variant_id: int, _user: ApiUser, service: VariantsDep) -> VariantOut:
+async def archive_variant(variant_id: int, _user: ApiAdmin, service: VariantsDep) -> VariantOut:
     await service.archive(variant_id)
     return variant_out(await service.get(variant_id))
 
@@ -93,7 +93,7 @@ async def list_example_sets(
 
 
 @router.post("/example-sets", response_model=ExampleSetOut, status_code=status.HTTP_201_CREATED)
-async def create_example_set(body: ExampleSetIn, _user: ApiUser, service: ExampleSetsDep) -> ExampleSetOut:
+async def create_example_set(body: ExampleSetIn, _user: ApiAdmin, service: ExampleSetsDep) -> ExampleSetOut:
     return example_set_out(await service.create(body))
 
 
@@ -104,12 +104,12 @@ async def get_example_set(set_id: int, _user: ApiUser, service: ExampleSetsDep) 
 
 @router.patch("/example-sets/{set_id}", response_model=ExampleSetOut)
 async def update_example_set(
-    set_id: int, body: ExampleSetPatch, _user: ApiUser, service: ExampleSetsDep
+    set_id: int, body: ExampleSetPatch, _user: ApiAdmin, service: ExampleSetsDep
 ) -> ExampleSetOut:
     return example_set_out(await service.update(set_id, body))
 
 
 @router.delete("/example-sets/{set_id}", response_model=ExampleSetOut)
-async def archive_example_set(set_id: int, _user: ApiUser, service: ExampleSetsDep) -> ExampleSetOut:
+async def archive_example_set(set_id: int, _user: ApiAdmin, service: ExampleSetsDep) -> ExampleSetOut:
     await service.archive(set_id)
     return example_set_out(await service.get(set_id))

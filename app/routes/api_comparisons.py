@@ -1,4 +1,4 @@
-"""REST: comparisons (the fan-out) and ratings."""
+"""REST: comparisons (the fan-out), blind rating, the rubric and the leaderboard."""
 
 from __future__ import annotations
 
@@ -7,26 +7,43 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.deps import ApiUser, LeaderboardDep, RatingsDep, ReaderDep, RunnerDep
-from app.presenters import comparison_out, comparison_summary, leaderboard_out, rating_out
+from app.deps import (
+    ApiAdmin,
+    ApiRater,
+    ApiUser,
+    LeaderboardDep,
+    RatingsDep,
+    ReaderDep,
+    RubricDep,
+    RunnerDep,
+)
+from app.errors import Forbidden
+from app.presenters import blind_out, comparison_out, comparison_summary, leaderboard_out, rating_out
 from app.schemas import (
+    BlindComparisonOut,
     ComparisonIn,
     ComparisonOut,
     ComparisonSummary,
+    DimensionIn,
+    DimensionOut,
     LeaderboardOut,
     RatingIn,
     RatingOut,
 )
+from app.services.leaderboard import Filters
+from app.services.rubric import Dimension
 
 router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/comparisons", response_model=ComparisonOut, status_code=status.HTTP_201_CREATED)
 async def create_comparison(
-    body: ComparisonIn, user: ApiUser, runner: RunnerDep, reader: ReaderDep
+    body: ComparisonIn, user: ApiRater, runner: RunnerDep, reader: ReaderDep
 ) -> ComparisonOut:
     """Ask every selected variant (default: all active) and return when all have answered or failed."""
-    comparison_id = await runner.create(body.query, body.variant_ids, created_by=user.name)
+    comparison_id = await runner.create(
+        body.query, body.variant_ids, created_by=user.name, dataset=body.dataset, tags=body.tags
+    )
     await runner.run_to_completion(comparison_id)
     return comparison_out(await reader.get(comparison_id))
 
@@ -43,18 +60,53 @@ async def list_comparisons(
 
 
 @router.get("/comparisons/{comparison_id}", response_model=ComparisonOut)
-async def get_comparison(comparison_id: int, _user: ApiUser, reader: ReaderDep) -> ComparisonOut:
-    return comparison_out(await reader.get(comparison_id))
+async def get_comparison(
+    comparison_id: int, user: ApiUser, reader: ReaderDep, ratings: RatingsDep
+) -> ComparisonOut:
+    """Everything about a comparison. A rater who has not rated it gets 403: rate it blind first."""
+    comparison = await reader.get(comparison_id)
+    if not ratings.sees_identities(comparison, user):
+        raise Forbidden(
+            f"rate this comparison blind first: GET /api/v1/comparisons/{comparison_id}/blind, then POST a rating"
+        )
+    return comparison_out(comparison)
+
+
+@router.get("/comparisons/{comparison_id}/blind", response_model=BlindComparisonOut)
+async def blind_comparison(comparison_id: int, user: ApiRater, ratings: RatingsDep) -> BlindComparisonOut:
+    """The answers under neutral labels, in this caller's own shuffled order, with the rubric to score on."""
+    return blind_out(await ratings.blind_view(comparison_id, user.name))
 
 
 @router.post(
     "/comparisons/{comparison_id}/ratings", response_model=RatingOut, status_code=status.HTTP_201_CREATED
 )
 async def rate_comparison(
-    comparison_id: int, body: RatingIn, user: ApiUser, ratings: RatingsDep
+    comparison_id: int, body: RatingIn, user: ApiRater, ratings: RatingsDep
 ) -> RatingOut:
-    """One rating per caller per comparison; posting again replaces the caller's earlier rating."""
-    return rating_out(await ratings.submit(comparison_id, user.name, body))
+    """One rating per caller per comparison; posting again edits it. The answer reveals the variants."""
+    comparison, rating = await ratings.submit(comparison_id, user.name, body)
+    return rating_out(rating, comparison)
+
+
+@router.get("/comparisons/{comparison_id}/ratings/mine", response_model=RatingOut)
+async def my_rating(comparison_id: int, user: ApiRater, ratings: RatingsDep) -> RatingOut:
+    comparison, rating = await ratings.mine(comparison_id, user.name)
+    return rating_out(rating, comparison)
+
+
+@router.get("/rubric", response_model=list[DimensionOut])
+async def get_rubric(_user: ApiUser, rubric: RubricDep) -> list[DimensionOut]:
+    return [
+        DimensionOut(key=d.key, label=d.label, description=d.description) for d in await rubric.dimensions()
+    ]
+
+
+@router.put("/rubric", response_model=list[DimensionOut])
+async def put_rubric(body: list[DimensionIn], _user: ApiAdmin, rubric: RubricDep) -> list[DimensionOut]:
+    """Replace the rubric. Existing ratings keep their scores; new ratings must score the new dimensions."""
+    saved = await rubric.replace([Dimension(d.key, d.label, d.description) for d in body])
+    return [DimensionOut(key=d.key, label=d.label, description=d.description) for d in saved]
 
 
 @router.get("/leaderboard", response_model=LeaderboardOut)
@@ -63,7 +115,12 @@ async def leaderboard(
     board: LeaderboardDep,
     since: Annotated[datetime | None, Query(description="only comparisons created at or after")] = None,
     until: Annotated[datetime | None, Query(description="only comparisons created before")] = None,
+    dataset: Annotated[
+        str | None, Query(max_length=120, description="only comparisons from this dataset")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=60, description="only comparisons with this tag")] = None,
 ) -> LeaderboardOut:
     """Per variant: mean scores with 95% intervals, Bradley-Terry strength with bootstrap intervals, P(best);
     the win-rate matrix, inter-rater agreement, position bias and retrieval metrics."""
-    return leaderboard_out(await board.compute(since=since, until=until))
+    filters = Filters(since=since, until=until, dataset=dataset or None, tag=tag or None)
+    return leaderboard_out(await board.compute(filters))

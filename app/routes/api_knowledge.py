@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 
-from app.deps import ApiUser, JudgementsDep, KnowledgeDep
+from app.deps import ApiAdmin, ApiRater, ApiUser, JudgementsDep, KnowledgeDep
 from app.presenters import job_out, knowledge_base_out
 from app.routes.uploads import read_uploads
 from app.schemas import (
@@ -31,7 +31,7 @@ async def list_knowledge_bases(_user: ApiUser, knowledge: KnowledgeDep) -> list[
 
 @router.post("/knowledge-bases", response_model=KnowledgeBaseOut, status_code=status.HTTP_201_CREATED)
 async def create_knowledge_base(
-    body: KnowledgeBaseIn, _user: ApiUser, knowledge: KnowledgeDep
+    body: KnowledgeBaseIn, _user: ApiAdmin, knowledge: KnowledgeDep
 ) -> KnowledgeBaseOut:
     kb = await knowledge.create(body.name, body.description)
     return next(knowledge_base_out(s) for s in await knowledge.summaries() if s.kb.id == kb.id)
@@ -44,7 +44,7 @@ async def get_knowledge_base(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep
 
 
 @router.delete("/knowledge-bases/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_knowledge_base(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> None:
+async def delete_knowledge_base(kb_id: int, _user: ApiAdmin, knowledge: KnowledgeDep) -> None:
     await knowledge.delete(kb_id)
 
 
@@ -59,7 +59,7 @@ async def list_documents(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) ->
 async def upload_documents(
     kb_id: int,
     request: Request,
-    _user: ApiUser,
+    _user: ApiAdmin,
     knowledge: KnowledgeDep,
     files: Annotated[list[UploadFile], File(description="txt, md, html, pdf, or a zip of them")],
     chunk_size: Annotated[int | None, Form(ge=50, le=20_000)] = None,
@@ -76,14 +76,14 @@ async def upload_documents(
 
 
 @router.delete("/knowledge-bases/{kb_id}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_document(kb_id: int, document_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> None:
+async def delete_document(kb_id: int, document_id: int, _user: ApiAdmin, knowledge: KnowledgeDep) -> None:
     await knowledge.delete_document(kb_id, document_id)
 
 
 @router.post(
     "/knowledge-bases/{kb_id}/reingest", response_model=IngestJobOut, status_code=status.HTTP_202_ACCEPTED
 )
-async def reingest(kb_id: int, body: ReingestIn, _user: ApiUser, knowledge: KnowledgeDep) -> IngestJobOut:
+async def reingest(kb_id: int, body: ReingestIn, _user: ApiAdmin, knowledge: KnowledgeDep) -> IngestJobOut:
     return job_out(
         await knowledge.reingest(kb_id, chunk_size=body.chunk_size, chunk_overlap=body.chunk_overlap)
     )
@@ -96,7 +96,7 @@ async def get_ingest_job(job_id: int, _user: ApiUser, knowledge: KnowledgeDep) -
 
 @router.put("/outputs/{output_id}/contexts/{rank}/judgement", status_code=status.HTTP_204_NO_CONTENT)
 async def judge_chunk(
-    output_id: int, rank: int, body: JudgementIn, user: ApiUser, judgements: JudgementsDep
+    output_id: int, rank: int, body: JudgementIn, user: ApiRater, judgements: JudgementsDep
 ) -> None:
     """Mark the output's rank-th retrieved chunk (1-based) relevant or not; feeds precision@k and MRR."""
     await judgements.judge(output_id, rank, user.name, body.relevant)

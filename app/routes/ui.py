@@ -17,18 +17,22 @@ from app.deps import (
     RatingsDep,
     ReaderDep,
     RunnerDep,
+    UiRater,
     UiUser,
     VariantsDep,
 )
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Forbidden, Invalid
 from app.presenters import comparison_out, comparison_summary, leaderboard_out, variant_out
-from app.routes import ui_catalog, ui_knowledge
-from app.routes.ui_support import error_status, form_errors, is_htmx, render
-from app.schemas import ComparisonIn, ComparisonOut, RatingIn, RatingOut, ScoreIn
+from app.routes import ui_catalog, ui_knowledge, ui_rating
+from app.routes.ui_support import error_status, form_errors, is_htmx, redirect_to, render
+from app.schemas import ComparisonIn
+from app.security import Principal
+from app.services.leaderboard import Filters
 
 router = APIRouter()
 router.include_router(ui_catalog.router)
 router.include_router(ui_knowledge.router)
+router.include_router(ui_rating.router)
 PAGE_SIZE = 25
 
 
@@ -51,7 +55,7 @@ async def compare_page(request: Request, _user: UiUser, variants: VariantsDep) -
 @router.post("/comparisons", name="create_comparison_ui", response_model=None)
 async def create_comparison(
     request: Request,
-    user: UiUser,
+    user: UiRater,
     _csrf: CsrfChecked,
     runner: RunnerDep,
     reader: ReaderDep,
@@ -109,82 +113,55 @@ async def comparisons_page(
     )
 
 
-def _own_rating(comparison: ComparisonOut, rater: str) -> RatingOut | None:
-    return next((r for r in comparison.ratings if r.rater == rater), None)
-
-
 async def _columns_context(
-    comparison_id: int, rater: str, reader: ReaderDep, judgements: JudgementsDep
+    comparison_id: int, user: Principal, reader: ReaderDep, judgements: JudgementsDep, ratings: RatingsDep
 ) -> dict[str, object]:
-    """The comparison, this rater's rating and this rater's marks on retrieved chunks."""
-    comparison = comparison_out(await reader.get(comparison_id))
+    """The comparison and this user's marks on retrieved chunks; a rater who has not rated it is kept blind."""
+    comparison = await reader.get(comparison_id)
+    if not ratings.sees_identities(comparison, user):
+        raise BlindUntilRated(comparison_id)
+    shown = comparison_out(comparison)
     return {
-        "comparison": comparison,
-        "rating": _own_rating(comparison, rater),
-        "marks": await judgements.marks([o.id for o in comparison.outputs], rater),
+        "comparison": shown,
+        "rating": next((r for r in shown.ratings if r.rater == user.name), None),
+        "marks": await judgements.marks([o.id for o in shown.outputs], user.name),
     }
 
 
-@router.get("/comparisons/{comparison_id}", name="comparison_page", response_class=HTMLResponse)
+class BlindUntilRated(Forbidden):
+    def __init__(self, comparison_id: int):
+        super().__init__("rate this comparison blind first")
+        self.comparison_id = comparison_id
+
+
+@router.get("/comparisons/{comparison_id}", name="comparison_page", response_model=None)
 async def comparison_page(
-    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep, judgements: JudgementsDep
-) -> HTMLResponse:
-    context = await _columns_context(comparison_id, user.name, reader, judgements)
+    request: Request,
+    comparison_id: int,
+    user: UiUser,
+    reader: ReaderDep,
+    judgements: JudgementsDep,
+    ratings: RatingsDep,
+) -> Response:
+    try:
+        context = await _columns_context(comparison_id, user, reader, judgements, ratings)
+    except BlindUntilRated:
+        return redirect_to(request, "rate_page", comparison_id=comparison_id)
     return render(request, "pages/comparison.html", context)
 
 
 @router.get("/comparisons/{comparison_id}/columns", name="comparison_columns", response_class=HTMLResponse)
 async def comparison_columns(
-    request: Request, comparison_id: int, user: UiUser, reader: ReaderDep, judgements: JudgementsDep
-) -> HTMLResponse:
-    """The columns fragment the page polls while any variant is still answering."""
-    context = await _columns_context(comparison_id, user.name, reader, judgements)
-    return render(request, "partials/_comparison.html", context)
-
-
-@router.post("/comparisons/{comparison_id}/ratings", name="rate_comparison_ui", response_model=None)
-async def rate_comparison(
     request: Request,
     comparison_id: int,
     user: UiUser,
-    _csrf: CsrfChecked,
-    ratings: RatingsDep,
     reader: ReaderDep,
     judgements: JudgementsDep,
-) -> Response:
-    """Scores arrive as fields `score-<output id>`; unscored outputs are simply left out."""
-    form = await request.form()
-    comment = str(form.get("comment", ""))
-    scores = []
-    errors: list[str] = []
-    try:
-        for key, value in form.multi_items():
-            if key.startswith("score-") and str(value):
-                scores.append(ScoreIn(output_id=int(key.removeprefix("score-")), score=int(str(value))))
-        await ratings.submit(comparison_id, user.name, RatingIn(scores=scores, comment=comment))
-    except (ValidationError, DomainError) as exc:
-        errors = form_errors(exc)
-    except ValueError:
-        errors = ["scores must be whole numbers from 1 to 5"]
-    if errors:
-        if not any(k.startswith("score-") and str(v) for k, v in form.multi_items()):
-            errors = ["score at least one answer before saving"]
-        context = await _columns_context(comparison_id, user.name, reader, judgements)
-        # What the rater picked and wrote stays on the form.
-        typed = {s.output_id: s.score for s in scores}
-        context |= {"errors": errors, "comment": comment, "typed": typed}
-        template = "partials/_rating_form.html" if is_htmx(request) else "pages/comparison.html"
-        return render(request, template, context, status_code=422)
-    comparison = comparison_out(await reader.get(comparison_id))
-    if not is_htmx(request):
-        url = request.url_for("comparison_page", comparison_id=comparison_id)
-        return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
-    own = _own_rating(comparison, user.name)
-    return render(
-        request,
-        "partials/_rating_form.html",
-        {"comparison": comparison, "rating": own, "saved": True},
-    )
+    ratings: RatingsDep,
+) -> HTMLResponse:
+    """The columns fragment the page polls while any variant is still answering."""
+    context = await _columns_context(comparison_id, user, reader, judgements, ratings)
+    return render(request, "partials/_comparison.html", context)
 
 
 @router.get("/leaderboard", name="leaderboard_page", response_class=HTMLResponse)
@@ -192,8 +169,11 @@ async def leaderboard_page(
     request: Request,
     _user: UiUser,
     board: LeaderboardDep,
-    since: Annotated[str, Query()] = "",
-    until: Annotated[str, Query()] = "",
+    reader: ReaderDep,
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+    dataset: Annotated[str, Query(max_length=120)] = "",
+    tag: Annotated[str, Query(max_length=60)] = "",
 ) -> HTMLResponse:
     """The verdict so far, with intervals drawn as server-side SVG."""
     try:
@@ -201,5 +181,13 @@ async def leaderboard_page(
         end = datetime.fromisoformat(until) if until else None
     except ValueError:
         raise Invalid("since and until must be dates like 2026-11-01") from None
-    result = leaderboard_out(await board.compute(since=start, until=end))
-    return render(request, "pages/leaderboard.html", {"board": result, "since": since, "until": until})
+    filters = Filters(since=start, until=end, dataset=dataset or None, tag=tag or None)
+    result = leaderboard_out(await board.compute(filters))
+    query = {k: v for k, v in {"since": since, "until": until, "dataset": dataset, "tag": tag}.items() if v}
+    context = {
+        "board": result,
+        "filters": query,
+        "datasets": await reader.datasets(),
+        "tags": await reader.tags(),
+    }
+    return render(request, "pages/leaderboard.html", context)

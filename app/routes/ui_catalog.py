@@ -14,6 +14,7 @@ from app.deps import (
     ExampleSetsDep,
     JudgementsDep,
     KnowledgeDep,
+    UiAdmin,
     UiUser,
     VariantsDep,
 )
@@ -144,7 +145,7 @@ async def new_variant_page(
 @router.post("/variants", name="create_variant_ui", response_model=None)
 async def create_variant(
     request: Request,
-    _user: UiUser,
+    _user: UiAdmin,
     _csrf: CsrfChecked,
     variants: VariantsDep,
     endpoints: EndpointsDep,
@@ -187,7 +188,7 @@ async def edit_variant_page(
 async def update_variant(
     request: Request,
     variant_id: int,
-    _user: UiUser,
+    _user: UiAdmin,
     _csrf: CsrfChecked,
     variants: VariantsDep,
     endpoints: EndpointsDep,
@@ -213,7 +214,7 @@ async def update_variant(
 
 @router.post("/variants/{variant_id}/archive", name="archive_variant_ui", response_model=None)
 async def archive_variant(
-    request: Request, variant_id: int, _user: UiUser, _csrf: CsrfChecked, variants: VariantsDep
+    request: Request, variant_id: int, _user: UiAdmin, _csrf: CsrfChecked, variants: VariantsDep
 ) -> Response:
     await variants.archive(variant_id)
     return redirect_to(request, "variants_page")
@@ -250,7 +251,7 @@ async def new_endpoint_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 @router.post("/endpoints", name="create_endpoint_ui", response_model=None)
 async def create_endpoint(
-    request: Request, _user: UiUser, _csrf: CsrfChecked, endpoints: EndpointsDep
+    request: Request, _user: UiAdmin, _csrf: CsrfChecked, endpoints: EndpointsDep
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
@@ -278,7 +279,7 @@ async def edit_endpoint_page(
 
 @router.post("/endpoints/{endpoint_id}", name="update_endpoint_ui", response_model=None)
 async def update_endpoint(
-    request: Request, endpoint_id: int, _user: UiUser, _csrf: CsrfChecked, endpoints: EndpointsDep
+    request: Request, endpoint_id: int, _user: UiAdmin, _csrf: CsrfChecked, endpoints: EndpointsDep
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
@@ -301,7 +302,7 @@ async def update_endpoint(
 
 @router.post("/endpoints/{endpoint_id}/archive", name="archive_endpoint_ui", response_model=None)
 async def archive_endpoint(
-    request: Request, endpoint_id: int, _user: UiUser, _csrf: CsrfChecked, endpoints: EndpointsDep
+    request: Request, endpoint_id: int, _user: UiAdmin, _csrf: CsrfChecked, endpoints: EndpointsDep
 ) -> Response:
     await endpoints.archive(endpoint_id)
     return redirect_to(request, "endpoints_page")
@@ -328,7 +329,7 @@ async def new_example_set_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 @router.post("/example-sets", name="create_example_set_ui", response_model=None)
 async def create_example_set(
-    request: Request, _user: UiUser, _csrf: CsrfChecked, example_sets: ExampleSetsDep
+    request: Request, _user: UiAdmin, _csrf: CsrfChecked, example_sets: ExampleSetsDep
 ) -> Response:
     values = await form_values(request, ("name", "description", "examples"))
     try:
@@ -359,7 +360,7 @@ async def edit_example_set_page(
 
 @router.post("/example-sets/{set_id}", name="update_example_set_ui", response_model=None)
 async def update_example_set(
-    request: Request, set_id: int, _user: UiUser, _csrf: CsrfChecked, example_sets: ExampleSetsDep
+    request: Request, set_id: int, _user: UiAdmin, _csrf: CsrfChecked, example_sets: ExampleSetsDep
 ) -> Response:
     values = await form_values(request, ("name", "description", "examples"))
     try:
@@ -379,7 +380,7 @@ async def update_example_set(
 
 @router.post("/example-sets/{set_id}/archive", name="archive_example_set_ui", response_model=None)
 async def archive_example_set(
-    request: Request, set_id: int, _user: UiUser, _csrf: CsrfChecked, example_sets: ExampleSetsDep
+    request: Request, set_id: int, _user: UiAdmin, _csrf: CsrfChecked, example_sets: ExampleSetsDep
 ) -> Response:
     await example_sets.archive(set_id)
     return redirect_to(request, "example_sets_page")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import CsrfChecked, JudgementsDep, KnowledgeDep, UiUser
+from app.deps import CsrfChecked, JudgementsDep, KnowledgeDep, UiAdmin, UiRater, UiUser
 from app.errors import DomainError
 from app.presenters import job_out, knowledge_base_out
 from app.routes.ui_support import error_status, form_errors, render
@@ -41,7 +41,7 @@ async def knowledge_bases_page(request: Request, _user: UiUser, knowledge: Knowl
 @router.post("/knowledge-bases", name="create_knowledge_base_ui", response_model=None)
 async def create_knowledge_base(
     request: Request,
-    _user: UiUser,
+    _user: UiAdmin,
     _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
     name: Annotated[str, Form()] = "",
@@ -81,7 +81,7 @@ async def knowledge_base_progress(
 async def upload_documents(
     request: Request,
     kb_id: int,
-    _user: UiUser,
+    _user: UiAdmin,
     _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
     files: Annotated[list[UploadFile], File()],
@@ -104,7 +104,12 @@ async def upload_documents(
     "/knowledge-bases/{kb_id}/documents/{document_id}/delete", name="delete_document_ui", response_model=None
 )
 async def delete_document(
-    request: Request, kb_id: int, document_id: int, _user: UiUser, _csrf: CsrfChecked, knowledge: KnowledgeDep
+    request: Request,
+    kb_id: int,
+    document_id: int,
+    _user: UiAdmin,
+    _csrf: CsrfChecked,
+    knowledge: KnowledgeDep,
 ) -> Response:
     await knowledge.delete_document(kb_id, document_id)
     return render(request, "partials/_kb_documents.html", await _detail_context(knowledge, kb_id))
@@ -114,7 +119,7 @@ async def delete_document(
 async def reingest(
     request: Request,
     kb_id: int,
-    _user: UiUser,
+    _user: UiAdmin,
     _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
     chunk_size: Annotated[str, Form()] = "",
@@ -138,7 +143,7 @@ async def reingest(
 
 @router.post("/knowledge-bases/{kb_id}/delete", name="delete_knowledge_base_ui", response_model=None)
 async def delete_knowledge_base(
-    request: Request, kb_id: int, _user: UiUser, _csrf: CsrfChecked, knowledge: KnowledgeDep
+    request: Request, kb_id: int, _user: UiAdmin, _csrf: CsrfChecked, knowledge: KnowledgeDep
 ) -> Response:
     try:
         await knowledge.delete(kb_id)
@@ -155,7 +160,7 @@ async def judge_chunk(
     request: Request,
     output_id: int,
     rank: int,
-    user: UiUser,
+    user: UiRater,
     _csrf: CsrfChecked,
     judgements: JudgementsDep,
     relevant: Annotated[str, Form()] = "",

@@ -63,6 +63,7 @@ templates.env.filters["usd"] = usd
 NAV = [
     ("compare_page", "Compare"),
     ("comparisons_page", "History"),
+    ("queues_page", "Queues"),
     ("leaderboard_page", "Leaderboard"),
     ("variants_page", "Variants"),
     ("knowledge_bases_page", "Knowledge"),
@@ -96,6 +97,8 @@ def render(
         "csrf_token": csrf_token_for(request),
         "csrf_field": CSRF_FIELD,
         "nav": nav_items(request),
+        # Set by the sign-in dependency; templates hide what the role cannot do.
+        "me": getattr(request.state, "principal", None),
     } | (context or {})
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     # The same URL answers with a page or a fragment: caches must keep them apart.
@@ -130,9 +133,14 @@ def error_status(exc: ValidationError | DomainError) -> int:
     return exc.status_code if isinstance(exc, DomainError) else 422
 
 
-def redirect_to(request: Request, name: str, **params: Any) -> RedirectResponse:
+def redirect_to(
+    request: Request, name: str, query_params: dict[str, Any] | None = None, **params: Any
+) -> RedirectResponse:
     """Post/redirect/get: 303 to a named page."""
-    return RedirectResponse(request.url_for(name, **params), status_code=status.HTTP_303_SEE_OTHER)
+    url = request.url_for(name, **params)
+    if query_params:
+        url = url.include_query_params(**query_params)
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
 async def form_values(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:

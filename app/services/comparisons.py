@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.background import KeyedTasks
 from app.errors import Invalid, NotFound
-from app.models import Comparison, Endpoint, Output, VariantVersion, utcnow
+from app.models import Comparison, ComparisonTag, Endpoint, Output, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
 from app.providers.registry import ProviderRegistry
@@ -66,7 +66,15 @@ class ComparisonRunner:
         self.allow_private_endpoints = allow_private_endpoints
         self.tasks = KeyedTasks("comparison")
 
-    async def create(self, query: str, variant_ids: Sequence[int] | None, created_by: str) -> int:
+    async def create(
+        self,
+        query: str,
+        variant_ids: Sequence[int] | None,
+        created_by: str,
+        *,
+        dataset: str = "",
+        tags: Sequence[str] = (),
+    ) -> int:
         """Store the comparison with one pending output per variant (so nothing is lost on a crash)."""
         async with self.sessions.begin() as session:
             repo = VariantRepository(session)
@@ -81,7 +89,12 @@ class ComparisonRunner:
                 variants = [found[i] for i in unique_ids]
             if not variants:
                 raise Invalid("there are no active variants to compare; create one first")
-            comparison = Comparison(query=query, created_by=created_by)
+            comparison = Comparison(
+                query=query,
+                created_by=created_by,
+                dataset=dataset,
+                tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
+            )
             for position, variant in enumerate(variants):
                 comparison.outputs.append(
                     Output(position=position, variant_version_id=current_version(variant).id)

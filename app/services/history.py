@@ -24,3 +24,10 @@ class ComparisonReader:
     async def page(self, *, limit: int, offset: int) -> tuple[Sequence[Comparison], int]:
         """Newest first, with the total count for paging."""
         return await self.repo.list(limit=limit, offset=offset), await self.repo.count()
+
+    async def datasets(self) -> list[str]:
+        """Every dataset name in use (for filter pickers)."""
+        return list(await self.repo.datasets())
+
+    async def tags(self) -> list[str]:
+        return list(await self.repo.tags())

@@ -44,10 +44,22 @@ class Leaderboard:
     retrieval: list[RetrievalMetrics] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which comparisons count: created in [since, until), from a dataset, carrying a tag."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    dataset: str | None = None
+    tag: str | None = None
+
+
 @dataclass
 class _Rating:
     rater: str
     display_order: list[int]
+    # {output id as text: rank}; empty for ratings stored before rankings existed.
+    ranking: dict[str, int]
     # output id -> (variant id, {dimension: score})
     outputs: dict[int, tuple[int, dict[str, int]]] = field(default_factory=dict)
 
@@ -55,20 +67,24 @@ class _Rating:
         scores = self.outputs[output_id][1]
         return sum(scores.values()) / len(scores)
 
+    def rank(self, output_id: int) -> float:
+        """The rater's rank (1 = best); old ratings without one rank by score, best = 1."""
+        if self.ranking:
+            return float(self.ranking.get(str(output_id), len(self.outputs)))
+        return float(_dense_ranks({o: -self.overall(o) for o in self.outputs})[output_id])
 
-def _dense_ranks(scores: dict[int, float]) -> dict[int, int]:
-    """1 = best; equal scores share a rank (a tie)."""
-    distinct = sorted(set(scores.values()), reverse=True)
-    return {key: distinct.index(value) + 1 for key, value in scores.items()}
+
+def _dense_ranks(values: dict[int, float]) -> dict[int, int]:
+    """1 = lowest value; equal values share a rank (a tie)."""
+    distinct = sorted(set(values.values()))
+    return {key: distinct.index(value) + 1 for key, value in values.items()}
 
 
 class LeaderboardService:
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    async def compute(
-        self, *, since: datetime | None = None, until: datetime | None = None, resamples: int = 200
-    ) -> Leaderboard:
+    async def compute(self, filters: Filters | None = None, *, resamples: int = 200) -> Leaderboard:
         ratings: dict[int, _Rating] = {}
         names: dict[int, tuple[str, str]] = {}
         per_dimension: dict[tuple[int, str], list[float]] = defaultdict(list)
@@ -77,32 +93,32 @@ class LeaderboardService:
             rater,
             _cmp,
             order,
+            ranking,
             output_id,
             variant_id,
             name,
             strategy,
             dimension,
             score,
-        ) in await rating_rows(self.session, since=since, until=until):
+        ) in await rating_rows(self.session, filters or Filters()):
             names[variant_id] = (name, strategy)
-            rating = ratings.setdefault(rating_id, _Rating(rater, list(order or [])))
+            rating = ratings.setdefault(rating_id, _Rating(rater, list(order or []), dict(ranking or {})))
             rating.outputs.setdefault(output_id, (variant_id, {}))[1][dimension] = score
             per_dimension[(variant_id, dimension)].append(score)
         variant_ids = sorted(names)
         column = {v: i for i, v in enumerate(variant_ids)}
         rankings, first_won, expected = [], [], []
         for rating in ratings.values():
-            # A rating's outputs ordered by score imply pairwise outcomes; several outputs of one variant
+            # A rating's ranking implies pairwise outcomes (ties count half); several outputs of one variant
             # in a comparison are averaged.
             by_variant: dict[int, list[float]] = defaultdict(list)
             for output_id, (variant_id, _scores) in rating.outputs.items():
-                by_variant[variant_id].append(rating.overall(output_id))
-            ranks = _dense_ranks({v: sum(s) / len(s) for v, s in by_variant.items()})
+                by_variant[variant_id].append(rating.rank(output_id))
+            ranks = _dense_ranks({v: sum(r) / len(r) for v, r in by_variant.items()})
             rankings.append([ranks.get(v) for v in variant_ids])
             shown = [o for o in rating.display_order if o in rating.outputs]
             if len(shown) >= 2:
-                output_ranks = _dense_ranks({o: rating.overall(o) for o in shown})
-                top = [o for o, r in output_ranks.items() if r == 1]
+                top = [o for o in shown if rating.rank(o) == min(rating.rank(x) for x in shown)]
                 first_won.append(top == [shown[0]])
                 expected.append(1 / len(shown))
         k = len(variant_ids)

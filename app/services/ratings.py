@@ -1,37 +1,168 @@
-"""Ratings: one per rater per comparison (a resubmission edits it), a 1-5 score per output."""
+"""Blind rating: neutral labels in an order shuffled per rater and comparison, one editable rating per rater,
+scores per rubric dimension, a full ranking with ties, a comment and a corrected answer."""
 
 from __future__ import annotations
 
+import hashlib
+import random
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Invalid, NotFound
-from app.models import Rating, RatingScore
+from app.errors import Conflict, Invalid, NotFound
+from app.models import Comparison, Rating, RatingScore, utcnow
 from app.repository import ComparisonRepository
 from app.schemas import RatingIn
+from app.security import Principal
+from app.services.rubric import Dimension, RubricService
+
+LABELS = "ABCDEFGHIJKL"
+
+
+@dataclass(frozen=True)
+class BlindItem:
+    label: str
+    output_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class BlindView:
+    comparison: Comparison
+    rubric: list[Dimension]
+    items: list[BlindItem]
+    rating: Rating | None
+
+
+def dense_ranks(values: dict[str, float], *, higher_is_better: bool) -> dict[str, int]:
+    """1 = best; equal values share a rank and the next distinct value gets the next number."""
+    distinct = sorted(set(values.values()), reverse=higher_is_better)
+    return {key: distinct.index(value) + 1 for key, value in values.items()}
+
+
+def labelled(order: list[int]) -> dict[int, str]:
+    """Output id -> the label it is shown under (A for the first shown, and so on)."""
+    return {output_id: LABELS[i] for i, output_id in enumerate(order)}
 
 
 class RatingService:
-    def __init__(self, session: AsyncSession):
+    def __init__(self, session: AsyncSession, shuffle_key: bytes):
         self.session = session
         self.repo = ComparisonRepository(session)
+        self.shuffle_key = shuffle_key
 
-    async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> Rating:
-        """Validate that every score names an output of this comparison, then create or replace."""
+    async def _comparison(self, comparison_id: int) -> Comparison:
         comparison = await self.repo.get(comparison_id)
         if comparison is None:
             raise NotFound(f"comparison {comparison_id} not found")
-        output_ids = {o.id for o in comparison.outputs}
-        scored = [s.output_id for s in data.scores]
-        if unknown := sorted(set(scored) - output_ids):
-            raise Invalid(f"output id(s) {unknown} are not part of comparison {comparison_id}")
-        if len(scored) != len(set(scored)):
-            raise Invalid("each output may be scored once per rating")
-        rating = await self.repo.rating_by(comparison_id, rater)
+        return comparison
+
+    def shown_order(self, comparison: Comparison, rater: str, rating: Rating | None) -> list[int]:
+        """The order this rater sees: the stored one once rated, else a shuffle keyed by a server secret, so it
+        is stable across reloads, differs between raters, and cannot be worked out from the ids."""
+        rateable = sorted(o.id for o in comparison.outputs if o.status == "done")
+        if rating is not None and sorted(rating.display_order or []) == rateable:
+            return list(rating.display_order)
+        seed = hashlib.sha256(self.shuffle_key + f":{comparison.id}:{rater}".encode()).digest()
+        random.Random(seed).shuffle(rateable)
+        return rateable
+
+    async def blind_view(self, comparison_id: int, rater: str) -> BlindView:
+        comparison = await self._comparison(comparison_id)
+        if any(o.status == "pending" for o in comparison.outputs):
+            raise Conflict("the variants are still answering: rate once every answer is in")
+        rating = next((r for r in comparison.ratings if r.rater == rater), None)
+        order = self.shown_order(comparison, rater, rating)
+        if not order:
+            raise Conflict("there is nothing to rate: every variant failed on this comparison")
+        texts = {o.id: o.text for o in comparison.outputs}
+        items = [
+            BlindItem(label, output_id, texts[output_id]) for output_id, label in labelled(order).items()
+        ]
+        return BlindView(comparison, await RubricService(self.session).dimensions(), items, rating)
+
+    async def mine(self, comparison_id: int, rater: str) -> tuple[Comparison, Rating]:
+        comparison = await self._comparison(comparison_id)
+        rating = next((r for r in comparison.ratings if r.rater == rater), None)
         if rating is None:
-            rating = Rating(comparison_id=comparison_id, rater=rater)
-            self.repo.add(rating)
+            raise NotFound(f"you have not rated comparison {comparison_id} yet")
+        return comparison, rating
+
+    @staticmethod
+    def sees_identities(comparison: Comparison, principal: Principal) -> bool:
+        """Raters are blind to which variant wrote what until they rate (or if they asked the question)."""
+        if principal.role != "rater" or comparison.created_by == principal.name:
+            return True
+        return any(r.rater == principal.name for r in comparison.ratings)
+
+    async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> tuple[Comparison, Rating]:
+        """Check the rating covers every shown answer on every rubric dimension, then create or edit it."""
+        view = await self.blind_view(comparison_id, rater)
+        by_label = {item.label: item.output_id for item in view.items}
+        scores = _checked_scores(data, by_label, [d.key for d in view.rubric])
+        ranks = _checked_ranking(data, scores)
+        rating = view.rating
+        if rating is None:
+            rating = Rating(comparison_id=comparison_id, rater=rater, scores=[])
+            try:
+                # A savepoint: two first submissions racing for one rater end as one rating, not a 500.
+                async with self.session.begin_nested():
+                    self.repo.add(rating)
+            except IntegrityError:
+                found = await self.repo.rating_by(comparison_id, rater)
+                if found is None:
+                    raise
+                rating = found
+        else:
+            rating.updated_at = utcnow()
         rating.comment = data.comment.strip()
-        rating.display_order = [o.id for o in comparison.outputs]
-        rating.scores = [RatingScore(output_id=s.output_id, score=s.score) for s in data.scores]
+        rating.corrected_answer = data.corrected_answer.strip()
+        rating.display_order = [item.output_id for item in view.items]
+        rating.ranking = {str(by_label[label]): rank for label, rank in ranks.items()}
+        _replace_scores(rating, {by_label[label]: dims for label, dims in scores.items()})
         await self.session.flush()
-        return rating
+        return view.comparison, rating
+
+
+def _checked_scores(
+    data: RatingIn, by_label: dict[str, int], dimensions: list[str]
+) -> dict[str, dict[str, int]]:
+    if unknown := sorted(set(data.scores) - set(by_label)):
+        raise Invalid(f"no answer is labelled {', '.join(unknown)}; the answers are {', '.join(by_label)}")
+    if missing := [label for label in by_label if label not in data.scores]:
+        raise Invalid(
+            f"score every answer: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+        )
+    for label, given in data.scores.items():
+        if extra := sorted(set(given) - set(dimensions)):
+            raise Invalid(f"{label}: {', '.join(extra)} is not on the rubric ({', '.join(dimensions)})")
+        if lacking := [d for d in dimensions if d not in given]:
+            raise Invalid(f"{label}: score {', '.join(lacking)} too")
+    return {label: data.scores[label] for label in by_label}
+
+
+def _checked_ranking(data: RatingIn, scores: dict[str, dict[str, int]]) -> dict[str, int]:
+    """A full ranking over the shown answers (ties allowed), renumbered 1, 2, 3 without gaps."""
+    if data.ranking is None:
+        means = {label: sum(dims.values()) / len(dims) for label, dims in scores.items()}
+        return dense_ranks(means, higher_is_better=True)
+    if set(data.ranking) != set(scores):
+        missing = sorted(set(scores) - set(data.ranking))
+        extra = sorted(set(data.ranking) - set(scores))
+        detail = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
+        raise Invalid(f"the ranking must place every answer exactly once ({detail})")
+    return dense_ranks({k: float(v) for k, v in data.ranking.items()}, higher_is_better=False)
+
+
+def _replace_scores(rating: Rating, wanted: dict[int, dict[str, int]]) -> None:
+    """Edit scores in place: deleting and re-inserting the same (output, dimension) would trip the unique key."""
+    existing = {(s.output_id, s.dimension): s for s in rating.scores}
+    for output_id, dims in wanted.items():
+        for dimension, value in dims.items():
+            if (found := existing.pop((output_id, dimension), None)) is not None:
+                found.score = value
+            else:
+                rating.scores.append(RatingScore(output_id=output_id, dimension=dimension, score=value))
+    for stale in existing.values():
+        rating.scores.remove(stale)

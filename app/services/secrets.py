@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -33,6 +35,11 @@ class KeyCipher:
 
     def __init__(self, key: str):
         self._fernet = Fernet(key.encode())
+        self._key = key.encode()
+
+    def derive(self, purpose: str) -> bytes:
+        """A secret for another purpose (e.g. shuffling), the same on every process sharing the key."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_settings(cls, secret_key: str | None, data_dir: Path) -> KeyCipher:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import ApiToken, utcnow
+from app.errors import NotFound
+from app.models import ApiToken, User, utcnow
 from app.repository import TokenRepository
 from app.services.secrets import new_token, read_or_create_secret
 
@@ -19,18 +21,34 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(session: AsyncSession, name: str) -> str:
-    """Create a token and return it; only its hash is kept."""
+async def create_token(session: AsyncSession, name: str, user: User | None = None) -> str:
+    """Create a token acting as `user` and return it; only its hash is kept."""
     token = new_token()
-    TokenRepository(session).add(ApiToken(name=name, token_hash=hash_token(token)))
+    TokenRepository(session).add(
+        ApiToken(name=name, user_id=user.id if user else None, token_hash=hash_token(token))
+    )
     await session.flush()
     return token
+
+
+async def tokens_of(session: AsyncSession, user: User) -> Sequence[ApiToken]:
+    return await TokenRepository(session).of_user(user.id)
+
+
+async def revoke_token_id(session: AsyncSession, token_id: int, user: User) -> None:
+    """Revoke one of `user`'s own tokens."""
+    found = await TokenRepository(session).get(token_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound(f"token {token_id} not found")
+    found.revoked_at = found.revoked_at or utcnow()
 
 
 async def authenticate(session: AsyncSession, token: str) -> ApiToken | None:
     """The live token matching `token`, or None (unknown or revoked)."""
     found = await TokenRepository(session).by_hash(hash_token(token))
     if found is None or found.revoked_at is not None:
+        return None
+    if found.user is not None and found.user.disabled_at is not None:
         return None
     now = utcnow()
     # Coarse on purpose: a write on every API read would serialise readers on SQLite.
@@ -44,12 +62,12 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def revoke_token(session: AsyncSession, name: str) -> bool:
-    found = await TokenRepository(session).by_name(name)
-    if found is None:
-        return False
-    found.revoked_at = utcnow()
-    return True
+async def revoke_token(session: AsyncSession, name: str) -> int:
+    """Revoke every live token with this name; how many were revoked."""
+    found = await TokenRepository(session).live_by_name(name)
+    for token in found:
+        token.revoked_at = utcnow()
+    return len(found)
 
 
 async def ensure_bootstrap_token(

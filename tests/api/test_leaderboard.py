@@ -7,43 +7,48 @@ import math
 import httpx
 import pytest
 
+from app.models import User
 from app.services.tokens import create_token
 from app.state import AppState
-from tests.factories import create_endpoint, create_variant
+from tests.factories import answering_variants, rate_as
+from tests.fakes.fake_openai import FakeOpenAIServer
 
 # (score for A, score for B) per comparison, for two raters
 SCORES = {"r1": [(5, 3), (4, 2), (2, 5)], "r2": [(4, 4), (5, 1), (3, 5)]}
 
 
+# Which variant each rater saw first, per comparison (the blind order is shuffled per rater).
+shown_first: dict[str, list[str]] = {name: [] for name in SCORES}
+
+
 @pytest.fixture
-async def rated(client: httpx.AsyncClient, auth: dict[str, str], state: AppState) -> dict[str, int]:
-    endpoint = await create_endpoint(client, auth)
-    a = await create_variant(client, auth, endpoint["id"], name="A")
-    b = await create_variant(client, auth, endpoint["id"], name="B")
+async def rated(
+    client: httpx.AsyncClient, auth: dict[str, str], state: AppState, fake_llm: FakeOpenAIServer
+) -> dict[str, int]:
+    ids = await answering_variants(client, auth, fake_llm.base_url, {"A": "alpha", "B": "beta"})
     raters = {}
+    for seen in shown_first.values():
+        seen.clear()
     async with state.sessions.begin() as session:
         for name in SCORES:
-            raters[name] = {"Authorization": f"Bearer {await create_token(session, name)}"}
+            rater = User(name=name, role="rater")
+            session.add(rater)
+            await session.flush()
+            raters[name] = {"Authorization": f"Bearer {await create_token(session, name, rater)}"}
     for i in range(3):
         comparison = (
             await client.post(
                 "/api/v1/comparisons",
-                json={"query": f"q{i}", "variant_ids": [a["id"], b["id"]]},
+                json={"query": f"q{i}", "variant_ids": [ids["A"], ids["B"]]},
                 headers=auth,
             )
         ).json()
-        out_a, out_b = (o["id"] for o in comparison["outputs"])
         for name, scores in SCORES.items():
             score_a, score_b = scores[i]
-            response = await client.post(
-                f"/api/v1/comparisons/{comparison['id']}/ratings",
-                json={
-                    "scores": [{"output_id": out_a, "score": score_a}, {"output_id": out_b, "score": score_b}]
-                },
-                headers=raters[name],
-            )
-            assert response.status_code == 201
-    return {"A": a["id"], "B": b["id"]}
+            # No explicit ranking: it follows the mean scores (equal scores tie).
+            rating = await rate_as(client, raters[name], comparison["id"], {"A": score_a, "B": score_b})
+            shown_first[name].append(rating["outputs"][0]["variant"])
+    return ids
 
 
 async def test_leaderboard_numbers(
@@ -54,9 +59,11 @@ async def test_leaderboard_numbers(
     names = [s["name"] for s in board["standings"]]
     assert names == ["A", "B"]
     a, b = board["standings"]
-    assert a["means"]["overall"]["mean"] == pytest.approx(23 / 6, abs=1e-4)
-    assert b["means"]["overall"]["mean"] == pytest.approx(20 / 6, abs=1e-4)
-    assert a["means"]["overall"]["lower"] < a["means"]["overall"]["mean"] < a["means"]["overall"]["upper"]
+    assert set(a["means"]) == {"correctness", "helpfulness", "format"}
+    assert a["means"]["correctness"]["mean"] == pytest.approx(23 / 6, abs=1e-4)
+    assert b["means"]["format"]["mean"] == pytest.approx(20 / 6, abs=1e-4)
+    low, mean, high = (a["means"]["helpfulness"][k] for k in ("lower", "mean", "upper"))
+    assert low < mean < high
     # A beat B 3 times, tied once (half a win), lost twice: 3.5 of 6 games
     assert board["win_rate"][0][1] == pytest.approx(3.5 / 6, abs=1e-4)
     assert board["games"][0][1] == 6
@@ -65,11 +72,14 @@ async def test_leaderboard_numbers(
     assert a["strength_lower"] <= a["strength"] <= a["strength_upper"]
     assert a["p_best"] + b["p_best"] == pytest.approx(1.0)
     assert a["p_best"] > b["p_best"]
-    # A was shown first every time and was the unique best in 3 of 6 ratings
-    assert board["first_shown_wins"] == pytest.approx(0.5) and board["first_shown_expected"] == pytest.approx(
-        0.5
+    # Position bias: how often the answer shown first was the unique best, from the orders actually shown
+    unique_best = {("r1", 0): "A", ("r1", 1): "A", ("r1", 2): "B", ("r2", 1): "A", ("r2", 2): "B"}
+    first_won = sum(
+        unique_best.get((r, i)) == first for r, seen in shown_first.items() for i, first in enumerate(seen)
     )
-    alpha = board["agreement"]["overall"]
+    assert board["first_shown_wins"] == pytest.approx(first_won / 6)
+    assert board["first_shown_expected"] == pytest.approx(0.5)
+    alpha = board["agreement"]["correctness"]
     assert alpha is not None and -1 <= alpha <= 1
 
 

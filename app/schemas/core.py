@@ -1,4 +1,4 @@
-"""Pydantic request/response schemas for the REST API (the contract in DESIGN.md)."""
+"""Pydantic schemas for the catalog, comparisons, knowledge bases and the leaderboard."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.schemas.ratings import RatingOut
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Strategy = Literal["few_shot", "rag", "fine_tuned", "rag_fine_tuned"]
@@ -165,9 +167,17 @@ class VariantOut(BaseModel):
 # --- comparisons -----------------------------------------------------------------------------
 
 
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60, pattern=r"^[\w.:/-]+$")
+]
+
+
 class ComparisonIn(Strict):
     query: str
     variant_ids: Annotated[list[int] | None, Field(min_length=1, max_length=12)] = None
+    # Where the question comes from (a question set, an experiment) and free labels; the leaderboard filters on both.
+    dataset: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
 
     @field_validator("query")
     @classmethod
@@ -214,24 +224,12 @@ class OutputOut(BaseModel):
     prompt: list[dict[str, str]] = []
 
 
-class RatingScoreOut(BaseModel):
-    output_id: int
-    score: int
-
-
-class RatingOut(BaseModel):
-    id: int
-    comparison_id: int
-    rater: str
-    comment: str
-    scores: list[RatingScoreOut]
-    created_at: datetime
-
-
 class ComparisonOut(BaseModel):
     id: int
     query: str
     created_at: datetime
+    dataset: str = ""
+    tags: list[str] = []
     outputs: list[OutputOut]
     ratings: list[RatingOut] = []
 
@@ -240,22 +238,11 @@ class ComparisonSummary(BaseModel):
     id: int
     query: str
     created_at: datetime
+    dataset: str = ""
+    tags: list[str] = []
     variant_count: int
     error_count: int
     rating_count: int
-
-
-# --- ratings ---------------------------------------------------------------------------------
-
-
-class ScoreIn(Strict):
-    output_id: int
-    score: Annotated[int, Field(ge=1, le=5)]
-
-
-class RatingIn(Strict):
-    scores: Annotated[list[ScoreIn], Field(min_length=1, max_length=12)]
-    comment: Annotated[str, Field(max_length=5000)] = ""
 
 
 # --- knowledge bases -------------------------------------------------------------------------

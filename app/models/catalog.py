@@ -1,36 +1,13 @@
-"""SQLAlchemy 2 models: the whole domain schema (migrations in migrations/versions)."""
+"""The catalog: endpoints, example sets, knowledge bases with their documents, variants and versions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-STRATEGIES = ("few_shot", "rag", "fine_tuned", "rag_fine_tuned")
-ENDPOINT_KINDS = ("openai", "anthropic")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
-
-
-class Timestamped:
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+from app.models.base import Base, Timestamped
 
 
 class Endpoint(Timestamped, Base):
@@ -197,92 +174,3 @@ class VariantVersion(Timestamped, Base):
     endpoint: Mapped[Endpoint] = relationship()
     example_set: Mapped[ExampleSet | None] = relationship()
     knowledge_base: Mapped[KnowledgeBase | None] = relationship()
-
-
-class Comparison(Timestamped, Base):
-    __tablename__ = "comparisons"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    query: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(120), default="")
-    outputs: Mapped[list[Output]] = relationship(
-        back_populates="comparison", order_by="Output.position", cascade="all, delete-orphan"
-    )
-    ratings: Mapped[list[Rating]] = relationship(back_populates="comparison", cascade="all, delete-orphan")
-
-
-class Output(Timestamped, Base):
-    """One variant's answer with its evidence. status: pending -> done | error."""
-
-    __tablename__ = "outputs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
-    variant_version_id: Mapped[int] = mapped_column(ForeignKey("variant_versions.id"), index=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    text: Mapped[str] = mapped_column(Text, default="")
-    error: Mapped[str | None] = mapped_column(Text)
-    model: Mapped[str] = mapped_column(String(200), default="")
-    latency_ms: Mapped[float | None] = mapped_column(Float)
-    ttft_ms: Mapped[float | None] = mapped_column(Float)
-    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
-    completion_tokens: Mapped[int | None] = mapped_column(Integer)
-    cost_usd: Mapped[float | None] = mapped_column(Float)
-    # [{source, text, score, chunk_id, position}] as retrieved, and the exact messages sent.
-    contexts: Mapped[list[Any]] = mapped_column(default=list)
-    prompt: Mapped[list[Any]] = mapped_column(default=list)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    comparison: Mapped[Comparison] = relationship(back_populates="outputs")
-    variant_version: Mapped[VariantVersion] = relationship()
-
-
-class Rating(Timestamped, Base):
-    __tablename__ = "ratings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
-    rater: Mapped[str] = mapped_column(String(120))
-    comment: Mapped[str] = mapped_column(Text, default="")
-    # Output ids in the order the rater saw them (position bias is measured from this).
-    display_order: Mapped[list[Any]] = mapped_column(default=list)
-    comparison: Mapped[Comparison] = relationship(back_populates="ratings")
-    scores: Mapped[list[RatingScore]] = relationship(back_populates="rating", cascade="all, delete-orphan")
-
-
-class RatingScore(Base):
-    __tablename__ = "rating_scores"
-    __table_args__ = (UniqueConstraint("rating_id", "output_id", "dimension"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)
-    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), index=True)
-    dimension: Mapped[str] = mapped_column(String(40), default="overall")
-    score: Mapped[int] = mapped_column(Integer)
-    rating: Mapped[Rating] = relationship(back_populates="scores")
-
-
-class ChunkJudgement(Timestamped, Base):
-    """A rater's mark on one retrieved chunk of one output: relevant to the query or not."""
-
-    __tablename__ = "chunk_judgements"
-    __table_args__ = (UniqueConstraint("output_id", "rank", "rater"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), index=True)
-    # 1-based position of the chunk in the output's retrieved contexts.
-    rank: Mapped[int] = mapped_column(Integer)
-    rater: Mapped[str] = mapped_column(String(120))
-    relevant: Mapped[bool] = mapped_column()
-
-
-class ApiToken(Timestamped, Base):
-    """A REST credential; only its SHA-256 is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

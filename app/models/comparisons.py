@@ -1,0 +1,112 @@
+"""Comparisons, their outputs, and what raters said about them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Timestamped
+
+if TYPE_CHECKING:
+    from app.models.catalog import VariantVersion
+
+
+class Comparison(Timestamped, Base):
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    # Where the question came from (a question set, an experiment); the leaderboard filters on it.
+    dataset: Mapped[str] = mapped_column(String(120), default="", index=True)
+    tags: Mapped[list[ComparisonTag]] = relationship(
+        cascade="all, delete-orphan", order_by="ComparisonTag.tag", lazy="selectin"
+    )
+    outputs: Mapped[list[Output]] = relationship(
+        back_populates="comparison", order_by="Output.position", cascade="all, delete-orphan"
+    )
+    ratings: Mapped[list[Rating]] = relationship(back_populates="comparison", cascade="all, delete-orphan")
+
+
+class ComparisonTag(Base):
+    __tablename__ = "comparison_tags"
+    __table_args__ = (UniqueConstraint("comparison_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(60), index=True)
+
+
+class Output(Timestamped, Base):
+    """One variant's answer with its evidence. status: pending -> done | error."""
+
+    __tablename__ = "outputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    variant_version_id: Mapped[int] = mapped_column(ForeignKey("variant_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    text: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200), default="")
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # [{source, text, score, chunk_id, position}] as retrieved, and the exact messages sent.
+    contexts: Mapped[list[Any]] = mapped_column(default=list)
+    prompt: Mapped[list[Any]] = mapped_column(default=list)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comparison: Mapped[Comparison] = relationship(back_populates="outputs")
+    variant_version: Mapped[VariantVersion] = relationship()
+
+
+class Rating(Timestamped, Base):
+    """One rater's verdict on one comparison (editable; never two per rater)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("comparison_id", "rater"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    rater: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # Output ids in the order the rater saw them (position bias is measured from this).
+    display_order: Mapped[list[Any]] = mapped_column(default=list)
+    # {output id (as text): rank}, 1 = best; equal ranks are ties. Empty on ratings from before rankings.
+    ranking: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    corrected_answer: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comparison: Mapped[Comparison] = relationship(back_populates="ratings")
+    scores: Mapped[list[RatingScore]] = relationship(back_populates="rating", cascade="all, delete-orphan")
+
+
+class RatingScore(Base):
+    __tablename__ = "rating_scores"
+    __table_args__ = (UniqueConstraint("rating_id", "output_id", "dimension"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), index=True)
+    dimension: Mapped[str] = mapped_column(String(40), default="overall")
+    score: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[Rating] = relationship(back_populates="scores")
+
+
+class ChunkJudgement(Timestamped, Base):
+    """A rater's mark on one retrieved chunk of one output: relevant to the query or not."""
+
+    __tablename__ = "chunk_judgements"
+    __table_args__ = (UniqueConstraint("output_id", "rank", "rater"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), index=True)
+    # 1-based position of the chunk in the output's retrieved contexts.
+    rank: Mapped[int] = mapped_column(Integer)
+    rater: Mapped[str] = mapped_column(String(120))
+    relevant: Mapped[bool] = mapped_column()

@@ -1,0 +1,203 @@
+"""Blind rating in the browser, and review queues that hand each rater the next item to rate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.deps import CsrfChecked, QueuesDep, RatingsDep, UiAdmin, UiRater, UiUser
+from app.errors import Conflict, DomainError, Invalid
+from app.presenters import rating_out
+from app.routes.ui_support import form_errors, redirect_to, render
+from app.schemas import QueueIn, RatingIn
+from app.security import Principal
+from app.services.ratings import BlindView, RatingService
+
+router = APIRouter()
+
+
+def _typed_values(form: FormData, view: BlindView) -> dict[str, object]:
+    """What the rater entered, to put back on the form when it needs fixing."""
+    return {
+        "scores": {
+            (i.label, d.key): str(form.get(f"score-{i.label}-{d.key}", ""))
+            for i in view.items
+            for d in view.rubric
+        },
+        "ranks": {i.label: str(form.get(f"rank-{i.label}", "")) for i in view.items},
+        "comment": str(form.get("comment", "")),
+        "corrected_answer": str(form.get("corrected_answer", "")),
+    }
+
+
+def _stored_values(view: BlindView) -> dict[str, object]:
+    rating = view.rating
+    if rating is None:
+        return {"scores": {}, "ranks": {}, "comment": "", "corrected_answer": ""}
+    label_of = {i.output_id: i.label for i in view.items}
+    return {
+        "scores": {
+            (label_of[s.output_id], s.dimension): str(s.score)
+            for s in rating.scores
+            if s.output_id in label_of
+        },
+        "ranks": {label_of[int(o)]: str(r) for o, r in (rating.ranking or {}).items() if int(o) in label_of},
+        "comment": rating.comment,
+        "corrected_answer": rating.corrected_answer,
+    }
+
+
+def _rating_from_form(form: FormData, view: BlindView) -> RatingIn:
+    """Fields score-<label>-<dimension> (1-5) and rank-<label>; a blank field is a clear error, not a zero."""
+    scores: dict[str, dict[str, int]] = {}
+    ranking: dict[str, int] = {}
+    problems = []
+    for item in view.items:
+        for dim in view.rubric:
+            raw = str(form.get(f"score-{item.label}-{dim.key}", "")).strip()
+            if not raw.isdigit() or not 1 <= int(raw) <= 5:
+                problems.append(f"{item.label}: choose a {dim.label.lower()} score from 1 to 5")
+            else:
+                scores.setdefault(item.label, {})[dim.key] = int(raw)
+        raw_rank = str(form.get(f"rank-{item.label}", "")).strip()
+        if not raw_rank.isdigit() or not 1 <= int(raw_rank) <= len(view.items):
+            problems.append(f"{item.label}: choose a rank from 1 to {len(view.items)}")
+        else:
+            ranking[item.label] = int(raw_rank)
+    if problems:
+        raise _FormProblems(problems)
+    return RatingIn(
+        scores=scores,
+        ranking=ranking,
+        comment=str(form.get("comment", "")),
+        corrected_answer=str(form.get("corrected_answer", "")),
+    )
+
+
+class _FormProblems(Invalid):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+async def _rate_context(ratings: RatingService, comparison_id: int, user: Principal) -> dict[str, object]:
+    """The blind view, or (still answering) a page that polls until the answers are in."""
+    try:
+        view = await ratings.blind_view(comparison_id, user.name)
+    except Conflict as exc:
+        comparison = await ratings.repo.get(comparison_id)
+        waiting = comparison is not None and any(o.status == "pending" for o in comparison.outputs)
+        return {"comparison_id": comparison_id, "waiting": waiting, "problem": exc.detail}
+    reveal = rating_out(view.rating, view.comparison) if view.rating is not None else None
+    return {"view": view, "reveal": reveal, "values": _stored_values(view), "comparison_id": comparison_id}
+
+
+@router.get("/comparisons/{comparison_id}/rate", name="rate_page", response_class=HTMLResponse)
+async def rate_page(
+    request: Request,
+    comparison_id: int,
+    user: UiRater,
+    ratings: RatingsDep,
+    queue: Annotated[int | None, Query()] = None,
+    saved: Annotated[bool, Query()] = False,
+    previous: Annotated[int | None, Query()] = None,
+) -> HTMLResponse:
+    """Answers under A, B, C… in this rater's own order; names appear only after the rating is saved."""
+    context = await _rate_context(ratings, comparison_id, user)
+    # `previous`: the item just rated in a queue, whose reveal is one click away.
+    context |= {"queue": queue, "saved": saved, "previous": previous}
+    return render(request, "pages/rate.html", context)
+
+
+@router.post("/comparisons/{comparison_id}/rate", name="submit_rating_ui", response_model=None)
+async def submit_rating(
+    request: Request,
+    comparison_id: int,
+    user: UiRater,
+    _csrf: CsrfChecked,
+    ratings: RatingsDep,
+    queues: QueuesDep,
+    queue: Annotated[int | None, Query()] = None,
+) -> Response:
+    view = await ratings.blind_view(comparison_id, user.name)
+    form = await request.form()
+    try:
+        await ratings.submit(comparison_id, user.name, _rating_from_form(form, view))
+    except _FormProblems as exc:
+        errors = exc.problems
+    except (ValidationError, DomainError) as exc:
+        errors = form_errors(exc)
+    else:
+        if queue is not None:
+            progress = await queues.progress(await queues.get(queue), user.name)
+            if (following := progress.next_comparison_id) is not None:
+                after = {"queue": queue, "previous": comparison_id}
+                return redirect_to(request, "rate_page", after, comparison_id=following)
+            return redirect_to(request, "queue_page", queue_id=queue)
+        return redirect_to(request, "rate_page", {"saved": "true"}, comparison_id=comparison_id)
+    context: dict[str, object] = {"view": view, "reveal": None, "values": _typed_values(form, view)}
+    context |= {"errors": errors, "comparison_id": comparison_id, "queue": queue}
+    return render(request, "pages/rate.html", context, status_code=422)
+
+
+@router.get("/queues", name="queues_page", response_class=HTMLResponse)
+async def queues_page(request: Request, user: UiUser, queues: QueuesDep) -> HTMLResponse:
+    return render(request, "pages/queues.html", {"queues": await queues.all_progress(user.name)})
+
+
+@router.post("/queues", name="create_queue_ui", response_model=None)
+async def create_queue(
+    request: Request,
+    user: UiAdmin,
+    _csrf: CsrfChecked,
+    queues: QueuesDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    raters_per_item: Annotated[str, Form(max_length=10)] = "3",
+    comparison_ids: Annotated[str, Form(max_length=60_000)] = "",
+    dataset: Annotated[str, Form(max_length=200)] = "",
+    tag: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Comparison ids separated by commas or spaces, or a dataset and/or tag that selects them."""
+    try:
+        ids = [int(p) for p in comparison_ids.replace(",", " ").split()]
+    except ValueError:
+        ids, errors = [], ["comparison ids must be whole numbers separated by commas or spaces"]
+    else:
+        try:
+            data = QueueIn(
+                name=name,
+                raters_per_item=raters_per_item,
+                comparison_ids=ids,
+                dataset=dataset.strip(),
+                tag=tag.strip(),
+            )
+            queue = await queues.create(data, user.name)
+            return redirect_to(request, "queue_page", queue_id=queue.id)
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
+    typed = {"name": name, "raters_per_item": raters_per_item, "comparison_ids": comparison_ids}
+    context = {
+        "queues": await queues.all_progress(user.name),
+        "errors": errors,
+        "typed": typed | {"dataset": dataset, "tag": tag},
+    }
+    return render(request, "pages/queues.html", context, status_code=422)
+
+
+@router.get("/queues/{queue_id}", name="queue_page", response_class=HTMLResponse)
+async def queue_page(request: Request, queue_id: int, user: UiUser, queues: QueuesDep) -> HTMLResponse:
+    progress = await queues.progress(await queues.get(queue_id), user.name)
+    return render(request, "pages/queue.html", {"p": progress})
+
+
+@router.post("/queues/{queue_id}/delete", name="delete_queue_ui", response_model=None)
+async def delete_queue(
+    request: Request, queue_id: int, _user: UiAdmin, _csrf: CsrfChecked, queues: QueuesDep
+) -> Response:
+    """Only the queue goes; its comparisons and their ratings stay."""
+    await queues.delete(queue_id)
+    return redirect_to(request, "queues_page")

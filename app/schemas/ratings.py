@@ -1,0 +1,161 @@
+"""Schemas for blind rating, the rubric, accounts and review queues."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Label = Annotated[str, StringConstraints(pattern=r"^[A-L]$")]
+Score = Annotated[int, Field(ge=1, le=5)]
+DimensionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DimensionOut(BaseModel):
+    key: str
+    label: str
+    description: str
+
+
+class DimensionIn(_Strict):
+    key: DimensionKey
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    description: Annotated[str, Field(max_length=500)] = ""
+
+
+class BlindOutputOut(BaseModel):
+    """What a rater sees of an answer before rating: a neutral label and the text, nothing else."""
+
+    label: str
+    text: str
+
+
+class BlindComparisonOut(BaseModel):
+    comparison_id: int
+    query: str
+    rubric: list[DimensionOut]
+    outputs: list[BlindOutputOut]
+    # True once this caller has rated; GET .../ratings/mine then reveals the identities.
+    rated: bool
+
+
+class RatingIn(_Strict):
+    """Scores per label per rubric dimension, a ranking (1 = best, equal numbers tie), comment, correction.
+
+    Without `ranking`, the ranking follows each answer's mean score."""
+
+    scores: Annotated[dict[Label, dict[DimensionKey, Score]], Field(min_length=1, max_length=12)]
+    ranking: Annotated[dict[Label, Annotated[int, Field(ge=1, le=12)]] | None, Field(max_length=12)] = None
+    comment: Annotated[str, Field(max_length=5000)] = ""
+    corrected_answer: Annotated[str, Field(max_length=8000)] = ""
+
+
+class RevealedOutputOut(BaseModel):
+    """After submitting: which variant was behind each label, with this rater's scores and rank."""
+
+    label: str
+    output_id: int
+    variant_id: int
+    variant: str
+    strategy: str
+    rank: int | None
+    scores: dict[str, int]
+
+
+class RatingOut(BaseModel):
+    id: int
+    comparison_id: int
+    rater: str
+    comment: str
+    corrected_answer: str = ""
+    created_at: datetime
+    updated_at: datetime | None = None
+    outputs: list[RevealedOutputOut]
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+Role = Literal["viewer", "rater", "admin"]
+
+
+class MeOut(BaseModel):
+    name: str
+    role: str
+
+
+class UserIn(_Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    role: Role = "rater"
+    # Omit to invite: the answer carries a one-time link for the person to choose a password.
+    password: Annotated[str | None, Field(min_length=10, max_length=1024)] = None
+
+
+class UserPatch(_Strict):
+    role: Role | None = None
+    disabled: bool | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    status: Literal["active", "invited", "disabled", "no password"]
+    created_at: datetime
+    last_login_at: datetime | None
+    # Only in the answer that created the invitation.
+    invite_url: str | None = None
+
+
+class TokenIn(_Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+    # Only in the answer that created it: it is stored hashed.
+    token: str | None = None
+
+
+# --- review queues ---------------------------------------------------------------------------
+
+
+class QueueIn(_Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    raters_per_item: Annotated[int, Field(ge=1, le=50)] = 3
+    # Either explicit comparisons, or every comparison matching dataset/tag (at most 5,000).
+    comparison_ids: Annotated[list[int], Field(max_length=5000)] = []
+    dataset: Annotated[str, Field(max_length=120)] = ""
+    tag: Annotated[str, Field(max_length=60)] = ""
+
+
+class RaterProgressOut(BaseModel):
+    rater: str
+    rated: int
+
+
+class QueueOut(BaseModel):
+    id: int
+    name: str
+    raters_per_item: int
+    items: int
+    # Items with at least raters_per_item ratings.
+    complete: int
+    # The caller's own count and what is left for them.
+    mine: int
+    left_for_me: int
+    raters: list[RaterProgressOut]
+    created_at: datetime
+
+
+class NextItemOut(BaseModel):
+    comparison_id: int | None
+    left_for_me: int
