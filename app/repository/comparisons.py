@@ -41,6 +41,17 @@ class ComparisonRepository:
         stmt = select(Comparison).where(Comparison.id == comparison_id).options(*_COMPARISON_LOADS)
         return await self.session.scalar(stmt)
 
+    async def get_for_rating(self, comparison_id: int) -> Comparison | None:
+        """The comparison with its outputs and their variants, but not everyone's ratings (a rater's hot path)."""
+        loads = (
+            selectinload(Comparison.outputs)
+            .selectinload(Output.variant_version)
+            .selectinload(VariantVersion.variant)
+        )
+        return await self.session.scalar(
+            select(Comparison).where(Comparison.id == comparison_id).options(loads)
+        )
+
     async def list(self, *, limit: int, offset: int = 0) -> Sequence[Comparison]:
         stmt = (
             select(Comparison)

@@ -53,7 +53,7 @@ class RatingService:
         self.shuffle_key = shuffle_key
 
     async def _comparison(self, comparison_id: int) -> Comparison:
-        comparison = await self.repo.get(comparison_id)
+        comparison = await self.repo.get_for_rating(comparison_id)
         if comparison is None:
             raise NotFound(f"comparison {comparison_id} not found")
         return comparison
@@ -72,7 +72,7 @@ class RatingService:
         comparison = await self._comparison(comparison_id)
         if any(o.status == "pending" for o in comparison.outputs):
             raise Conflict("the variants are still answering: rate once every answer is in")
-        rating = next((r for r in comparison.ratings if r.rater == rater), None)
+        rating = await self.repo.rating_by(comparison_id, rater)
         order = self.shown_order(comparison, rater, rating)
         if not order:
             raise Conflict("there is nothing to rate: every variant failed on this comparison")
@@ -84,7 +84,7 @@ class RatingService:
 
     async def mine(self, comparison_id: int, rater: str) -> tuple[Comparison, Rating]:
         comparison = await self._comparison(comparison_id)
-        rating = next((r for r in comparison.ratings if r.rater == rater), None)
+        rating = await self.repo.rating_by(comparison_id, rater)
         if rating is None:
             raise NotFound(f"you have not rated comparison {comparison_id} yet")
         return comparison, rating
