@@ -157,8 +157,8 @@ def get_judgement_service(session: SessionDep) -> JudgementService:
 JudgementsDep = Annotated[JudgementService, Depends(get_judgement_service)]
 
 
-def get_leaderboard_service(session: SessionDep) -> LeaderboardService:
-    return LeaderboardService(session)
+def get_leaderboard_service(session: SessionDep, state: StateDep) -> LeaderboardService:
+    return LeaderboardService(session, state.leaderboards)
 
 
 LeaderboardDep = Annotated[LeaderboardService, Depends(get_leaderboard_service)]

@@ -14,6 +14,7 @@ from app.security import LoginThrottle
 from app.services.comparisons import ComparisonRunner
 from app.services.ingestion import IngestWorker
 from app.services.knowledge import KnowledgeService
+from app.services.leaderboard import LeaderboardCache
 from app.services.secrets import KeyCipher
 
 
@@ -30,3 +31,4 @@ class AppState:
     knowledge: KnowledgeService
     runner: ComparisonRunner
     logins: LoginThrottle = field(default_factory=LoginThrottle)
+    leaderboards: LeaderboardCache = field(default_factory=LeaderboardCache)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -110,31 +110,8 @@ class ComparisonRepository:
         return await self.session.scalar(stmt)
 
 
-async def rating_rows(session: AsyncSession, filters: Any) -> Sequence[Any]:
-    """One row per rating score with its rating, output and variant (for the leaderboard).
-
-    `filters` has since, until, dataset and tag (app.services.leaderboard.Filters)."""
-    stmt = (
-        select(
-            Rating.id,
-            Rating.rater,
-            Rating.comparison_id,
-            Rating.display_order,
-            Rating.ranking,
-            RatingScore.output_id,
-            Variant.id,
-            Variant.name,
-            Variant.strategy,
-            RatingScore.dimension,
-            RatingScore.score,
-        )
-        .join(RatingScore, RatingScore.rating_id == Rating.id)
-        .join(Output, Output.id == RatingScore.output_id)
-        .join(VariantVersion, VariantVersion.id == Output.variant_version_id)
-        .join(Variant, Variant.id == VariantVersion.variant_id)
-        .join(Comparison, Comparison.id == Rating.comparison_id)
-        .order_by(Rating.id)
-    )
+def _filtered(stmt: Any, filters: Any) -> Any:
+    """Apply leaderboard filters (since, until, dataset, tag) to a statement joined to Comparison."""
     if filters.since is not None:
         stmt = stmt.where(Comparison.created_at >= filters.since)
     if filters.until is not None:
@@ -144,4 +121,45 @@ async def rating_rows(session: AsyncSession, filters: Any) -> Sequence[Any]:
     if filters.tag is not None:
         tagged = select(ComparisonTag.comparison_id).where(ComparisonTag.tag == filters.tag)
         stmt = stmt.where(Comparison.id.in_(tagged))
-    return (await session.execute(stmt)).all()
+    return stmt
+
+
+async def score_rows(session: AsyncSession, filters: Any) -> Sequence[Any]:
+    """(rating id, rater, output id, variant id, dimension, score) per stored score, for the leaderboard.
+    `filters` is app.services.leaderboard.Filters."""
+    stmt = (
+        select(
+            Rating.id,
+            Rating.rater,
+            RatingScore.output_id,
+            VariantVersion.variant_id,
+            RatingScore.dimension,
+            RatingScore.score,
+        )
+        .join(Rating, Rating.id == RatingScore.rating_id)
+        .join(Output, Output.id == RatingScore.output_id)
+        .join(VariantVersion, VariantVersion.id == Output.variant_version_id)
+        .join(Comparison, Comparison.id == Rating.comparison_id)
+    )
+    return (await session.execute(_filtered(stmt, filters))).all()
+
+
+async def rating_orders(session: AsyncSession, filters: Any) -> Sequence[Any]:
+    """(rating id, display order, ranking) per rating; JSON left as text, parsed once by the caller."""
+    stmt = select(Rating.id, cast(Rating.display_order, Text), cast(Rating.ranking, Text)).join(
+        Comparison, Comparison.id == Rating.comparison_id
+    )
+    return (await session.execute(_filtered(stmt, filters))).all()
+
+
+async def variant_names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:
+    stmt = select(Variant.id, Variant.name, Variant.strategy).where(Variant.id.in_(ids))
+    return {i: (name, strategy) for i, name, strategy in (await session.execute(stmt)).all()}
+
+
+async def ratings_fingerprint(session: AsyncSession) -> tuple[Any, ...]:
+    """Changes whenever a rating is added, edited or deleted (the leaderboard cache key)."""
+    row = (
+        await session.execute(select(func.count(Rating.id), func.max(Rating.id), func.max(Rating.updated_at)))
+    ).one()
+    return tuple(str(x) for x in row)

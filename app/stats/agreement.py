@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 Metric = Literal["nominal", "ordinal", "interval"]
 
@@ -20,23 +21,33 @@ def krippendorff_alpha(data: Sequence[Sequence[float | None]], metric: Metric = 
     if len(values) < 2:
         return None
     index = {v: i for i, v in enumerate(values)}
-    n_values = len(values)
-    coincidence = np.zeros((n_values, n_values))
     n_units = max(len(row) for row in data)
-    for unit in range(n_units):
-        present = [row[unit] for row in data if unit < len(row) and row[unit] is not None]
-        m = len(present)
-        if m < 2:
-            continue
-        for a_pos, a in enumerate(present):
-            for b_pos, b in enumerate(present):
-                if a_pos != b_pos:
-                    coincidence[index[a], index[b]] += 1.0 / (m - 1)  # type: ignore[index]
+    counts = np.zeros((n_units, len(values)))
+    for row in data:
+        for unit, value in enumerate(row):
+            if value is not None:
+                counts[unit, index[value]] += 1
+    return alpha_from_counts(counts, np.array(values, dtype=float), metric)
+
+
+def alpha_from_counts(
+    counts: NDArray[np.float64], values: NDArray[np.float64], metric: Metric = "ordinal"
+) -> float | None:
+    """Alpha from a units x values matrix of how many coders gave each value to each unit (vectorised: the
+    leaderboard computes it over 100k outputs). Units with fewer than two values are not pairable."""
+    pairable = counts.sum(axis=1)
+    keep = pairable >= 2
+    counts, pairable = counts[keep], pairable[keep]
+    if counts.shape[0] == 0:
+        return None
+    # Each unit adds, for every ordered pair of its values from different coders, 1 / (m_u - 1).
+    weighted = counts / (pairable - 1)[:, None]
+    coincidence = weighted.T @ counts - np.diag(weighted.sum(axis=0))
     marginals = coincidence.sum(axis=1)
     total = marginals.sum()
-    if total <= 1:
+    if total <= 1 or np.count_nonzero(marginals) < 2:
         return None
-    delta = _distances(np.array(values, dtype=float), marginals, metric)
+    delta = _distances(values, marginals, metric)
     observed = (coincidence * delta).sum()
     expected = (np.outer(marginals, marginals) * delta).sum() / (total - 1)
     if expected == 0:
@@ -44,7 +55,9 @@ def krippendorff_alpha(data: Sequence[Sequence[float | None]], metric: Metric = 
     return float(1.0 - observed / expected)
 
 
-def _distances(values: np.ndarray, marginals: np.ndarray, metric: Metric) -> np.ndarray:
+def _distances(
+    values: NDArray[np.float64], marginals: NDArray[np.float64], metric: Metric
+) -> NDArray[np.float64]:
     n = len(values)
     if metric == "nominal":
         return 1.0 - np.eye(n)

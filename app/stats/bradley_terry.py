@@ -80,9 +80,16 @@ def analyse(
     patterns: dict[tuple[int | None, ...], int] = {}
     for ranking in rankings:
         key = tuple(ranking)
-        if len(key) != k:
-            raise ValueError(f"each ranking must rank {k} items")
         patterns[key] = patterns.get(key, 0) + 1
+    return analyse_patterns(patterns, k, resamples=resamples, seed=seed)
+
+
+def analyse_patterns(
+    patterns: dict[tuple[int | None, ...], int], k: int, *, resamples: int = 200, seed: int = 0
+) -> BradleyTerryResult:
+    """`analyse` for rankings already counted: {ranking: how many ratings gave it}."""
+    if any(len(key) != k for key in patterns):
+        raise ValueError(f"each ranking must rank {k} items")
     keys = list(patterns)
     counts = np.array([patterns[key] for key in keys], dtype=float)
     contributions = np.stack([pairwise_wins(key) for key in keys]) if keys else np.zeros((0, k, k))

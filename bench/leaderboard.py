@@ -1,0 +1,288 @@
+"""Leaderboard speed over 100k ratings, and rating POST throughput on one worker.
+
+1. Fills a fresh SQLite database (migrated like the app's) with N ratings: comparisons of 4 variants, each rated
+   by 4 of 40 raters on the 3 default rubric dimensions, with rankings and shuffled display orders. Times the
+   statistics alone (means + t intervals, Bradley-Terry with 200 bootstrap fits, win rates, P(best),
+   Krippendorff's alpha per dimension, position bias) and the whole leaderboard including the database read.
+2. Starts the real app (uvicorn, one worker, SQLite) in its own process with variants on a fake model server,
+   and POSTs ratings from concurrent clients: requests/s.
+
+    .venv/bin/python bench/leaderboard.py [--ratings 100000] [--posts 1000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.db import create_engine, create_session_factory  # noqa: E402
+from app.migrate import upgrade_database  # noqa: E402
+from app.repository.comparisons import rating_orders, score_rows, variant_names  # noqa: E402
+from app.services.leaderboard import Filters, LeaderboardCache, LeaderboardService, summarise  # noqa: E402
+from bench.fanout import wait_for  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+VARIANTS, RATERS_PER_ITEM, RATER_POOL = 4, 4, 40
+DIMENSIONS = ("correctness", "helpfulness", "format")
+TOKEN = "tt_bench-token"
+
+
+def fill(path: Path, n_ratings: int) -> None:
+    """Rows straight into SQLite (the ORM would take minutes); variant v is better than v+1 on average."""
+    rng = random.Random(1)
+    now = datetime.now(UTC).isoformat(sep=" ")
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO endpoints (id, name, kind, base_url, model, timeout_s, is_bundled, is_fine_tuned, created_at) "
+        "VALUES (1, 'e', 'openai', 'http://127.0.0.1:9/v1', 'm', 60, 0, 0, ?)",
+        (now,),
+    )
+    for v in range(1, VARIANTS + 1):
+        db.execute(
+            "INSERT INTO variants (id, name, strategy, description, created_at) VALUES (?, ?, 'few_shot', '', ?)",
+            (v, f"v{v}", now),
+        )
+        db.execute(
+            "INSERT INTO variant_versions (id, variant_id, version, config_hash, endpoint_id, system_prompt, temperature,"
+            " top_p, max_tokens, few_shot_k, few_shot_selection, top_k, min_score, use_mmr, created_at)"
+            " VALUES (?, ?, 1, 'h', 1, '', 0.2, 1, 256, 0, 'first', 4, 0, 0, ?)",
+            (v, v, now),
+        )
+    comparisons = n_ratings // RATERS_PER_ITEM
+    outputs, ratings, scores = [], [], []
+    rating_id = 0
+    for c in range(1, comparisons + 1):
+        ids = [(c - 1) * VARIANTS + v for v in range(1, VARIANTS + 1)]
+        outputs += [
+            (oid, c, v, v - 1, "done", f"answer {oid}", now) for v, oid in zip(range(1, 5), ids, strict=True)
+        ]
+        for rater in rng.sample(range(RATER_POOL), RATERS_PER_ITEM):
+            rating_id += 1
+            quality = {oid: rng.gauss(4 - 0.3 * i, 0.8) for i, oid in enumerate(ids)}
+            order = ids[:]
+            rng.shuffle(order)
+            distinct = sorted({round(q) for q in quality.values()}, reverse=True)
+            ranking = {str(oid): distinct.index(round(q)) + 1 for oid, q in quality.items()}
+            ratings.append(
+                (rating_id, c, f"rater-{rater}", "", json.dumps(order), json.dumps(ranking), "", now)
+            )
+            for oid, q in quality.items():
+                for d in DIMENSIONS:
+                    scores.append((rating_id, oid, d, min(5, max(1, round(q + rng.gauss(0, 0.5))))))
+    db.executemany(
+        "INSERT INTO comparisons (id, query, created_by, dataset, created_at) VALUES (?, ?, 'bench', 'bench', ?)",
+        [(c, f"question {c}", now) for c in range(1, comparisons + 1)],
+    )
+    db.executemany(
+        "INSERT INTO outputs (id, comparison_id, variant_version_id, position, status, text, model, contexts,"
+        " prompt, created_at) VALUES (?, ?, ?, ?, ?, ?, 'm', '[]', '[]', ?)",
+        outputs,
+    )
+    db.executemany(
+        "INSERT INTO ratings (id, comparison_id, rater, comment, display_order, ranking, corrected_answer, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ratings,
+    )
+    db.executemany(
+        "INSERT INTO rating_scores (rating_id, output_id, dimension, score) VALUES (?, ?, ?, ?)", scores
+    )
+    db.commit()
+    db.close()
+
+
+async def time_leaderboard(url: str, runs: int = 3) -> None:
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    totals, loads, stats, cached = [], [], [], []
+    cache = LeaderboardCache()
+    async with sessions() as session:
+        for _ in range(runs):
+            started = time.perf_counter()
+            rows = await score_rows(session, Filters())
+            orders = await rating_orders(session, Filters())
+            names = await variant_names(session, {row[3] for row in rows})
+            loaded = time.perf_counter()
+            board = summarise(rows, orders, names, [])
+            done = time.perf_counter()
+            loads.append(loaded - started)
+            stats.append(done - loaded)
+            started = time.perf_counter()
+            whole = await LeaderboardService(session).compute()
+            totals.append(time.perf_counter() - started)
+        await LeaderboardService(session, cache).compute()
+        for _ in range(runs):
+            started = time.perf_counter()
+            await LeaderboardService(session, cache).compute()
+            cached.append(time.perf_counter() - started)
+    await engine.dispose()
+    print(f"ratings: {board.ratings}, raters: {board.raters}, variants: {len(board.standings)}")
+    print(
+        f"  statistics (200 bootstrap fits, alpha x3, intervals): {statistics.median(stats) * 1000:7.0f} ms"
+    )
+    print(f"  database read ({len(rows):,} score rows):           {statistics.median(loads) * 1000:7.0f} ms")
+    print(f"  whole leaderboard, cold (read + statistics):        {statistics.median(totals) * 1000:7.0f} ms")
+    print(f"  whole leaderboard, no rating changed since:         {statistics.median(cached) * 1000:7.0f} ms")
+    order = [s.name for s in whole.standings]
+    print(f"  ranking {order}; P(best) {[round(s.p_best, 2) for s in whole.standings]}")
+
+
+async def post_ratings(base: str, fake_url: str, posts: int, concurrency: int) -> None:
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for v in range(VARIANTS):
+            endpoint = await http.post(
+                "/api/v1/endpoints",
+                json={"name": f"e{v}", "base_url": fake_url, "model": f"fixed-{v}"},
+                headers=admin,
+            )
+            endpoint.raise_for_status()
+            variant = await http.post(
+                "/api/v1/variants",
+                json={"name": f"v{v}", "strategy": "fine_tuned", "endpoint_id": endpoint.json()["id"]},
+                headers=admin,
+            )
+            variant.raise_for_status()
+        raters = []
+        for r in range(concurrency):
+            await http.post("/api/v1/users", json={"name": f"r{r}", "role": "rater"}, headers=admin)
+            raters.append(r)
+        per_rater = -(-posts // concurrency)
+        comparisons = []
+        for i in range(per_rater):
+            response = await http.post("/api/v1/comparisons", json={"query": f"q{i}"}, headers=admin)
+            comparisons.append(response.json()["id"])
+        # Tokens for the raters come from the CLI in real life; here the admin token's user API is not theirs,
+        # so each rater gets one through the service token: create them via the users' own token endpoint.
+        tokens = await asyncio.to_thread(_rater_tokens, concurrency)
+        body = {
+            "scores": {label: dict.fromkeys(DIMENSIONS, 4) for label in "ABCD"},
+            "ranking": dict(A=1, B=2, C=2, D=3),
+        }
+
+        async def rater(r: int) -> list[float]:
+            took = []
+            headers = {"Authorization": f"Bearer {tokens[r]}"}
+            for cid in comparisons:
+                started = time.perf_counter()
+                response = await http.post(f"/api/v1/comparisons/{cid}/ratings", json=body, headers=headers)
+                took.append(time.perf_counter() - started)
+                assert response.status_code == 201, response.text
+            return took
+
+        started = time.perf_counter()
+        latencies = [t for ts in await asyncio.gather(*(rater(r) for r in raters)) for t in ts]
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    print(
+        f"rating POSTs: {len(latencies)} from {concurrency} concurrent raters on one uvicorn worker (SQLite)"
+    )
+    print(
+        f"  throughput {len(latencies) / elapsed:.0f} requests/s; latency p50 {latencies[len(latencies) // 2] * 1000:.0f} ms,"
+        f" p99 {latencies[int(len(latencies) * 0.99)] * 1000:.0f} ms"
+    )
+
+
+def _rater_tokens(n: int) -> list[str]:
+    """Tokens for users r0..rN, made the way an operator would: `triptych tokens create --user`."""
+    tokens = []
+    for r in range(n):
+        made = subprocess.run(
+            [sys.executable, "-m", "app.cli", "tokens", "create", "--user", f"r{r}", "--name", "bench"],
+            cwd=ROOT,
+            env=_ENV,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        tokens.append(made.stdout.strip().splitlines()[-1])
+    return tokens
+
+
+_ENV: dict[str, str] = {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--ratings", type=int, default=100_000)
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/board.db"
+        upgrade_database(url)
+        started = time.perf_counter()
+        fill(Path(tmp) / "board.db", args.ratings)
+        print(f"filled {args.ratings:,} ratings in {time.perf_counter() - started:.0f} s")
+        asyncio.run(time_leaderboard(url))
+
+    fake_port, app_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        _ENV.update(
+            os.environ
+            | {
+                "TRIPTYCH_DATA_DIR": tmp,
+                "TRIPTYCH_SERVE_LOCAL_MODEL": "false",
+                "TRIPTYCH_LOAD_DEMO": "false",
+                "TRIPTYCH_API_TOKEN": TOKEN,
+                "TRIPTYCH_PORT": str(app_port),
+            }
+        )
+        models = ",".join(f"fixed-{i}" for i in range(VARIANTS))
+        fake = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.fake_openai",
+                "--port",
+                str(fake_port),
+                "--latency",
+                "0",
+                "--models",
+                models,
+            ],
+            cwd=ROOT,
+        )
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            cwd=ROOT,
+            env=_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{app_port}/healthz")
+            wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
+            asyncio.run(
+                post_ratings(
+                    f"http://127.0.0.1:{app_port}",
+                    f"http://127.0.0.1:{fake_port}/v1",
+                    args.posts,
+                    args.concurrency,
+                )
+            )
+        finally:
+            for process in (app, fake):
+                process.terminate()
+                process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
