@@ -27,7 +27,7 @@ from app.pipelines import build_pipelines
 from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
-from app.routes import api_catalog, api_comparisons, api_knowledge, api_team, ui, ui_accounts
+from app.routes import api_catalog, api_comparisons, api_knowledge, api_team, exports, ui, ui_accounts
 from app.routes.ui_support import render
 from app.security import LoginRequired
 from app.services.comparisons import ComparisonRunner
@@ -175,6 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_comparisons.router, tags=["comparisons"])
     app.include_router(api_knowledge.router, tags=["knowledge"])
     app.include_router(api_team.router, tags=["team"])
+    app.include_router(exports.api_router, tags=["exports"])
+    app.include_router(exports.ui_router, include_in_schema=False)
     app.include_router(ui_accounts.router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")

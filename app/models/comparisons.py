@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped
@@ -88,7 +88,11 @@ class Rating(Timestamped, Base):
 
 class RatingScore(Base):
     __tablename__ = "rating_scores"
-    __table_args__ = (UniqueConstraint("rating_id", "output_id", "dimension"),)
+    __table_args__ = (
+        UniqueConstraint("rating_id", "output_id", "dimension"),
+        # Covers the leaderboard's count of each score per output and dimension.
+        Index("ix_rating_scores_output_dimension_score", "output_id", "dimension", "score"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)

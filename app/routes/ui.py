@@ -62,12 +62,15 @@ async def create_comparison(
     variants: VariantsDep,
     query: Annotated[str, Form()] = "",
     variant_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    dataset: Annotated[str, Form(max_length=200)] = "",
+    tags: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Store the comparison, run it in the background, answer with the (polling) columns."""
     errors: list[str] = []
     code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    tag_list = [t.strip() for t in tags.split(",") if t.strip()]
     try:
-        data = ComparisonIn(query=query, variant_ids=variant_ids or None)
+        data = ComparisonIn(query=query, variant_ids=variant_ids or None, dataset=dataset, tags=tag_list)
     except ValidationError as exc:
         errors = form_errors(exc)
     if not variant_ids:
@@ -75,11 +78,19 @@ async def create_comparison(
         errors.append("choose at least one variant to compare")
     if not errors:
         try:
-            comparison_id = await runner.create(data.query, data.variant_ids, created_by=user.name)
+            comparison_id = await runner.create(
+                data.query, data.variant_ids, created_by=user.name, dataset=data.dataset, tags=data.tags
+            )
         except DomainError as exc:
             errors, code = form_errors(exc), error_status(exc)
     if errors:
-        context: dict[str, object] = {"errors": errors, "query": query, "chosen": set(variant_ids)}
+        context: dict[str, object] = {
+            "errors": errors,
+            "query": query,
+            "chosen": set(variant_ids),
+            "dataset": dataset,
+            "tags": tags,
+        }
         if is_htmx(request):
             return render(request, "partials/_errors.html", context, status_code=code)
         context |= {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -167,9 +168,8 @@ class VariantOut(BaseModel):
 # --- comparisons -----------------------------------------------------------------------------
 
 
-Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60, pattern=r"^[\w.:/-]+$")
-]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+TAG_CHARACTERS = re.compile(r"^[\w.:/-]+$")
 
 
 class ComparisonIn(Strict):
@@ -178,6 +178,14 @@ class ComparisonIn(Strict):
     # Where the question comes from (a question set, an experiment) and free labels; the leaderboard filters on both.
     dataset: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
     tags: Annotated[list[Tag], Field(max_length=20)] = []
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_characters(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not TAG_CHARACTERS.match(tag):
+                raise ValueError(f"tag {tag!r}: use letters, digits and . _ : / - only (no spaces)")
+        return tags
 
     @field_validator("query")
     @classmethod

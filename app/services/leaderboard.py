@@ -15,7 +15,14 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repository.comparisons import rating_orders, ratings_fingerprint, score_rows, variant_names
+from app.repository.comparisons import (
+    output_variants,
+    rated_outputs,
+    rating_orders,
+    ratings_fingerprint,
+    score_counts,
+    variant_names,
+)
 from app.services.judgements import JudgementService, RetrievalMetrics
 from app.stats.agreement import alpha_from_counts
 from app.stats.bradley_terry import analyse_patterns
@@ -78,10 +85,33 @@ class LeaderboardCache:
         self._boards[key] = (fingerprint, board)
 
 
+@dataclass(frozen=True)
+class BoardData:
+    """What the database aggregates for a leaderboard (see app.repository.comparisons)."""
+
+    counts: Sequence[Sequence[Any]]  # (output id, dimension, raters who gave 1, ..., 5)
+    orders: Sequence[Sequence[Any]]  # (rating id, rater, display order JSON, ranking JSON)
+    output_variant: dict[int, int]
+    legacy: Sequence[Sequence[Any]]  # (rating id, output id, mean score) of ratings without a ranking
+    names: dict[int, tuple[str, str]]
+
+
 class LeaderboardService:
     def __init__(self, session: AsyncSession, cache: LeaderboardCache | None = None):
         self.session = session
         self.cache = cache
+
+    async def load(self, filters: Filters) -> BoardData:
+        orders = await rating_orders(self.session, filters)
+        output_variant = {o: v for o, v in await output_variants(self.session, filters)}
+        rankless = [row[0] for row in orders if row[3] in (None, "{}", "null")]
+        return BoardData(
+            counts=await score_counts(self.session, filters),
+            orders=orders,
+            output_variant=output_variant,
+            legacy=await rated_outputs(self.session, rankless) if rankless else [],
+            names=await variant_names(self.session, set(output_variant.values())),
+        )
 
     async def compute(self, filters: Filters | None = None, *, resamples: int = 200) -> Leaderboard:
         filters = filters or Filters()
@@ -91,54 +121,66 @@ class LeaderboardService:
             self.cache is not None
             and (board := self.cache.get((filters, resamples), fingerprint)) is not None
         ):
+            # Names are read afresh: a variant renamed since is shown under its new name.
+            names = await variant_names(self.session, {s.id for s in board.standings})
+            for standing in board.standings:
+                standing.name, standing.strategy = names.get(standing.id, (standing.name, standing.strategy))
             board.retrieval = retrieval
             return board
-        scores = await score_rows(self.session, filters)
-        orders = await rating_orders(self.session, filters)
-        names = await variant_names(self.session, {row[3] for row in scores})
-        board = summarise(scores, orders, names, retrieval, resamples=resamples)
+        board = summarise(await self.load(filters), retrieval, resamples=resamples)
         if self.cache is not None:
             self.cache.put((filters, resamples), fingerprint, board)
         return board
 
 
-def summarise(
-    scores: Sequence[Sequence[Any]],
-    orders: Sequence[Sequence[Any]],
-    names: dict[int, tuple[str, str]],
-    retrieval: list[RetrievalMetrics],
-    *,
-    resamples: int = 200,
-) -> Leaderboard:
-    """The statistics from `score_rows` (rating, rater, output, variant, dimension, score) and `rating_orders`
-    (rating, display order, ranking). Pure, so the bench can time it apart from the database."""
-    if not scores:
+def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: int = 200) -> Leaderboard:
+    """The statistics from what `load` read. Pure, so the bench can time it apart from the database."""
+    variant_ids = sorted(
+        {data.output_variant[row[0]] for row in data.counts if row[0] in data.output_variant}
+    )
+    if not variant_ids:
         return Leaderboard(0, 0, [], [], [], {}, None, None, retrieval)
-    rating_col, rater_col, output_col, variant_col, dim_col, value_col = zip(*scores, strict=True)
-    rating_ids, r = np.unique(np.asarray(rating_col), return_inverse=True)
-    output_ids, u = np.unique(np.asarray(output_col), return_inverse=True)
-    variant_ids, v = np.unique(np.asarray(variant_col), return_inverse=True)
-    dimensions = sorted(set(dim_col))
-    dim_index = {d: i for i, d in enumerate(dimensions)}
-    d = np.fromiter((dim_index[x] for x in dim_col), dtype=np.int64, count=len(dim_col))
-    values = np.asarray(value_col, dtype=float)
-    n_ratings, n_variants = len(rating_ids), len(variant_ids)
-
-    means = _means(v, d, values, n_variants, dimensions)
-    # A rating counts for a variant once, however many of its outputs it scored.
-    rated_pairs = np.unique(r * n_variants + v)
-    ratings_per_variant = np.bincount(rated_pairs % n_variants, minlength=n_variants)
-    agreement = {dim: _alpha(u[d == i], values[d == i], len(output_ids)) for i, dim in enumerate(dimensions)}
-    ranks, first_won, shown = _ranks(orders, rating_ids, output_ids, r, u, values)
-    output_variant = np.zeros(len(output_ids), dtype=np.int64)
-    output_variant[u] = v
-    patterns = _patterns(ranks, output_variant, n_ratings, n_variants)
-    result = analyse_patterns(patterns, n_variants, resamples=resamples)
-
+    column = {v: i for i, v in enumerate(variant_ids)}
+    k = len(variant_ids)
+    dimensions = sorted({row[1] for row in data.counts})
+    given = np.array([row[2:] for row in data.counts], dtype=float)  # raters per score value, 1-5
+    cell = np.fromiter(
+        (
+            column[data.output_variant[row[0]]] * len(dimensions) + dimensions.index(row[1])
+            for row in data.counts
+        ),
+        dtype=np.int64,
+        count=len(data.counts),
+    )
+    size = k * len(dimensions)
+    n = np.bincount(cell, weights=given.sum(axis=1), minlength=size)
+    total = np.bincount(cell, weights=given @ SCORE_VALUES, minlength=size)
+    squares = np.bincount(cell, weights=given @ SCORE_VALUES**2, minlength=size)
+    means: list[dict[str, MeanInterval]] = [
+        {
+            dim: interval_from_moments(int(n[at]), total[at], squares[at], bounds=SCORE_SCALE)
+            for j, dim in enumerate(dimensions)
+            if n[(at := i * len(dimensions) + j)] > 0
+        }
+        for i in range(k)
+    ]
+    rating_ids = [row[0] for row in data.orders]
+    rankings = _rankings(data)
+    flat = [(i, int(o), rank) for i, ranking in enumerate(rankings) for o, rank in ranking.items()]
+    r = np.fromiter((x[0] for x in flat), dtype=np.int64, count=len(flat))
+    variant_of = np.fromiter(
+        (column.get(data.output_variant.get(x[1], -1), -1) for x in flat), dtype=np.int64, count=len(flat)
+    )
+    ranks = np.fromiter((x[2] for x in flat), dtype=float, count=len(flat))
+    keep = variant_of >= 0
+    r, variant_of, ranks = r[keep], variant_of[keep], ranks[keep]
+    ratings_per_variant = np.bincount(np.unique(r * k + variant_of) % k, minlength=k)
+    result = analyse_patterns(_patterns(r, variant_of, ranks, len(rating_ids), k), k, resamples=resamples)
+    first_won, shown = _position_bias(data, rankings)
     standings = [
         VariantStanding(
-            int(variant_ids[i]),
-            *names.get(int(variant_ids[i]), (f"variant {variant_ids[i]}", "")),
+            v,
+            *data.names.get(v, (f"variant {v}", "")),
             int(ratings_per_variant[i]),
             means[i],
             float(result.strengths[i]),
@@ -146,104 +188,78 @@ def summarise(
             float(result.upper[i]),
             float(result.p_best[i]),
         )
-        for i in range(n_variants)
+        for i, v in enumerate(variant_ids)
     ]
-    order = sorted(range(n_variants), key=lambda i: -standings[i].strength)
-    raters = len(set(rater_col))
+    order = sorted(range(k), key=lambda i: -standings[i].strength)
     return Leaderboard(
-        ratings=n_ratings,
-        raters=raters,
+        ratings=len(rating_ids),
+        raters=len({row[1] for row in data.orders}),
         standings=[standings[i] for i in order],
         win_rate=[
             [None if result.games[i, j] == 0 else float(result.win_rate[i, j]) for j in order] for i in order
         ],
         games=[[int(result.games[i, j]) for j in order] for i in order],
-        agreement=agreement,
+        agreement=_agreement(data.counts, dimensions, given),
         first_shown_wins=float(np.mean(first_won)) if len(first_won) else None,
         first_shown_expected=float(np.mean(1.0 / shown)) if len(shown) else None,
         retrieval=retrieval,
     )
 
 
-def _means(
-    v: NDArray[np.int64], d: NDArray[np.int64], values: NDArray[np.float64], k: int, dimensions: list[str]
-) -> list[dict[str, MeanInterval]]:
-    """Mean and t interval per (variant, dimension) from counts, sums and sums of squares."""
-    key = v * len(dimensions) + d
-    size = k * len(dimensions)
-    n = np.bincount(key, minlength=size)
-    total = np.bincount(key, weights=values, minlength=size)
-    squares = np.bincount(key, weights=values**2, minlength=size)
-    result: list[dict[str, MeanInterval]] = [{} for _ in range(k)]
-    for i in range(k):
-        for j, dim in enumerate(dimensions):
-            at = i * len(dimensions) + j
-            if n[at]:
-                result[i][dim] = interval_from_moments(int(n[at]), total[at], squares[at], bounds=SCORE_SCALE)
-    return result
+def _parse_all(texts: Sequence[str | None], empty: str) -> list[Any]:
+    """Many small JSON documents parsed in one call (100k json.loads calls cost ~10x more)."""
+    return list(json.loads("[" + ",".join(t if t and t != "null" else empty for t in texts) + "]"))
 
 
-def _alpha(units: NDArray[np.int64], values: NDArray[np.float64], n_units: int) -> float | None:
-    """Krippendorff's alpha (ordinal) for one dimension: units are outputs, coders are raters."""
-    cells = units * len(SCORE_VALUES) + (values.astype(np.int64) - 1)
-    counts = np.bincount(cells, minlength=n_units * len(SCORE_VALUES)).reshape(n_units, len(SCORE_VALUES))
-    return alpha_from_counts(counts.astype(float), SCORE_VALUES, "ordinal")
+def _rankings(data: BoardData) -> list[dict[str, float]]:
+    """Each rating's {output id: rank}; ratings stored before rankings existed rank by mean score."""
+    rankings: list[dict[str, float]] = _parse_all([row[3] for row in data.orders], "{}")
+    by_rating: dict[int, dict[int, float]] = {}
+    for rating_id, output_id, mean in data.legacy:
+        by_rating.setdefault(rating_id, {})[output_id] = float(mean)
+    if by_rating:
+        for i, row in enumerate(data.orders):
+            if not rankings[i] and (scored := by_rating.get(row[0])):
+                distinct = sorted(set(scored.values()), reverse=True)
+                rankings[i] = {str(o): distinct.index(m) + 1 for o, m in scored.items()}
+    return rankings
 
 
-def _ranks(
-    orders: Sequence[Sequence[Any]],
-    rating_ids: NDArray[np.int64],
-    output_ids: NDArray[np.int64],
-    r: NDArray[np.int64],
-    u: NDArray[np.int64],
-    values: NDArray[np.float64],
-) -> tuple[dict[tuple[int, int], float], NDArray[np.bool_], NDArray[np.float64]]:
-    """Each rating's rank per output (1 = best), whether the first output shown was the unique best, and
-    how many outputs were shown. Ratings from before rankings existed rank by mean score."""
-    rating_at = {int(x): i for i, x in enumerate(rating_ids)}
-    output_at = {int(x): i for i, x in enumerate(output_ids)}
-    scored: dict[tuple[int, int], list[float]] = {}
-    ranks: dict[tuple[int, int], float] = {}
+def _position_bias(
+    data: BoardData, rankings: list[dict[str, float]]
+) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Per rating with 2+ outputs: was the first output shown the unique best, and how many were shown."""
+    orders = _parse_all([row[2] for row in data.orders], "[]")
     first_won, shown = [], []
-    for rating_id, display_order, ranking in orders:
-        ri = rating_at.get(rating_id)
-        if ri is None:
-            continue
-        ranking = json.loads(ranking) if isinstance(ranking, str) else ranking
-        if not ranking:
-            if not scored:  # built once, only when there are legacy ratings
-                for a, b, x in zip(r.tolist(), u.tolist(), values.tolist(), strict=True):
-                    scored.setdefault((a, b), []).append(x)
-            overall = {b: sum(s) / len(s) for (a, b), s in scored.items() if a == ri}
-            distinct = sorted(set(overall.values()), reverse=True)
-            ranking = {str(int(output_ids[b])): distinct.index(m) + 1 for b, m in overall.items()}
-        local = {output_at[int(o)]: float(k) for o, k in ranking.items() if int(o) in output_at}
-        for b, k in local.items():
-            ranks[(ri, b)] = k
-        display_order = json.loads(display_order) if isinstance(display_order, str) else display_order
-        seen = [output_at[o] for o in display_order or [] if o in output_at and output_at[o] in local]
+    for order, ranking in zip(orders, rankings, strict=True):
+        seen = [ranking[key] for o in order if (key := str(o)) in ranking]
         if len(seen) >= 2:
-            best = min(local[b] for b in seen)
-            first_won.append(local[seen[0]] == best and sum(local[b] == best for b in seen) == 1)
+            best = min(seen)
+            first_won.append(seen[0] == best and seen.count(best) == 1)
             shown.append(len(seen))
-    return ranks, np.array(first_won, dtype=bool), np.array(shown, dtype=float)
+    return np.array(first_won, dtype=bool), np.array(shown, dtype=float)
+
+
+def _agreement(
+    counts: Sequence[Sequence[Any]], dimensions: list[str], given: NDArray[np.float64]
+) -> dict[str, float | None]:
+    """Krippendorff's alpha (ordinal) per rubric dimension; units are outputs, coders are raters."""
+    dimension_of = np.array([dimensions.index(row[1]) for row in counts])
+    return {
+        dim: alpha_from_counts(given[dimension_of == j], SCORE_VALUES, "ordinal")
+        for j, dim in enumerate(dimensions)
+    }
 
 
 def _patterns(
-    ranks: dict[tuple[int, int], float], output_variant: NDArray[np.int64], n_ratings: int, k: int
+    r: NDArray[np.int64], v: NDArray[np.int64], ranks: NDArray[np.float64], n_ratings: int, k: int
 ) -> dict[tuple[int | None, ...], int]:
     """Rankings over variants (several outputs of one variant in a rating share their mean rank), counted
     by distinct pattern: 100k ratings come down to a few dozen patterns for the bootstrap."""
-    sums = np.zeros(n_ratings * k)
-    counts = np.zeros(n_ratings * k)
-    if ranks:
-        keys = np.fromiter(
-            ((ri * k + output_variant[b]) for ri, b in ranks), dtype=np.int64, count=len(ranks)
-        )
-        np.add.at(sums, keys, np.fromiter(ranks.values(), dtype=float, count=len(ranks)))
-        np.add.at(counts, keys, 1.0)
-    with np.errstate(invalid="ignore"):
-        matrix = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(n_ratings, k)
+    keys = r * k + v
+    sums = np.bincount(keys, weights=ranks, minlength=n_ratings * k)
+    counts = np.bincount(keys, minlength=n_ratings * k)
+    matrix = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(n_ratings, k)
     distinct, how_many = np.unique(matrix, axis=0, return_counts=True)
     patterns: dict[tuple[int | None, ...], int] = {}
     for row, n in zip(distinct.tolist(), how_many.tolist(), strict=True):

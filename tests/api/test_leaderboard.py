@@ -7,7 +7,9 @@ import math
 import httpx
 import pytest
 
-from app.models import User
+from app.models import User, utcnow
+from app.presenters import leaderboard_out
+from app.services.leaderboard import LeaderboardService
 from app.services.tokens import create_token
 from app.state import AppState
 from tests.factories import answering_variants, rate_as
@@ -100,3 +102,42 @@ async def test_leaderboard_page(client: httpx.AsyncClient, rated: dict[str, int]
     fragment = await client.get("/leaderboard?since=2999-01-01", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text and "No ratings yet" in fragment.text
     assert (await client.get("/leaderboard?since=garbage")).status_code == 422
+
+
+async def test_ratings_without_a_ranking_rank_by_their_scores(
+    client: httpx.AsyncClient, auth: dict[str, str], rated: dict[str, int], state: AppState
+) -> None:
+    """Ratings stored before rankings existed count by score: here the same outcomes as the derived rankings."""
+    from sqlalchemy import update
+
+    from app.models import Rating
+
+    before = (await client.get("/api/v1/leaderboard", headers=auth)).json()
+    async with state.sessions.begin() as session:
+        await session.execute(update(Rating).values(ranking={}, updated_at=utcnow()))
+    after = (await client.get("/api/v1/leaderboard", headers=auth)).json()
+    assert after["win_rate"] == before["win_rate"] and after["games"] == before["games"]
+    assert [s["strength"] for s in after["standings"]] == pytest.approx(
+        [s["strength"] for s in before["standings"]]
+    )
+    assert after["first_shown_wins"] == before["first_shown_wins"]
+    async with state.sessions() as session:  # no cache: computed from the rankless rows
+        uncached = leaderboard_out(await LeaderboardService(session).compute())
+    assert uncached.win_rate == before["win_rate"]
+
+
+async def test_the_cached_board_follows_new_and_edited_ratings(
+    client: httpx.AsyncClient, auth: dict[str, str], rated: dict[str, int], state: AppState
+) -> None:
+    first = (await client.get("/api/v1/leaderboard", headers=auth)).json()
+    comparison = (await client.get("/api/v1/comparisons", headers=auth)).json()[0]["id"]
+    admin = await rate_as(client, auth, comparison, {"A": 1, "B": 5})
+    added = (await client.get("/api/v1/leaderboard", headers=auth)).json()
+    assert added["ratings"] == first["ratings"] + 1 and added["win_rate"] != first["win_rate"]
+    await rate_as(client, auth, comparison, {"A": 5, "B": 1})
+    assert (
+        admin["id"]
+        == (await client.get(f"/api/v1/comparisons/{comparison}/ratings/mine", headers=auth)).json()["id"]
+    )
+    edited = (await client.get("/api/v1/leaderboard", headers=auth)).json()
+    assert edited["ratings"] == added["ratings"] and edited["win_rate"] != added["win_rate"]

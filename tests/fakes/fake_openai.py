@@ -72,6 +72,9 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        # How many requests were waiting out their latency at once, at most (tests of concurrency read it).
+        self.in_flight = 0
+        self.max_in_flight = 0
         app = Starlette(
             routes=[
                 Route("/v1/models", self._list_models, methods=["GET"]),
@@ -126,7 +129,12 @@ class FakeOpenAIServer:
         if model.fail_status and (model.fail_times == 0 or model.calls <= model.fail_times):
             headers = {"Retry-After": model.retry_after} if model.retry_after else {}
             return _error(model.fail_status, f"fake failure {model.fail_status}", "fake_error", **headers)
-        await asyncio.sleep(model.latency_s)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(model.latency_s)
+        finally:
+            self.in_flight -= 1
         words = model.reply.split(" ")
         limit = payload.get("max_tokens") or payload.get("max_completion_tokens")
         finish = "length" if isinstance(limit, int) and len(words) > limit else "stop"

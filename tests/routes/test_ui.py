@@ -317,3 +317,18 @@ async def test_unknown_comparison_page_is_an_html_404(
     response = await client.get("/comparisons/987654")
     assert response.status_code == 404
     assert "<html" in response.text and "not found" in response.text
+
+
+async def test_asking_with_a_dataset_and_tags_labels_the_comparison(
+    client: httpx.AsyncClient, seeded: dict[str, int], auth: dict[str, str]
+) -> None:
+    headers = await csrf(client)
+    form = {"query": "Q?", "variant_ids": [seeded["variant"]], "dataset": "hr", "tags": "week-1, policy"}
+    response = await client.post("/comparisons", data=form, headers=headers)
+    assert response.status_code == 303
+    comparison_id = int(response.headers["location"].rsplit("/", 1)[1])
+    stored = (await client.get(f"/api/v1/comparisons/{comparison_id}", headers=auth)).json()
+    assert stored["dataset"] == "hr" and stored["tags"] == ["policy", "week-1"]
+    bad = await client.post("/comparisons", data=form | {"tags": "has space"}, headers=headers)
+    assert bad.status_code == 422 and "has space" in bad.text  # the typed tags stay on the form
+    assert "no spaces" in bad.text
