@@ -135,27 +135,29 @@ class LeaderboardService:
 
 def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: int = 200) -> Leaderboard:
     """The statistics from what `load` read. Pure, so the bench can time it apart from the database."""
-    variant_ids = sorted(
-        {data.output_variant[row[0]] for row in data.counts if row[0] in data.output_variant}
-    )
+    if not data.counts:
+        return Leaderboard(0, 0, [], [], [], {}, None, None, retrieval)
+    # Columns of the count rows, transposed in C rather than row by row.
+    output_col, dim_col, *given_cols = zip(*data.counts, strict=True)
+    scored_outputs = np.array(output_col, dtype=np.int64)
+    given = np.column_stack([np.array(c, dtype=float) for c in given_cols])  # raters per score value, 1-5
+    scored = set(np.unique(scored_outputs).tolist())
+    variant_ids = sorted({v for o, v in data.output_variant.items() if o in scored})
     if not variant_ids:
         return Leaderboard(0, 0, [], [], [], {}, None, None, retrieval)
     column = {v: i for i, v in enumerate(variant_ids)}
     k = len(variant_ids)
-    dimensions = sorted({row[1] for row in data.counts})
-    given = np.array([row[2:] for row in data.counts], dtype=float)  # raters per score value, 1-5
-    cell = np.fromiter(
-        (
-            column[data.output_variant[row[0]]] * len(dimensions) + dimensions.index(row[1])
-            for row in data.counts
-        ),
-        dtype=np.int64,
-        count=len(data.counts),
-    )
+    dimensions = sorted(set(dim_col))
+    dim_index = {d: i for i, d in enumerate(dimensions)}
+    dimension_of = np.array([dim_index[d] for d in dim_col], dtype=np.int64)
+    variant_col = _lookup(scored_outputs, {o: column.get(v, -1) for o, v in data.output_variant.items()})
+    known = variant_col >= 0
+    cell = (variant_col * len(dimensions) + dimension_of)[known]
+    weights = given[known]
     size = k * len(dimensions)
-    n = np.bincount(cell, weights=given.sum(axis=1), minlength=size)
-    total = np.bincount(cell, weights=given @ SCORE_VALUES, minlength=size)
-    squares = np.bincount(cell, weights=given @ SCORE_VALUES**2, minlength=size)
+    n = np.bincount(cell, weights=weights.sum(axis=1), minlength=size)
+    total = np.bincount(cell, weights=weights @ SCORE_VALUES, minlength=size)
+    squares = np.bincount(cell, weights=weights @ SCORE_VALUES**2, minlength=size)
     means: list[dict[str, MeanInterval]] = [
         {
             dim: interval_from_moments(int(n[at]), total[at], squares[at], bounds=SCORE_SCALE)
@@ -166,17 +168,16 @@ def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: 
     ]
     rating_ids = [row[0] for row in data.orders]
     rankings = _rankings(data)
-    flat = [(i, int(o), rank) for i, ranking in enumerate(rankings) for o, rank in ranking.items()]
-    r = np.fromiter((x[0] for x in flat), dtype=np.int64, count=len(flat))
-    variant_of = np.fromiter(
-        (column.get(data.output_variant.get(x[1], -1), -1) for x in flat), dtype=np.int64, count=len(flat)
-    )
-    ranks = np.fromiter((x[2] for x in flat), dtype=float, count=len(flat))
+    # Every (rating, output, rank) as flat arrays; outputs map to variant columns through sorted lookups.
+    r = np.repeat(np.arange(len(rankings)), [len(ranking) for ranking in rankings])
+    outputs = np.array([int(o) for ranking in rankings for o in ranking], dtype=np.int64)
+    ranks = np.array([rank for ranking in rankings for rank in ranking.values()], dtype=float)
+    variant_of = _lookup(outputs, {o: column.get(v, -1) for o, v in data.output_variant.items()})
     keep = variant_of >= 0
-    r, variant_of, ranks = r[keep], variant_of[keep], ranks[keep]
-    ratings_per_variant = np.bincount(np.unique(r * k + variant_of) % k, minlength=k)
-    result = analyse_patterns(_patterns(r, variant_of, ranks, len(rating_ids), k), k, resamples=resamples)
-    first_won, shown = _position_bias(data, rankings)
+    r, outputs, variant_of, ranks = r[keep], outputs[keep], variant_of[keep], ranks[keep]
+    patterns, ratings_per_variant = _patterns(r, variant_of, ranks, len(rating_ids), k)
+    result = analyse_patterns(patterns, k, resamples=resamples)
+    first_won, shown = _position_bias(data, r, outputs, ranks)
     standings = [
         VariantStanding(
             v,
@@ -199,7 +200,7 @@ def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: 
             [None if result.games[i, j] == 0 else float(result.win_rate[i, j]) for j in order] for i in order
         ],
         games=[[int(result.games[i, j]) for j in order] for i in order],
-        agreement=_agreement(data.counts, dimensions, given),
+        agreement=_agreement(dimension_of, dimensions, given),
         first_shown_wins=float(np.mean(first_won)) if len(first_won) else None,
         first_shown_expected=float(np.mean(1.0 / shown)) if len(shown) else None,
         retrieval=retrieval,
@@ -225,26 +226,54 @@ def _rankings(data: BoardData) -> list[dict[str, float]]:
     return rankings
 
 
+def _lookup(keys: NDArray[np.int64], mapping: dict[int, int]) -> NDArray[np.int64]:
+    """mapping[key] for each key (-1 when absent), vectorised through a sorted array."""
+    if not mapping or len(keys) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    known = np.array(sorted(mapping), dtype=np.int64)
+    values = np.array([mapping[x] for x in known.tolist()], dtype=np.int64)
+    at = np.clip(np.searchsorted(known, keys), 0, len(known) - 1)
+    return np.where(known[at] == keys, values[at], -1)
+
+
 def _position_bias(
-    data: BoardData, rankings: list[dict[str, float]]
+    data: BoardData, r: NDArray[np.int64], outputs: NDArray[np.int64], ranks: NDArray[np.float64]
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Per rating with 2+ outputs: was the first output shown the unique best, and how many were shown."""
+    """Per rating with 2+ ranked outputs: was the first one shown the unique best, and how many were shown."""
     orders = _parse_all([row[2] for row in data.orders], "[]")
-    first_won, shown = [], []
-    for order, ranking in zip(orders, rankings, strict=True):
-        seen = [ranking[key] for o in order if (key := str(o)) in ranking]
-        if len(seen) >= 2:
-            best = min(seen)
-            first_won.append(seen[0] == best and seen.count(best) == 1)
-            shown.append(len(seen))
-    return np.array(first_won, dtype=bool), np.array(shown, dtype=float)
+    shown_r = np.repeat(np.arange(len(orders)), [len(order) for order in orders])
+    shown_o = np.array([o for order in orders for o in order], dtype=np.int64)
+    shown_at = (
+        np.concatenate([np.arange(len(order)) for order in orders]) if orders else np.zeros(0, np.int64)
+    )
+    # The rank of each (rating, output) pair shown, found by a sorted search over the ranked pairs.
+    width = int(max(outputs.max(initial=0), shown_o.max(initial=0))) + 1
+    ranked_key = r * width + outputs
+    sort = np.argsort(ranked_key)
+    ranked_key, ranked_rank = ranked_key[sort], ranks[sort]
+    query = shown_r * width + shown_o
+    at = np.clip(np.searchsorted(ranked_key, query), 0, max(len(ranked_key) - 1, 0))
+    found = (ranked_key[at] == query) if len(ranked_key) else np.zeros(len(query), bool)
+    shown_r, shown_at, shown_rank = shown_r[found], shown_at[found], ranked_rank[at][found]
+    n = len(orders)
+    count = np.bincount(shown_r, minlength=n)
+    best = np.full(n, np.inf)
+    np.minimum.at(best, shown_r, shown_rank)
+    ties_at_best = np.bincount(shown_r[shown_rank == best[shown_r]], minlength=n)
+    first_pos = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_pos, shown_r, shown_at)
+    first_rank = np.full(n, np.inf)
+    is_first = shown_at == first_pos[shown_r]
+    first_rank[shown_r[is_first]] = shown_rank[is_first]
+    rated = count >= 2
+    won = (first_rank == best) & (ties_at_best == 1)
+    return won[rated], count[rated].astype(float)
 
 
 def _agreement(
-    counts: Sequence[Sequence[Any]], dimensions: list[str], given: NDArray[np.float64]
+    dimension_of: NDArray[np.int64], dimensions: list[str], given: NDArray[np.float64]
 ) -> dict[str, float | None]:
     """Krippendorff's alpha (ordinal) per rubric dimension; units are outputs, coders are raters."""
-    dimension_of = np.array([dimensions.index(row[1]) for row in counts])
     return {
         dim: alpha_from_counts(given[dimension_of == j], SCORE_VALUES, "ordinal")
         for j, dim in enumerate(dimensions)
@@ -253,17 +282,27 @@ def _agreement(
 
 def _patterns(
     r: NDArray[np.int64], v: NDArray[np.int64], ranks: NDArray[np.float64], n_ratings: int, k: int
-) -> dict[tuple[int | None, ...], int]:
+) -> tuple[dict[tuple[int | None, ...], int], NDArray[np.int64]]:
     """Rankings over variants (several outputs of one variant in a rating share their mean rank), counted
-    by distinct pattern: 100k ratings come down to a few dozen patterns for the bootstrap."""
+    by distinct pattern — 100k ratings come down to a few dozen patterns for the bootstrap — and how many
+    ratings ranked each variant."""
     keys = r * k + v
-    sums = np.bincount(keys, weights=ranks, minlength=n_ratings * k)
-    counts = np.bincount(keys, minlength=n_ratings * k)
-    matrix = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(n_ratings, k)
-    distinct, how_many = np.unique(matrix, axis=0, return_counts=True)
+    sums = np.bincount(keys, weights=ranks, minlength=n_ratings * k).reshape(n_ratings, k)
+    counts = np.bincount(keys, minlength=n_ratings * k).reshape(n_ratings, k)
+    matrix = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    quarters = np.rint(matrix * 4).astype(np.int64)
+    if k <= 11 and np.array_equal(quarters, matrix * 4) and quarters.max(initial=0) < 49:
+        # Each row as one integer (ranks up to 12 in quarter steps: digits 0-48, 0 = unranked; 49^11 fits
+        # in 64 bits), so counting patterns is a 1-D unique instead of a row sort. Mean ranks that are not
+        # quarter steps take the row sort below, so no two patterns are ever merged.
+        codes = quarters @ (49 ** np.arange(k, dtype=np.int64))
+        _codes, first, how_many = np.unique(codes, return_index=True, return_counts=True)
+        distinct = matrix[first]
+    else:
+        distinct, how_many = np.unique(matrix, axis=0, return_counts=True)
     patterns: dict[tuple[int | None, ...], int] = {}
     for row, n in zip(distinct.tolist(), how_many.tolist(), strict=True):
         present = sorted({x for x in row if x > 0})
         key = tuple(present.index(x) + 1 if x > 0 else None for x in row)
         patterns[key] = patterns.get(key, 0) + int(n)
-    return patterns
+    return patterns, (counts > 0).sum(axis=0)
