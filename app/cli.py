@@ -1,4 +1,4 @@
-"""The `triptych` command: serve, migrate, users, tokens, ingest, kb."""
+"""The `triptych` command: serve, migrate, users, tokens, leaderboard, ingest, kb."""
 
 from __future__ import annotations
 
@@ -141,6 +141,22 @@ def users_list() -> None:
     for user in asyncio.run(_with_sessions(lambda s: AccountService(s).list())):
         state = "disabled" if user.disabled_at else "active" if user.password_hash else "invited"
         typer.echo(f"{user.name}\t{user.role}\t{state}")
+
+
+leaderboard_cli = typer.Typer(help="The leaderboard's aggregates.", no_args_is_help=True)
+cli.add_typer(leaderboard_cli, name="leaderboard")
+
+
+@leaderboard_cli.command("rebuild")
+def leaderboard_rebuild() -> None:
+    """Recompute the score tallies and rating digests from the ratings (after editing ratings by hand)."""
+    from app.repository.board import rebuild
+
+    digested = asyncio.run(_with_sessions(lambda s: s.run_sync(lambda sync: rebuild(sync.connection()))))
+    typer.echo(
+        f"rebuilt the leaderboard from {digested} ratings; a running server shows it after its next rating"
+        " or restart"
+    )
 
 
 kb_cli = typer.Typer(help="Knowledge bases.", no_args_is_help=True)

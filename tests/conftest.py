@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -16,36 +13,18 @@ from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade_database
 from app.state import AppState
+from tests.databases import blank_database
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
 API_TOKEN = "tt_test-token-for-the-suite"
-# The admin connection used to create one throwaway database per test session.
-PG_ADMIN_URL = os.environ.get("TRIPTYCH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pg_url_for(database: str) -> str:
-    base, _, _old = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{database}".replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database of its own for this test session: a SQLite file, or a fresh PG database."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'triptych.db'}"
+    with blank_database(request.param, tmp_path_factory.mktemp("sqlite")) as url:
         upgrade_database(url)
         yield url
-        return
-    name = f"triptych_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = _pg_url_for(name)
-        upgrade_database(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

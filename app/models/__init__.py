@@ -12,7 +12,15 @@ from app.models.catalog import (
     Variant,
     VariantVersion,
 )
-from app.models.comparisons import ChunkJudgement, Comparison, ComparisonTag, Output, Rating, RatingScore
+from app.models.comparisons import (
+    ChunkJudgement,
+    Comparison,
+    ComparisonTag,
+    Output,
+    Rating,
+    RatingScore,
+    ScoreTally,
+)
 from app.models.team import ROLES, ApiToken, ReviewQueue, ReviewQueueItem, RubricDimension, User, UserSession
 
 __all__ = [
@@ -37,6 +45,7 @@ __all__ = [
     "ReviewQueue",
     "ReviewQueueItem",
     "RubricDimension",
+    "ScoreTally",
     "Timestamped",
     "User",
     "UserSession",

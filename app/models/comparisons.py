@@ -70,7 +70,13 @@ class Rating(Timestamped, Base):
     """One rater's verdict on one comparison (editable; never two per rater)."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("comparison_id", "rater"),)
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "rater"),
+        # Covers the leaderboard's count of ratings per ranking pattern: no table rows are read.
+        Index(
+            "ix_ratings_board", "variant_ranks", "first_shown_best", "ranked_shown", "rater", "comparison_id"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
@@ -82,17 +88,18 @@ class Rating(Timestamped, Base):
     ranking: Mapped[dict[str, Any]] = mapped_column(default=dict)
     corrected_answer: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The leaderboard's digest of this rating, written with it (app.stats.rating_digest): the ranking over
+    # variants as "variant:rank,...", and whether the answer shown first was the unique best.
+    variant_ranks: Mapped[str] = mapped_column(String(400), default="")
+    first_shown_best: Mapped[bool | None] = mapped_column()
+    ranked_shown: Mapped[int] = mapped_column(Integer, default=0)
     comparison: Mapped[Comparison] = relationship(back_populates="ratings")
     scores: Mapped[list[RatingScore]] = relationship(back_populates="rating", cascade="all, delete-orphan")
 
 
 class RatingScore(Base):
     __tablename__ = "rating_scores"
-    __table_args__ = (
-        UniqueConstraint("rating_id", "output_id", "dimension"),
-        # Covers the leaderboard's count of each score per output and dimension.
-        Index("ix_rating_scores_output_dimension_score", "output_id", "dimension", "score"),
-    )
+    __table_args__ = (UniqueConstraint("rating_id", "output_id", "dimension"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)
@@ -100,6 +107,39 @@ class RatingScore(Base):
     dimension: Mapped[str] = mapped_column(String(40), default="overall")
     score: Mapped[int] = mapped_column(Integer)
     rating: Mapped[Rating] = relationship(back_populates="scores")
+
+
+class ScoreTally(Base):
+    """How many raters gave each score (1-5) to one output on one rubric dimension, kept in step with the
+    ratings as they are written, so the leaderboard groups tallies (means and Krippendorff's alpha both follow
+    from them) instead of every score."""
+
+    __tablename__ = "score_tallies"
+    __table_args__ = (
+        # Covers the leaderboard's group-by: no table rows are read, and no sort is needed.
+        Index(
+            "ix_score_tallies_board",
+            "variant_id",
+            "dimension",
+            "n1",
+            "n2",
+            "n3",
+            "n4",
+            "n5",
+            "comparison_id",
+        ),
+    )
+
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    # The output's variant (outputs never change variant), copied here so the group-by needs no join.
+    variant_id: Mapped[int] = mapped_column(Integer)
+    n1: Mapped[int] = mapped_column(Integer, default=0)
+    n2: Mapped[int] = mapped_column(Integer, default=0)
+    n3: Mapped[int] = mapped_column(Integer, default=0)
+    n4: Mapped[int] = mapped_column(Integer, default=0)
+    n5: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ChunkJudgement(Timestamped, Base):

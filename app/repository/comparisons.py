@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, case, cast, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +16,6 @@ from app.models import (
     ExampleSet,
     Output,
     Rating,
-    RatingScore,
     Variant,
     VariantVersion,
 )
@@ -122,58 +121,6 @@ def filtered(stmt: Any, filters: Any) -> Any:
         tagged = select(ComparisonTag.comparison_id).where(ComparisonTag.tag == filters.tag)
         stmt = stmt.where(Comparison.id.in_(tagged))
     return stmt
-
-
-def _scores_filtered(stmt: Any, filters: Any) -> Any:
-    """Scores need the joins to their comparison only when a filter asks about it."""
-    if all(getattr(filters, f) is None for f in ("since", "until", "dataset", "tag")):
-        return stmt
-    stmt = stmt.join(Rating, Rating.id == RatingScore.rating_id).join(
-        Comparison, Comparison.id == Rating.comparison_id
-    )
-    return filtered(stmt, filters)
-
-
-async def score_counts(session: AsyncSession, filters: Any) -> Sequence[Any]:
-    """(output id, dimension, raters who gave 1, 2, 3, 4, 5) per scored output and rubric dimension: the input of
-    the means and of Krippendorff's alpha. `filters` is app.services.leaderboard.Filters."""
-    given = [func.sum(case((RatingScore.score == value, 1), else_=0)) for value in range(1, 6)]
-    stmt = select(RatingScore.output_id, RatingScore.dimension, *given).group_by(
-        RatingScore.output_id, RatingScore.dimension
-    )
-    return (await session.execute(_scores_filtered(stmt, filters))).all()
-
-
-async def rated_outputs(session: AsyncSession, rating_ids: Sequence[int]) -> list[Any]:
-    """(rating id, output id, mean score) for these ratings: those stored before rankings existed rank by score."""
-    rows: list[Any] = []
-    for start in range(0, len(rating_ids), 500):
-        chunk = rating_ids[start : start + 500]
-        stmt = (
-            select(RatingScore.rating_id, RatingScore.output_id, func.avg(RatingScore.score))
-            .where(RatingScore.rating_id.in_(chunk))
-            .group_by(RatingScore.rating_id, RatingScore.output_id)
-        )
-        rows += (await session.execute(stmt)).all()
-    return rows
-
-
-async def output_variants(session: AsyncSession, filters: Any) -> Sequence[Any]:
-    """(output id, variant id) of the filtered comparisons' outputs."""
-    stmt = (
-        select(Output.id, VariantVersion.variant_id)
-        .join(VariantVersion, VariantVersion.id == Output.variant_version_id)
-        .join(Comparison, Comparison.id == Output.comparison_id)
-    )
-    return (await session.execute(filtered(stmt, filters))).all()
-
-
-async def rating_orders(session: AsyncSession, filters: Any) -> Sequence[Any]:
-    """(rating id, rater, display order, ranking) per rating; JSON left as text and parsed in one go."""
-    stmt = select(Rating.id, Rating.rater, cast(Rating.display_order, Text), cast(Rating.ranking, Text)).join(
-        Comparison, Comparison.id == Rating.comparison_id
-    )
-    return (await session.execute(filtered(stmt, filters))).all()
 
 
 async def variant_names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:

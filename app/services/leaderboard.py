@@ -1,32 +1,26 @@
 """The leaderboard: mean scores with 95% intervals, a Bradley-Terry ranking with bootstrap intervals,
 win rates, P(best), inter-rater agreement and position bias — all from stored ratings.
 
-Vectorised with numpy (100k ratings are 1.2M scores), and cached per filter until a rating changes."""
+Read from aggregates kept in step with the ratings (score tallies, rating digests: app.repository.board), so
+100k ratings come down to a few hundred grouped rows; cached per filter until a rating changes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repository.comparisons import (
-    output_variants,
-    rated_outputs,
-    rating_orders,
-    ratings_fingerprint,
-    score_counts,
-    variant_names,
-)
+from app.repository.board import digest_groups, tally_groups
+from app.repository.comparisons import ratings_fingerprint, variant_names
 from app.services.judgements import JudgementService, RetrievalMetrics
 from app.stats.agreement import alpha_from_counts
 from app.stats.bradley_terry import analyse_patterns
 from app.stats.intervals import MeanInterval, interval_from_moments
+from app.stats.rating_digest import parse_variant_ranks
 
 SCORE_SCALE = (1.0, 5.0)
 SCORE_VALUES = np.arange(1.0, 6.0)
@@ -87,12 +81,12 @@ class LeaderboardCache:
 
 @dataclass(frozen=True)
 class BoardData:
-    """What the database aggregates for a leaderboard (see app.repository.comparisons)."""
+    """What the database groups for a leaderboard (see app.repository.board)."""
 
-    counts: Sequence[Sequence[Any]]  # (output id, dimension, raters who gave 1, ..., 5)
-    orders: Sequence[Sequence[Any]]  # (rating id, rater, display order JSON, ranking JSON)
-    output_variant: dict[int, int]
-    legacy: Sequence[Sequence[Any]]  # (rating id, output id, mean score) of ratings without a ranking
+    tallies: Sequence[Sequence[Any]]  # (variant id, dimension, raters who gave 1, ..., 5, outputs like that)
+    digests: Sequence[
+        Sequence[Any]
+    ]  # (variant ranks, first shown best, ranked shown, rater, ratings like that)
     names: dict[int, tuple[str, str]]
 
 
@@ -102,16 +96,11 @@ class LeaderboardService:
         self.cache = cache
 
     async def load(self, filters: Filters) -> BoardData:
-        orders = await rating_orders(self.session, filters)
-        output_variant = {o: v for o, v in await output_variants(self.session, filters)}
-        rankless = [row[0] for row in orders if row[3] in (None, "{}", "null")]
-        return BoardData(
-            counts=await score_counts(self.session, filters),
-            orders=orders,
-            output_variant=output_variant,
-            legacy=await rated_outputs(self.session, rankless) if rankless else [],
-            names=await variant_names(self.session, set(output_variant.values())),
-        )
+        tallies = await tally_groups(self.session, filters)
+        digests = await digest_groups(self.session, filters)
+        variants = {row[0] for row in tallies}
+        variants |= {v for row in digests for v in parse_variant_ranks(row[0])}
+        return BoardData(tallies, digests, await variant_names(self.session, variants))
 
     async def compute(self, filters: Filters | None = None, *, resamples: int = 200) -> Leaderboard:
         filters = filters or Filters()
@@ -134,30 +123,25 @@ class LeaderboardService:
 
 
 def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: int = 200) -> Leaderboard:
-    """The statistics from what `load` read. Pure, so the bench can time it apart from the database."""
-    if not data.counts:
-        return Leaderboard(0, 0, [], [], [], {}, None, None, retrieval)
-    # Columns of the count rows, transposed in C rather than row by row.
-    output_col, dim_col, *given_cols = zip(*data.counts, strict=True)
-    scored_outputs = np.array(output_col, dtype=np.int64)
-    given = np.column_stack([np.array(c, dtype=float) for c in given_cols])  # raters per score value, 1-5
-    scored = set(np.unique(scored_outputs).tolist())
-    variant_ids = sorted({v for o, v in data.output_variant.items() if o in scored})
+    """The statistics from what `load` grouped. Pure, so the bench can time it apart from the database."""
+    patterns = _patterns(data.digests)
+    variant_ids = sorted(
+        {row[0] for row in data.tallies} | {v for ranks, _ in patterns.values() for v in ranks}
+    )
     if not variant_ids:
         return Leaderboard(0, 0, [], [], [], {}, None, None, retrieval)
     column = {v: i for i, v in enumerate(variant_ids)}
     k = len(variant_ids)
-    dimensions = sorted(set(dim_col))
+    dimensions = sorted({row[1] for row in data.tallies})
     dim_index = {d: i for i, d in enumerate(dimensions)}
-    dimension_of = np.array([dim_index[d] for d in dim_col], dtype=np.int64)
-    variant_col = _lookup(scored_outputs, {o: column.get(v, -1) for o, v in data.output_variant.items()})
-    known = variant_col >= 0
-    cell = (variant_col * len(dimensions) + dimension_of)[known]
-    weights = given[known]
+    tallies = np.array([row[2:8] for row in data.tallies], dtype=float).reshape(-1, 6)
+    given, outputs = tallies[:, :5], tallies[:, 5]  # raters per score value 1-5; outputs with that tally
+    dimension_of = np.array([dim_index[row[1]] for row in data.tallies], dtype=np.int64)
+    cell = np.array([column[row[0]] for row in data.tallies], dtype=np.int64) * len(dimensions) + dimension_of
     size = k * len(dimensions)
-    n = np.bincount(cell, weights=weights.sum(axis=1), minlength=size)
-    total = np.bincount(cell, weights=weights @ SCORE_VALUES, minlength=size)
-    squares = np.bincount(cell, weights=weights @ SCORE_VALUES**2, minlength=size)
+    n = np.bincount(cell, weights=outputs * given.sum(axis=1), minlength=size)
+    total = np.bincount(cell, weights=outputs * (given @ SCORE_VALUES), minlength=size)
+    squares = np.bincount(cell, weights=outputs * (given @ SCORE_VALUES**2), minlength=size)
     means: list[dict[str, MeanInterval]] = [
         {
             dim: interval_from_moments(int(n[at]), total[at], squares[at], bounds=SCORE_SCALE)
@@ -166,18 +150,13 @@ def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: 
         }
         for i in range(k)
     ]
-    rating_ids = [row[0] for row in data.orders]
-    rankings = _rankings(data)
-    # Every (rating, output, rank) as flat arrays; outputs map to variant columns through sorted lookups.
-    r = np.repeat(np.arange(len(rankings)), [len(ranking) for ranking in rankings])
-    outputs = np.array([int(o) for ranking in rankings for o in ranking], dtype=np.int64)
-    ranks = np.array([rank for ranking in rankings for rank in ranking.values()], dtype=float)
-    variant_of = _lookup(outputs, {o: column.get(v, -1) for o, v in data.output_variant.items()})
-    keep = variant_of >= 0
-    r, outputs, variant_of, ranks = r[keep], outputs[keep], variant_of[keep], ranks[keep]
-    patterns, ratings_per_variant = _patterns(r, variant_of, ranks, len(rating_ids), k)
-    result = analyse_patterns(patterns, k, resamples=resamples)
-    first_won, shown = _position_bias(data, r, outputs, ranks)
+    counted: dict[tuple[int | None, ...], int] = {}
+    ratings_per_variant = np.zeros(k, dtype=np.int64)
+    for ranks, how_many in patterns.values():
+        key = tuple(ranks.get(v) for v in variant_ids)
+        counted[key] = counted.get(key, 0) + how_many
+        ratings_per_variant[[column[v] for v in ranks]] += how_many
+    result = analyse_patterns(counted, k, resamples=resamples)
     standings = [
         VariantStanding(
             v,
@@ -192,117 +171,45 @@ def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: 
         for i, v in enumerate(variant_ids)
     ]
     order = sorted(range(k), key=lambda i: -standings[i].strength)
+    first_wins, first_expected = _position_bias(data.digests)
     return Leaderboard(
-        ratings=len(rating_ids),
-        raters=len({row[1] for row in data.orders}),
+        ratings=sum(row[4] for row in data.digests),
+        raters=len({row[3] for row in data.digests}),
         standings=[standings[i] for i in order],
         win_rate=[
             [None if result.games[i, j] == 0 else float(result.win_rate[i, j]) for j in order] for i in order
         ],
         games=[[int(result.games[i, j]) for j in order] for i in order],
-        agreement=_agreement(dimension_of, dimensions, given),
-        first_shown_wins=float(np.mean(first_won)) if len(first_won) else None,
-        first_shown_expected=float(np.mean(1.0 / shown)) if len(shown) else None,
+        agreement={
+            dim: alpha_from_counts(
+                given[dimension_of == j], SCORE_VALUES, "ordinal", weights=outputs[dimension_of == j]
+            )
+            for j, dim in enumerate(dimensions)
+        },
+        first_shown_wins=first_wins,
+        first_shown_expected=first_expected,
         retrieval=retrieval,
     )
 
 
-def _parse_all(texts: Sequence[str | None], empty: str) -> list[Any]:
-    """Many small JSON documents parsed in one call (100k json.loads calls cost ~10x more)."""
-    return list(json.loads("[" + ",".join(t if t and t != "null" else empty for t in texts) + "]"))
+def _patterns(digests: Sequence[Sequence[Any]]) -> dict[str, tuple[dict[int, int], int]]:
+    """{variant ranks as stored: (the same parsed, how many ratings gave them)}, over every rater."""
+    by_text: dict[str, int] = {}
+    for variant_ranks, _best, _shown, _rater, how_many in digests:
+        if variant_ranks:
+            by_text[variant_ranks] = by_text.get(variant_ranks, 0) + how_many
+    return {text: (parse_variant_ranks(text), how_many) for text, how_many in by_text.items()}
 
 
-def _rankings(data: BoardData) -> list[dict[str, float]]:
-    """Each rating's {output id: rank}; ratings stored before rankings existed rank by mean score."""
-    rankings: list[dict[str, float]] = _parse_all([row[3] for row in data.orders], "{}")
-    by_rating: dict[int, dict[int, float]] = {}
-    for rating_id, output_id, mean in data.legacy:
-        by_rating.setdefault(rating_id, {})[output_id] = float(mean)
-    if by_rating:
-        for i, row in enumerate(data.orders):
-            if not rankings[i] and (scored := by_rating.get(row[0])):
-                distinct = sorted(set(scored.values()), reverse=True)
-                rankings[i] = {str(o): distinct.index(m) + 1 for o, m in scored.items()}
-    return rankings
-
-
-def _lookup(keys: NDArray[np.int64], mapping: dict[int, int]) -> NDArray[np.int64]:
-    """mapping[key] for each key (-1 when absent), vectorised through a sorted array."""
-    if not mapping or len(keys) == 0:
-        return np.full(len(keys), -1, dtype=np.int64)
-    known = np.array(sorted(mapping), dtype=np.int64)
-    values = np.array([mapping[x] for x in known.tolist()], dtype=np.int64)
-    at = np.clip(np.searchsorted(known, keys), 0, len(known) - 1)
-    return np.where(known[at] == keys, values[at], -1)
-
-
-def _position_bias(
-    data: BoardData, r: NDArray[np.int64], outputs: NDArray[np.int64], ranks: NDArray[np.float64]
-) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Per rating with 2+ ranked outputs: was the first one shown the unique best, and how many were shown."""
-    orders = _parse_all([row[2] for row in data.orders], "[]")
-    shown_r = np.repeat(np.arange(len(orders)), [len(order) for order in orders])
-    shown_o = np.array([o for order in orders for o in order], dtype=np.int64)
-    shown_at = (
-        np.concatenate([np.arange(len(order)) for order in orders]) if orders else np.zeros(0, np.int64)
-    )
-    # The rank of each (rating, output) pair shown, found by a sorted search over the ranked pairs.
-    width = int(max(outputs.max(initial=0), shown_o.max(initial=0))) + 1
-    ranked_key = r * width + outputs
-    sort = np.argsort(ranked_key)
-    ranked_key, ranked_rank = ranked_key[sort], ranks[sort]
-    query = shown_r * width + shown_o
-    at = np.clip(np.searchsorted(ranked_key, query), 0, max(len(ranked_key) - 1, 0))
-    found = (ranked_key[at] == query) if len(ranked_key) else np.zeros(len(query), bool)
-    shown_r, shown_at, shown_rank = shown_r[found], shown_at[found], ranked_rank[at][found]
-    n = len(orders)
-    count = np.bincount(shown_r, minlength=n)
-    best = np.full(n, np.inf)
-    np.minimum.at(best, shown_r, shown_rank)
-    ties_at_best = np.bincount(shown_r[shown_rank == best[shown_r]], minlength=n)
-    first_pos = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first_pos, shown_r, shown_at)
-    first_rank = np.full(n, np.inf)
-    is_first = shown_at == first_pos[shown_r]
-    first_rank[shown_r[is_first]] = shown_rank[is_first]
-    rated = count >= 2
-    won = (first_rank == best) & (ties_at_best == 1)
-    return won[rated], count[rated].astype(float)
-
-
-def _agreement(
-    dimension_of: NDArray[np.int64], dimensions: list[str], given: NDArray[np.float64]
-) -> dict[str, float | None]:
-    """Krippendorff's alpha (ordinal) per rubric dimension; units are outputs, coders are raters."""
-    return {
-        dim: alpha_from_counts(given[dimension_of == j], SCORE_VALUES, "ordinal")
-        for j, dim in enumerate(dimensions)
-    }
-
-
-def _patterns(
-    r: NDArray[np.int64], v: NDArray[np.int64], ranks: NDArray[np.float64], n_ratings: int, k: int
-) -> tuple[dict[tuple[int | None, ...], int], NDArray[np.int64]]:
-    """Rankings over variants (several outputs of one variant in a rating share their mean rank), counted
-    by distinct pattern — 100k ratings come down to a few dozen patterns for the bootstrap — and how many
-    ratings ranked each variant."""
-    keys = r * k + v
-    sums = np.bincount(keys, weights=ranks, minlength=n_ratings * k).reshape(n_ratings, k)
-    counts = np.bincount(keys, minlength=n_ratings * k).reshape(n_ratings, k)
-    matrix = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    quarters = np.rint(matrix * 4).astype(np.int64)
-    if k <= 11 and np.array_equal(quarters, matrix * 4) and quarters.max(initial=0) < 49:
-        # Each row as one integer (ranks up to 12 in quarter steps: digits 0-48, 0 = unranked; 49^11 fits
-        # in 64 bits), so counting patterns is a 1-D unique instead of a row sort. Mean ranks that are not
-        # quarter steps take the row sort below, so no two patterns are ever merged.
-        codes = quarters @ (49 ** np.arange(k, dtype=np.int64))
-        _codes, first, how_many = np.unique(codes, return_index=True, return_counts=True)
-        distinct = matrix[first]
-    else:
-        distinct, how_many = np.unique(matrix, axis=0, return_counts=True)
-    patterns: dict[tuple[int | None, ...], int] = {}
-    for row, n in zip(distinct.tolist(), how_many.tolist(), strict=True):
-        present = sorted({x for x in row if x > 0})
-        key = tuple(present.index(x) + 1 if x > 0 else None for x in row)
-        patterns[key] = patterns.get(key, 0) + int(n)
-    return patterns, (counts > 0).sum(axis=0)
+def _position_bias(digests: Sequence[Sequence[Any]]) -> tuple[float | None, float | None]:
+    """How often the answer shown first was the unique best, and how often it would be by chance (1 / answers
+    shown), over ratings that ranked two or more of the answers shown."""
+    judged = [
+        (bool(best), shown, how_many) for _ranks, best, shown, _rater, how_many in digests if best is not None
+    ]
+    ratings = sum(how_many for *_, how_many in judged)
+    if not ratings:
+        return None, None
+    won = sum(how_many for best, _shown, how_many in judged if best)
+    expected = sum(how_many / shown for _best, shown, how_many in judged)
+    return won / ratings, expected / ratings

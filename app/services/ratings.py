@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Comparison, Rating, RatingScore, utcnow
 from app.repository import ComparisonRepository
+from app.repository.board import adjust_tallies, lock_comparison
 from app.schemas import RatingIn
 from app.security import Principal
 from app.services.rubric import Dimension, RubricService
+from app.stats.rating_digest import digest_rating
 
 LABELS = "ABCDEFGHIJKL"
 
@@ -98,6 +100,7 @@ class RatingService:
 
     async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> tuple[Comparison, Rating]:
         """Check the rating covers every shown answer on every rubric dimension, then create or edit it."""
+        await lock_comparison(self.session, comparison_id)
         view = await self.blind_view(comparison_id, rater)
         by_label = {item.label: item.output_id for item in view.items}
         scores = _checked_scores(data, by_label, [d.key for d in view.rubric])
@@ -120,7 +123,16 @@ class RatingService:
         rating.corrected_answer = data.corrected_answer.strip()
         rating.display_order = [item.output_id for item in view.items]
         rating.ranking = {str(by_label[label]): rank for label, rank in ranks.items()}
+        variant_of = {o.id: o.variant_version.variant_id for o in view.comparison.outputs}
+        digest = digest_rating(
+            rating.display_order, {by_label[label]: rank for label, rank in ranks.items()}, variant_of
+        )
+        rating.variant_ranks, rating.first_shown_best = digest.variant_ranks, digest.first_shown_best
+        rating.ranked_shown = digest.ranked_shown
+        before = {(s.output_id, s.dimension): s.score for s in rating.scores}
         _replace_scores(rating, {by_label[label]: dims for label, dims in scores.items()})
+        after = {(s.output_id, s.dimension): s.score for s in rating.scores}
+        await adjust_tallies(self.session, comparison_id, variant_of, tally_changes(before, after))
         await self.session.flush()
         return view.comparison, rating
 
@@ -153,6 +165,17 @@ def _checked_ranking(data: RatingIn, scores: dict[str, dict[str, int]]) -> dict[
         detail = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
         raise Invalid(f"the ranking must place every answer exactly once ({detail})")
     return dense_ranks({k: float(v) for k, v in data.ranking.items()}, higher_is_better=False)
+
+
+def tally_changes(
+    before: dict[tuple[int, str], int], after: dict[tuple[int, str], int]
+) -> dict[tuple[int, str], list[int]]:
+    """Per (output, dimension): -1 under the score taken back, +1 under the score given (1-5)."""
+    changes: dict[tuple[int, str], list[int]] = {}
+    for sign, scores in ((-1, before), (1, after)):
+        for key, score in scores.items():
+            changes.setdefault(key, [0] * 5)[score - 1] += sign
+    return changes
 
 
 def _replace_scores(rating: Rating, wanted: dict[int, dict[str, int]]) -> None:

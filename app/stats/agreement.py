@@ -31,17 +31,23 @@ def krippendorff_alpha(data: Sequence[Sequence[float | None]], metric: Metric = 
 
 
 def alpha_from_counts(
-    counts: NDArray[np.float64], values: NDArray[np.float64], metric: Metric = "ordinal"
+    counts: NDArray[np.float64],
+    values: NDArray[np.float64],
+    metric: Metric = "ordinal",
+    weights: NDArray[np.float64] | None = None,
 ) -> float | None:
-    """Alpha from a units x values matrix of how many coders gave each value to each unit (vectorised: the
-    leaderboard computes it over 100k outputs). Units with fewer than two values are not pairable."""
+    """Alpha from a units x values matrix of how many coders gave each value to each unit. `weights` says how
+    many units had each row (the leaderboard groups 100k outputs into a few hundred distinct rows): the
+    coincidence matrix is a sum over units, so a row counted w times adds w times. Units with fewer than two
+    values are not pairable."""
     pairable = counts.sum(axis=1)
     keep = pairable >= 2
-    counts, pairable = counts[keep], pairable[keep]
+    units = np.ones(len(counts)) if weights is None else np.asarray(weights, dtype=float)
+    counts, pairable, units = counts[keep], pairable[keep], units[keep]
     if counts.shape[0] == 0:
         return None
     # Each unit adds, for every ordered pair of its values from different coders, 1 / (m_u - 1).
-    weighted = counts / (pairable - 1)[:, None]
+    weighted = counts * (units / (pairable - 1))[:, None]
     coincidence = weighted.T @ counts - np.diag(weighted.sum(axis=0))
     marginals = coincidence.sum(axis=1)
     total = marginals.sum()

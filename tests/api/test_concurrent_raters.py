@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from app.models import Rating, RatingScore, User
+from app.models import Rating, RatingScore, ScoreTally, User
 from app.services.tokens import create_token
 from app.state import AppState
 from tests.factories import answering_variants
@@ -33,10 +33,10 @@ async def test_fifty_raters_at_once_lose_nothing(
             await session.flush()
             headers.append({"Authorization": f"Bearer {await create_token(session, 'load', user)}"})
 
-    async def rater(r: int) -> list[int]:
+    async def rater(r: int, shift: int = 0, items: int = ITEMS) -> list[int]:
         statuses = []
-        for i, cid in enumerate(comparisons):
-            score = 1 + (r + i) % 5
+        for i, cid in enumerate(comparisons[:items]):
+            score = 1 + (r + i + shift) % 5
             body = {
                 "scores": {"A": dict.fromkeys(DIMENSIONS, score), "B": dict.fromkeys(DIMENSIONS, 6 - score)},
                 "ranking": {"A": 1, "B": 2} if score >= 3 else {"A": 2, "B": 1},
@@ -57,3 +57,23 @@ async def test_fifty_raters_at_once_lose_nothing(
     assert len(comments) == RATERS * ITEMS
     board = (await client.get("/api/v1/leaderboard", headers=auth)).json()
     assert board["ratings"] == RATERS * ITEMS and board["raters"] == RATERS
+    # Every rater edits five ratings from two tabs at once: the tallies must still match the scores.
+    edits = await asyncio.gather(*(rater(r, shift, 5) for r in range(RATERS) for shift in (1, 2)))
+    assert [s for statuses in edits for s in statuses if s != 201] == []
+    assert await _tallies(state) == await _tallies_from_scores(state)
+
+
+async def _tallies(state: AppState) -> dict[tuple[int, str], tuple[int, ...]]:
+    async with state.sessions() as session:
+        rows = (await session.execute(select(ScoreTally.__table__))).all()
+    return {(row.output_id, row.dimension): (row.n1, row.n2, row.n3, row.n4, row.n5) for row in rows}
+
+
+async def _tallies_from_scores(state: AppState) -> dict[tuple[int, str], tuple[int, ...]]:
+    given = [func.sum(case((RatingScore.score == v, 1), else_=0)) for v in range(1, 6)]
+    stmt = select(RatingScore.output_id, RatingScore.dimension, *given).group_by(
+        RatingScore.output_id, RatingScore.dimension
+    )
+    async with state.sessions() as session:
+        rows = (await session.execute(stmt)).all()
+    return {(row[0], row[1]): tuple(int(x) for x in row[2:]) for row in rows}

@@ -1,56 +1,93 @@
-"""`summarise` on hand-built aggregates: the cases the REST test cannot reach cheaply — several outputs of one
-variant in a rating, mean ranks that are not quarter steps, and shown outputs that were never ranked."""
+"""Rating digests and `summarise` on hand-built data: several outputs of one variant in a rating, mean ranks
+that are not quarter steps, shown outputs that were never ranked, and grouped tallies."""
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 
+import numpy as np
 import pytest
 
 from app.services.leaderboard import BoardData, summarise
+from app.stats.agreement import alpha_from_counts
+from app.stats.rating_digest import RatingDigest, digest_rating, parse_variant_ranks, ranking_from_scores
 
 A, B, C = 10, 20, 30
+VARIANT_OF = {1: A, 2: B, 3: C, 4: A, 5: B, 6: C, 7: A, 8: A, 9: B}
+VARIANT_OF |= {11: A, 12: A, 13: A, 14: B, 15: B, 16: B, 17: B}  # A mean rank 4/3, B 5/4
+VARIANT_OF |= {18: A, 19: A, 20: A, 21: A, 22: B, 23: B, 24: B}  # A 5/4, B 4/3
+
+# (display order, {output: rank}) and the digest each must give
+RATINGS = [
+    (([1, 2, 3], {1: 1, 2: 2, 3: 3}), RatingDigest("10:1,20:2,30:3", True, 3)),
+    (([5, 4, 6], {4: 1, 5: 1, 6: 2}), RatingDigest("10:1,20:1,30:2", False, 3)),  # first shown ties
+    (([99, 2, 1], {1: 1, 2: 2}), RatingDigest("10:1,20:2", False, 2)),  # 99 shown, never ranked
+    (([7, 8, 9], {7: 1, 8: 2, 9: 2}), RatingDigest("10:1,20:2", True, 3)),  # A's two outputs average 1.5
+    (
+        ([11, 12, 13, 14, 15, 16, 17], {11: 1, 12: 1, 13: 2, 14: 1, 15: 1, 16: 1, 17: 2}),
+        RatingDigest("10:2,20:1", False, 7),
+    ),
+    (
+        ([21, 18, 19, 20, 22, 23, 24], {18: 1, 19: 1, 20: 1, 21: 2, 22: 1, 23: 1, 24: 2}),
+        RatingDigest("10:1,20:2", False, 7),
+    ),
+]
 
 
-def rating(rating_id: int, order: list[int], ranks: dict[int, int]) -> tuple[int, str, str, str]:
-    return (rating_id, "r", json.dumps(order), json.dumps({str(o): rank for o, rank in ranks.items()}))
+@pytest.mark.parametrize(("given", "expected"), RATINGS)
+def test_digest_of_one_rating(given: tuple[list[int], dict[int, int]], expected: RatingDigest) -> None:
+    order, ranking = given
+    assert digest_rating(order, ranking, VARIANT_OF) == expected
+    assert parse_variant_ranks(expected.variant_ranks) == {
+        int(v): int(r) for v, r in (pair.split(":") for pair in expected.variant_ranks.split(","))
+    }
 
 
-def test_games_and_position_bias_from_hand_built_rankings() -> None:
-    variant_of = {1: A, 2: B, 3: C, 4: A, 5: B, 6: C, 7: A, 8: A, 9: B}
-    variant_of |= {11: A, 12: A, 13: A, 14: B, 15: B, 16: B, 17: B}  # A mean rank 4/3, B 5/4
-    variant_of |= {18: A, 19: A, 20: A, 21: A, 22: B, 23: B, 24: B}  # A 5/4, B 4/3
-    orders = [
-        rating(1, [1, 2, 3], {1: 1, 2: 2, 3: 3}),  # first shown is the unique best: won
-        rating(2, [5, 4, 6], {4: 1, 5: 1, 6: 2}),  # first shown ties for best: not won
-        rating(3, [99, 2, 1], {1: 1, 2: 2}),  # 99 was shown but not ranked; 2 is the first ranked: lost
-        rating(4, [7, 8, 9], {7: 1, 8: 2, 9: 2}),  # A's two outputs average 1.5, beating B's 2
-        rating(5, [11, 12, 13, 14, 15, 16, 17], {11: 1, 12: 1, 13: 2, 14: 1, 15: 1, 16: 1, 17: 2}),
-        rating(6, [21, 18, 19, 20, 22, 23, 24], {18: 1, 19: 1, 20: 1, 21: 2, 22: 1, 23: 1, 24: 2}),
-    ]
-    counts = [(o, "correctness", 0, 0, 1, 1, 0) for o in variant_of]
+def test_a_single_ranked_answer_says_nothing_about_position() -> None:
+    assert digest_rating([1], {1: 1}, VARIANT_OF) == RatingDigest("10:1", None, 1)
+    assert ranking_from_scores({1: 4.5, 2: 3.0, 3: 4.5}) == {1: 1, 2: 2, 3: 1}
+
+
+def test_summarise_counts_games_and_position_bias_from_digests() -> None:
+    digests = Counter(
+        (d.variant_ranks, d.first_shown_best, d.ranked_shown, "r")
+        for d in (digest_rating(*given, VARIANT_OF) for given, _ in RATINGS)
+    )
+    tallies = [(v, "correctness", 0, 0, 1, 1, 0, 2) for v in (A, B, C)]
     data = BoardData(
-        counts=counts,
-        orders=orders,
-        output_variant=variant_of,
-        legacy=[],
+        tallies=tallies,
+        digests=[(*key, n) for key, n in digests.items()],
         names={A: ("A", "prompt"), B: ("B", "rag"), C: ("C", "finetuned")},
     )
     board = summarise(data, [], resamples=20)
     at = {s.id: i for i, s in enumerate(board.standings)}
     games = {(x, y): board.games[at[x]][at[y]] for x in at for y in at}
     wins = {(x, y): board.win_rate[at[x]][at[y]] for x in at for y in at}
-    # A v B: won 1, tied 2 (half each), won 3, won 4, lost 5 (4/3 > 5/4), won 6 (5/4 < 4/3)
+    # A v B: won 1, tied 2 (half), won 3, won 4, lost 5 (4/3 behind 5/4), won 6 (5/4 ahead of 4/3)
     assert games[A, B] == 6
     assert wins[A, B] * 6 == pytest.approx(4.5)
     assert games[A, C] == 2 and wins[A, C] == pytest.approx(1.0)
     assert games[B, C] == 2 and wins[B, C] == pytest.approx(1.0)
     assert [s.ratings for s in board.standings] == [6, 6, 2]
+    assert board.ratings == 6 and board.raters == 1
     # Ratings 1 and 4 won; 2 and 5 tie at the top; 3 and 6 show a lower-ranked answer first
     assert board.first_shown_wins == pytest.approx(2 / 6)
     assert board.first_shown_expected == pytest.approx((1 / 3 + 1 / 3 + 1 / 2 + 1 / 3 + 1 / 7 + 1 / 7) / 6)
+    # Each variant: two outputs scored 3 and 4 by one rater each
+    assert board.standings[0].means["correctness"].mean == pytest.approx(3.5)
+    assert board.standings[0].means["correctness"].n == 4
+
+
+def test_alpha_over_grouped_units_equals_alpha_over_every_unit() -> None:
+    rows = np.array([[0, 0, 1, 1, 0], [0, 2, 0, 0, 0], [1, 0, 0, 1, 1], [0, 0, 0, 0, 1]], dtype=float)
+    weights = np.array([3, 1, 2, 5], dtype=float)
+    expanded = np.repeat(rows, weights.astype(int), axis=0)
+    values = np.arange(1.0, 6.0)
+    grouped = alpha_from_counts(rows, values, "ordinal", weights=weights)
+    assert grouped is not None
+    assert grouped == pytest.approx(alpha_from_counts(expanded, values, "ordinal"))
 
 
 def test_no_ratings_gives_an_empty_board() -> None:
-    board = summarise(BoardData(counts=[], orders=[], output_variant={}, legacy=[], names={}), [])
+    board = summarise(BoardData(tallies=[], digests=[], names={}), [])
     assert board.standings == [] and board.first_shown_wins is None

@@ -1,0 +1,50 @@
+"""What the leaderboard needs from one rating, worked out once when the rating is written.
+
+A rating ranks outputs; the leaderboard compares variants. The digest holds the rating's ranking over variants
+(an output-level ranking where several outputs of one variant share their mean rank, renumbered densely) as a
+short canonical text, so 100k ratings group into a few dozen patterns in SQL, and whether the answer shown
+first was the unique best (position bias). Pure: the write path, the migration that backfills old ratings and
+the bench all use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RatingDigest:
+    variant_ranks: str  # "3:1,5:2,7:2": variant id : dense rank (1 = best), by variant id
+    first_shown_best: bool | None  # None when fewer than two ranked answers were shown
+    ranked_shown: int  # how many of the answers shown were ranked
+
+
+def digest_rating(
+    display_order: Sequence[int], ranking: Mapping[int, float], variant_of: Mapping[int, int]
+) -> RatingDigest:
+    """`ranking` is {output id: rank}, 1 = best, equal ranks tie; outputs of unknown variants are left out."""
+    by_variant: dict[int, list[float]] = {}
+    for output_id, rank in ranking.items():
+        if (variant := variant_of.get(output_id)) is not None:
+            by_variant.setdefault(variant, []).append(float(rank))
+    means = {variant: sum(ranks) / len(ranks) for variant, ranks in by_variant.items()}
+    distinct = sorted(set(means.values()))
+    variant_ranks = ",".join(f"{v}:{distinct.index(means[v]) + 1}" for v in sorted(means))
+    seen = [float(ranking[o]) for o in display_order if o in ranking]
+    if len(seen) < 2:
+        return RatingDigest(variant_ranks, None, len(seen))
+    best = min(seen)
+    return RatingDigest(variant_ranks, seen[0] == best and seen.count(best) == 1, len(seen))
+
+
+def parse_variant_ranks(text: str) -> dict[int, int]:
+    """The inverse of `RatingDigest.variant_ranks`."""
+    pairs = (item.split(":") for item in text.split(",") if item)
+    return {int(variant): int(rank) for variant, rank in pairs}
+
+
+def ranking_from_scores(mean_scores: Mapping[int, float]) -> dict[int, int]:
+    """Ratings stored before rankings existed rank their outputs by mean score (equal means tie)."""
+    distinct = sorted(set(mean_scores.values()), reverse=True)
+    return {output_id: distinct.index(score) + 1 for output_id, score in mean_scores.items()}

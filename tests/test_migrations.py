@@ -1,0 +1,106 @@
+"""Migration 0005 digests the ratings already stored (on both databases), including ratings from before
+rankings existed, and can be taken back; `triptych leaderboard rebuild` does the same on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, create_engine, text
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import to_sync_url
+from app.migrate import alembic_config, upgrade_database
+from tests.databases import blank_database
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+ROWS = [
+    "INSERT INTO endpoints (id, name, kind, base_url, model, timeout_s, is_bundled, is_fine_tuned, created_at)"
+    " VALUES (1, 'e', 'openai', 'http://127.0.0.1:9/v1', 'm', 60, false, false, :now)",
+    "INSERT INTO variants (id, name, strategy, description, created_at) VALUES"
+    " (1, 'v1', 'few_shot', '', :now), (2, 'v2', 'rag', '', :now)",
+    "INSERT INTO variant_versions (id, variant_id, version, config_hash, endpoint_id, system_prompt, temperature,"
+    " top_p, max_tokens, few_shot_k, few_shot_selection, top_k, min_score, use_mmr, created_at) VALUES"
+    " (1, 1, 1, 'a', 1, '', 0.2, 1, 256, 0, 'first', 4, 0, false, :now),"
+    " (2, 2, 1, 'b', 1, '', 0.2, 1, 256, 0, 'first', 4, 0, false, :now)",
+    "INSERT INTO comparisons (id, query, created_by, dataset, created_at) VALUES (1, 'q', 'x', '', :now)",
+    "INSERT INTO outputs (id, comparison_id, variant_version_id, position, status, text, model, contexts, prompt,"
+    " created_at) VALUES (11, 1, 1, 0, 'done', 'a', 'm', '[]', '[]', :now), (12, 1, 2, 1, 'done', 'b', 'm', '[]',"
+    " '[]', :now)",
+    # r1 ranked 11 first but saw 12 first; r2 rated before rankings existed: 12 has the higher mean score
+    "INSERT INTO ratings (id, comparison_id, rater, comment, display_order, ranking, corrected_answer, created_at)"
+    " VALUES (1, 1, 'r1', '', '[12, 11]', '{\"11\": 1, \"12\": 2}', '', :now),"
+    " (2, 1, 'r2', '', '[11, 12]', '{}', '', :now)",
+    "INSERT INTO rating_scores (rating_id, output_id, dimension, score) VALUES"
+    " (1, 11, 'correctness', 5), (1, 11, 'helpfulness', 4), (1, 12, 'correctness', 2), (1, 12, 'helpfulness', 3),"
+    " (2, 11, 'correctness', 2), (2, 11, 'helpfulness', 2), (2, 12, 'correctness', 4), (2, 12, 'helpfulness', 5)",
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A database migrated to 0004 holding two ratings of one comparison."""
+    with blank_database(request.param, tmp_path) as url:
+        upgrade_database(url, "0004")
+        engine = create_engine(to_sync_url(url))
+        with engine.begin() as connection:
+            for statement in ROWS:
+                connection.execute(text(statement), {"now": NOW})
+        yield url, engine
+        engine.dispose()
+
+
+def _aggregates(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        tallies = connection.execute(
+            text(
+                "SELECT output_id, dimension, comparison_id, variant_id, n1, n2, n3, n4, n5 FROM score_tallies"
+                " ORDER BY output_id, dimension"
+            )
+        ).all()
+        digests = connection.execute(
+            text("SELECT id, variant_ranks, first_shown_best, ranked_shown FROM ratings ORDER BY id")
+        ).all()
+    return [tuple(r) for r in tallies], [tuple(r) for r in digests]
+
+
+EXPECTED = (
+    [
+        (11, "correctness", 1, 1, 0, 1, 0, 0, 1),
+        (11, "helpfulness", 1, 1, 0, 1, 0, 1, 0),
+        (12, "correctness", 1, 2, 0, 1, 0, 1, 0),
+        (12, "helpfulness", 1, 2, 0, 0, 1, 0, 1),
+    ],
+    [(1, "1:1,2:2", False, 2), (2, "1:2,2:1", False, 2)],
+)
+
+
+def test_0005_digests_stored_ratings_and_can_be_taken_back(at_0004: tuple[str, Engine]) -> None:
+    url, engine = at_0004
+    upgrade_database(url)
+    expected = EXPECTED
+    assert _aggregates(engine) == expected
+    command.downgrade(alembic_config(url), "0004")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM rating_scores")).scalar_one() == 8
+    upgrade_database(url)
+    assert _aggregates(engine) == expected
+
+
+def test_the_rebuild_command_repairs_hand_edited_aggregates(
+    at_0004: tuple[str, Engine], tmp_path: Path
+) -> None:
+    url, engine = at_0004
+    upgrade_database(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE score_tallies SET n1 = 7"))
+        connection.execute(text("UPDATE ratings SET variant_ranks = '', first_shown_best = NULL"))
+    env = {"TRIPTYCH_DATABASE_URL": url, "TRIPTYCH_DATA_DIR": str(tmp_path / "data")}
+    rebuilt = CliRunner().invoke(cli, ["leaderboard", "rebuild"], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "from 2 ratings" in rebuilt.output
+    assert _aggregates(engine) == EXPECTED
