@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Comparison, Rating, ScoreTally
 from app.repository.comparisons import filtered
-from app.stats.rating_digest import RatingDigest, digest_rating, ranking_from_scores
+from app.stats.rating_digest import RatingDigest, dense_ranks, digest_rating
 
 SCORE_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
 _NO_FILTER = ("since", "until", "dataset", "tag")
@@ -160,7 +160,10 @@ def _digests(
     for rating_id, order, ranking in rows:
         ranks = {int(o): float(r) for o, r in _json(ranking, {}).items()}
         if not ranks:  # stored before rankings existed: rank by mean score
-            ranks = {o: float(r) for o, r in ranking_from_scores(mean_scores.get(rating_id, {})).items()}
+            ranks = {
+                o: float(r)
+                for o, r in dense_ranks(mean_scores.get(rating_id, {}), higher_is_better=True).items()
+            }
         digests[rating_id] = digest_rating([int(o) for o in _json(order, [])], ranks, variant_of)
     return digests
 

@@ -99,7 +99,7 @@ class LeaderboardService:
         tallies = await tally_groups(self.session, filters)
         digests = await digest_groups(self.session, filters)
         variants = {row[0] for row in tallies}
-        variants |= {v for row in digests for v in parse_variant_ranks(row[0])}
+        variants |= {v for text in {row[0] for row in digests} for v in parse_variant_ranks(text)}
         return BoardData(tallies, digests, await variant_names(self.session, variants))
 
     async def compute(self, filters: Filters | None = None, *, resamples: int = 200) -> Leaderboard:

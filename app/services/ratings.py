@@ -17,7 +17,7 @@ from app.repository.board import adjust_tallies, lock_comparison
 from app.schemas import RatingIn
 from app.security import Principal
 from app.services.rubric import Dimension, RubricService
-from app.stats.rating_digest import digest_rating
+from app.stats.rating_digest import dense_ranks, digest_rating
 
 LABELS = "ABCDEFGHIJKL"
 
@@ -35,12 +35,6 @@ class BlindView:
     rubric: list[Dimension]
     items: list[BlindItem]
     rating: Rating | None
-
-
-def dense_ranks(values: dict[str, float], *, higher_is_better: bool) -> dict[str, int]:
-    """1 = best; equal values share a rank and the next distinct value gets the next number."""
-    distinct = sorted(set(values.values()), reverse=higher_is_better)
-    return {key: distinct.index(value) + 1 for key, value in values.items()}
 
 
 def labelled(order: list[int]) -> dict[int, str]:

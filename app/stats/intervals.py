@@ -38,8 +38,3 @@ def interval_from_moments(
     variance = max(0.0, (squares - n * mean * mean) / (n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
     return MeanInterval(mean, max(low, mean - half), min(high, mean + half), n)
-
-
-def first_position_win_rate(first_won: Sequence[bool]) -> float | None:
-    """How often the output shown first was ranked best (compare with 1/k for k outputs)."""
-    return sum(first_won) / len(first_won) if first_won else None

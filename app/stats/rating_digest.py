@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def parse_variant_ranks(text: str) -> dict[int, int]:
     return {int(variant): int(rank) for variant, rank in pairs}
 
 
-def ranking_from_scores(mean_scores: Mapping[int, float]) -> dict[int, int]:
-    """Ratings stored before rankings existed rank their outputs by mean score (equal means tie)."""
-    distinct = sorted(set(mean_scores.values()), reverse=True)
-    return {output_id: distinct.index(score) + 1 for output_id, score in mean_scores.items()}
+def dense_ranks(values: Mapping[K, float], *, higher_is_better: bool) -> dict[K, int]:
+    """1 = best; equal values share a rank and the next distinct value gets the next number. Also how ratings
+    without a ranking (and those stored before rankings existed) rank their answers: by mean score."""
+    distinct = sorted(set(values.values()), reverse=higher_is_better)
+    return {key: distinct.index(value) + 1 for key, value in values.items()}

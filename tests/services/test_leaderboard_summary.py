@@ -10,7 +10,7 @@ import pytest
 
 from app.services.leaderboard import BoardData, summarise
 from app.stats.agreement import alpha_from_counts
-from app.stats.rating_digest import RatingDigest, digest_rating, parse_variant_ranks, ranking_from_scores
+from app.stats.rating_digest import RatingDigest, dense_ranks, digest_rating, parse_variant_ranks
 
 A, B, C = 10, 20, 30
 VARIANT_OF = {1: A, 2: B, 3: C, 4: A, 5: B, 6: C, 7: A, 8: A, 9: B}
@@ -45,7 +45,7 @@ def test_digest_of_one_rating(given: tuple[list[int], dict[int, int]], expected:
 
 def test_a_single_ranked_answer_says_nothing_about_position() -> None:
     assert digest_rating([1], {1: 1}, VARIANT_OF) == RatingDigest("10:1", None, 1)
-    assert ranking_from_scores({1: 4.5, 2: 3.0, 3: 4.5}) == {1: 1, 2: 2, 3: 1}
+    assert dense_ranks({1: 4.5, 2: 3.0, 3: 4.5}, higher_is_better=True) == {1: 1, 2: 2, 3: 1}
 
 
 def test_summarise_counts_games_and_position_bias_from_digests() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from app.stats.agreement import krippendorff_alpha
 from app.stats.bradley_terry import analyse, fit, pairwise_wins
-from app.stats.intervals import first_position_win_rate, mean_interval
+from app.stats.intervals import mean_interval
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the 4 observers x 12 units example.
 KRIPPENDORFF = [
@@ -69,7 +69,7 @@ def test_analyse_rankings_intervals_and_p_best() -> None:
     assert result.games[0, 1] == 45
 
 
-def test_mean_interval_and_position_bias() -> None:
+def test_mean_interval() -> None:
     interval = mean_interval([4, 5, 3, 4, 4])
     assert interval is not None
     assert interval.mean == 4 and interval.n == 5
@@ -82,5 +82,3 @@ def test_mean_interval_and_position_bias() -> None:
     assert clipped is not None and (clipped.lower, clipped.upper) == (1, 5)
     one = mean_interval([2], bounds=(1, 5))
     assert one is not None and (one.lower, one.upper) == (1, 5)  # one rating: anything on the scale
-    assert first_position_win_rate([True, False, False, True]) == 0.5
-    assert first_position_win_rate([]) is None
