@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.deps import (
     ApiAdmin,
@@ -82,10 +82,13 @@ async def blind_comparison(comparison_id: int, user: ApiRater, ratings: RatingsD
     "/comparisons/{comparison_id}/ratings", response_model=RatingOut, status_code=status.HTTP_201_CREATED
 )
 async def rate_comparison(
-    comparison_id: int, body: RatingIn, user: ApiRater, ratings: RatingsDep
+    comparison_id: int, body: RatingIn, user: ApiRater, ratings: RatingsDep, response: Response
 ) -> RatingOut:
-    """One rating per caller per comparison; posting again edits it. The answer reveals the variants."""
+    """One rating per caller per comparison; posting again edits it (200 instead of 201). The answer reveals
+    the variants."""
     comparison, rating = await ratings.submit(comparison_id, user.name, body)
+    if rating.updated_at is not None:
+        response.status_code = status.HTTP_200_OK
     return rating_out(rating, comparison)
 
 

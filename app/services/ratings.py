@@ -99,7 +99,7 @@ class RatingService:
         by_label = {item.label: item.output_id for item in view.items}
         scores = _checked_scores(data, by_label, [d.key for d in view.rubric])
         ranks = _checked_ranking(data, scores)
-        rating = view.rating
+        rating, edited = view.rating, view.rating is not None
         if rating is None:
             rating = Rating(comparison_id=comparison_id, rater=rater, scores=[])
             try:
@@ -110,9 +110,9 @@ class RatingService:
                 found = await self.repo.rating_by(comparison_id, rater)
                 if found is None:
                     raise
-                rating = found
-        else:
-            rating.updated_at = utcnow()
+                rating, edited = found, True
+        if edited:
+            rating.updated_at = utcnow()  # stays empty on a rating never edited: the API answers 201 then
         rating.comment = data.comment.strip()
         rating.corrected_answer = data.corrected_answer.strip()
         rating.display_order = [item.output_id for item in view.items]

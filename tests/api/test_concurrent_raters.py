@@ -59,7 +59,7 @@ async def test_fifty_raters_at_once_lose_nothing(
     assert board["ratings"] == RATERS * ITEMS and board["raters"] == RATERS
     # Every rater edits five ratings from two tabs at once: the tallies must still match the scores.
     edits = await asyncio.gather(*(rater(r, shift, 5) for r in range(RATERS) for shift in (1, 2)))
-    assert [s for statuses in edits for s in statuses if s != 201] == []
+    assert [s for statuses in edits for s in statuses if s != 200] == []
     assert await _tallies(state) == await _tallies_from_scores(state)
 
 
