@@ -56,7 +56,12 @@ def usd(amount: float | None) -> str:
     return f"${amount:.{decimals}f}"
 
 
+def thousands(n: int) -> str:
+    return f"{n:,}"
+
+
 templates.env.filters["cite_links"] = cite_links
+templates.env.filters["thousands"] = thousands
 templates.env.filters["duration"] = duration
 templates.env.filters["usd"] = usd
 

@@ -202,8 +202,8 @@ def _patterns(digests: Sequence[Sequence[Any]]) -> dict[str, tuple[dict[int, int
 
 
 def _position_bias(digests: Sequence[Sequence[Any]]) -> tuple[float | None, float | None]:
-    """How often the answer shown first was the unique best, and how often it would be by chance (1 / answers
-    shown), over ratings that ranked two or more of the answers shown."""
+    """Over ratings with a single best answer: how often it was the one shown first, and how often that would
+    happen by chance (1 / answers shown)."""
     judged = [
         (bool(best), shown, how_many) for _ranks, best, shown, _rater, how_many in digests if best is not None
     ]

@@ -19,7 +19,9 @@ K = TypeVar("K")
 @dataclass(frozen=True)
 class RatingDigest:
     variant_ranks: str  # "3:1,5:2,7:2": variant id : dense rank (1 = best), by variant id
-    first_shown_best: bool | None  # None when fewer than two ranked answers were shown
+    # Was the answer shown first the single best? None when there was no single best among two or more ranked
+    # answers shown: a tie at the top says nothing about position, and would make chance look like bias.
+    first_shown_best: bool | None
     ranked_shown: int  # how many of the answers shown were ranked
 
 
@@ -35,10 +37,9 @@ def digest_rating(
     distinct = sorted(set(means.values()))
     variant_ranks = ",".join(f"{v}:{distinct.index(means[v]) + 1}" for v in sorted(means))
     seen = [float(ranking[o]) for o in display_order if o in ranking]
-    if len(seen) < 2:
+    if len(seen) < 2 or seen.count(min(seen)) > 1:
         return RatingDigest(variant_ranks, None, len(seen))
-    best = min(seen)
-    return RatingDigest(variant_ranks, seen[0] == best and seen.count(best) == 1, len(seen))
+    return RatingDigest(variant_ranks, seen[0] == min(seen), len(seen))
 
 
 def parse_variant_ranks(text: str) -> dict[int, int]:

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from app.routes.ui_support import FormInvalid, duration, parse_examples_jsonl, usd
+from app.routes.ui_support import FormInvalid, duration, parse_examples_jsonl, thousands, usd
 from tests.factories import create_endpoint, create_variant
 from tests.routes.test_ui import csrf
 
@@ -198,3 +198,4 @@ def test_number_filters() -> None:
         and usd(0.000042) == "$0.000042"
     )
     assert usd(0.00123) == "$0.0012" and usd(1e-9) == "< $0.000001"
+    assert thousands(100000) == "100,000" and thousands(6) == "6"
