@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/localmodel.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/leaderboard.py
 
 clean-data:
 	rm -rf data

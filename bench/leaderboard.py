@@ -1,13 +1,16 @@
 """Leaderboard speed over 100k ratings, and rating POST throughput on one worker.
 
-1. Fills a fresh SQLite database with N ratings as stored before migration 0005 (comparisons of 4 variants, each
-   rated by 4 of 40 raters on the 3 default rubric dimensions, with rankings and shuffled display orders), then
-   migrates it, which digests every rating into the leaderboard's aggregates. Times the statistics alone (means + t intervals, Bradley-Terry with 200 bootstrap fits, win rates, P(best),
-   Krippendorff's alpha per dimension, position bias) and the whole leaderboard including the database read.
-2. Starts the real app (uvicorn, one worker, SQLite) in its own process with variants on a fake model server,
-   and POSTs ratings from concurrent clients: requests/s.
+1. Fills a fresh database (a SQLite file, or a throwaway database on the local PostgreSQL) with N ratings as
+   stored before migration 0005 (comparisons of 4 variants, each rated by 4 of 40 raters on the 3 default rubric
+   dimensions, with rankings and shuffled display orders), then migrates it, which digests every rating into the
+   leaderboard's aggregates. Times the statistics alone (means + t intervals, Bradley-Terry with 200 bootstrap
+   fits, win rates, P(best), Krippendorff's alpha per dimension, position bias) and the whole leaderboard
+   including the database read, cold, filtered and cached.
+2. Starts the real app (uvicorn, one worker, on the same kind of database) in its own process with variants on a
+   fake model server, and POSTs ratings from concurrent clients: requests/s.
 
     .venv/bin/python bench/leaderboard.py [--ratings 100000] [--posts 1000] [--concurrency 8]
+        [--database sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -25,16 +27,20 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.config import to_sync_url  # noqa: E402
 from app.db import create_engine, create_session_factory  # noqa: E402
 from app.migrate import upgrade_database  # noqa: E402
 from app.services.leaderboard import Filters, LeaderboardCache, LeaderboardService, summarise  # noqa: E402
 from bench.fanout import wait_for  # noqa: E402
+from tests.databases import blank_database  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 VARIANTS, RATERS_PER_ITEM, RATER_POOL = 4, 4, 40
@@ -42,25 +48,37 @@ DIMENSIONS = ("correctness", "helpfulness", "format")
 TOKEN = "tt_bench-token"
 
 
-def fill(path: Path, n_ratings: int) -> None:
-    """Rows straight into SQLite (the ORM would take minutes); variant v is better than v+1 on average."""
+def fill(url: str, n_ratings: int) -> None:
+    """Rows straight into the tables as of migration 0004 (the ORM would take minutes); variant v is better
+    than v+1 on average."""
     rng = random.Random(1)
-    now = datetime.now(UTC).isoformat(sep=" ")
-    db = sqlite3.connect(path)
-    db.execute(
+    now = datetime.now(UTC)
+    engine = sa.create_engine(to_sync_url(url))
+    with engine.begin() as db:
+        _fill(db, rng, now, n_ratings)
+    engine.dispose()
+
+
+def _fill(db: sa.Connection, rng: random.Random, now: datetime, n_ratings: int) -> None:
+    mark = "%s" if db.dialect.name == "postgresql" else "?"
+
+    def run(sql: str, rows: Any) -> None:
+        db.exec_driver_sql(sql.replace("?", mark), rows)
+
+    run(
         "INSERT INTO endpoints (id, name, kind, base_url, model, timeout_s, is_bundled, is_fine_tuned, created_at) "
-        "VALUES (1, 'e', 'openai', 'http://127.0.0.1:9/v1', 'm', 60, 0, 0, ?)",
+        "VALUES (1, 'e', 'openai', 'http://127.0.0.1:9/v1', 'm', 60, false, false, ?)",
         (now,),
     )
     for v in range(1, VARIANTS + 1):
-        db.execute(
+        run(
             "INSERT INTO variants (id, name, strategy, description, created_at) VALUES (?, ?, 'few_shot', '', ?)",
             (v, f"v{v}", now),
         )
-        db.execute(
+        run(
             "INSERT INTO variant_versions (id, variant_id, version, config_hash, endpoint_id, system_prompt, temperature,"
             " top_p, max_tokens, few_shot_k, few_shot_selection, top_k, min_score, use_mmr, created_at)"
-            " VALUES (?, ?, 1, 'h', 1, '', 0.2, 1, 256, 0, 'first', 4, 0, 0, ?)",
+            " VALUES (?, ?, 1, 'h', 1, '', 0.2, 1, 256, 0, 'first', 4, 0, false, ?)",
             (v, v, now),
         )
     comparisons = n_ratings // RATERS_PER_ITEM
@@ -84,25 +102,21 @@ def fill(path: Path, n_ratings: int) -> None:
             for oid, q in quality.items():
                 for d in DIMENSIONS:
                     scores.append((rating_id, oid, d, min(5, max(1, round(q + rng.gauss(0, 0.5))))))
-    db.executemany(
+    run(
         "INSERT INTO comparisons (id, query, created_by, dataset, created_at) VALUES (?, ?, 'bench', 'bench', ?)",
         [(c, f"question {c}", now) for c in range(1, comparisons + 1)],
     )
-    db.executemany(
+    run(
         "INSERT INTO outputs (id, comparison_id, variant_version_id, position, status, text, model, contexts,"
         " prompt, created_at) VALUES (?, ?, ?, ?, ?, ?, 'm', '[]', '[]', ?)",
         outputs,
     )
-    db.executemany(
+    run(
         "INSERT INTO ratings (id, comparison_id, rater, comment, display_order, ranking, corrected_answer, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ratings,
     )
-    db.executemany(
-        "INSERT INTO rating_scores (rating_id, output_id, dimension, score) VALUES (?, ?, ?, ?)", scores
-    )
-    db.commit()
-    db.close()
+    run("INSERT INTO rating_scores (rating_id, output_id, dimension, score) VALUES (?, ?, ?, ?)", scores)
 
 
 async def time_leaderboard(url: str, runs: int = 3) -> None:
@@ -145,7 +159,7 @@ async def time_leaderboard(url: str, runs: int = 3) -> None:
     print(f"  ranking {order}; P(best) {[round(s.p_best, 2) for s in whole.standings]}")
 
 
-async def post_ratings(base: str, fake_url: str, posts: int, concurrency: int) -> None:
+async def post_ratings(base: str, fake_url: str, posts: int, concurrency: int, database: str) -> None:
     admin = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         for v in range(VARIANTS):
@@ -193,7 +207,7 @@ async def post_ratings(base: str, fake_url: str, posts: int, concurrency: int) -
         elapsed = time.perf_counter() - started
     latencies.sort()
     print(
-        f"rating POSTs: {len(latencies)} from {concurrency} concurrent raters on one uvicorn worker (SQLite)"
+        f"rating POSTs: {len(latencies)} from {concurrency} concurrent raters on one uvicorn worker ({database})"
     )
     print(
         f"  throughput {len(latencies) / elapsed:.0f} requests/s; latency p50 {latencies[len(latencies) // 2] * 1000:.0f} ms,"
@@ -227,26 +241,37 @@ def main() -> None:
     parser.add_argument("--ratings", type=int, default=100_000)
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite", help="PostgreSQL: the local server"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/board.db"
+    print(f"on {args.database}")
+    with tempfile.TemporaryDirectory() as tmp, blank_database(args.database, Path(tmp)) as url:
         # Ratings go in as they were stored before the leaderboard's aggregates existed; the migration that
         # adds them digests every rating, as it would on an existing install.
         upgrade_database(url, "0004")
         started = time.perf_counter()
-        fill(Path(tmp) / "board.db", args.ratings)
+        fill(url, args.ratings)
         print(f"filled {args.ratings:,} ratings in {time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
         upgrade_database(url)
         print(f"  migration 0005 digested them in {time.perf_counter() - started:.1f} s")
+        if args.database == "postgresql":
+            # What autovacuum does on a live server after a bulk load: statistics, and the visibility map that
+            # lets the covering indexes answer without visiting the table.
+            engine = sa.create_engine(to_sync_url(url), isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")
+            engine.dispose()
         asyncio.run(time_leaderboard(url))
 
     fake_port, app_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, blank_database(args.database, Path(tmp)) as url:
         _ENV.update(
             os.environ
             | {
                 "TRIPTYCH_DATA_DIR": tmp,
+                "TRIPTYCH_DATABASE_URL": url,
                 "TRIPTYCH_SERVE_LOCAL_MODEL": "false",
                 "TRIPTYCH_LOAD_DEMO": "false",
                 "TRIPTYCH_API_TOKEN": TOKEN,
@@ -284,6 +309,7 @@ def main() -> None:
                     f"http://127.0.0.1:{fake_port}/v1",
                     args.posts,
                     args.concurrency,
+                    args.database,
                 )
             )
         finally:
