@@ -150,11 +150,21 @@ cli.add_typer(leaderboard_cli, name="leaderboard")
 @leaderboard_cli.command("rebuild")
 def leaderboard_rebuild() -> None:
     """Recompute the score tallies and rating digests from the ratings (after editing ratings by hand)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from app.repository.board import rebuild
 
-    digested = asyncio.run(_with_sessions(lambda s: s.run_sync(lambda sync: rebuild(sync.connection()))))
+    with Progress(TextColumn("ratings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+        task = progress.add_task("ratings", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        digested = asyncio.run(
+            _with_sessions(lambda s: s.run_sync(lambda sync: rebuild(sync.connection(), on_progress=report)))
+        )
     typer.echo(
-        f"rebuilt the leaderboard from {digested} ratings; a running server shows it after its next rating"
+        f"rebuilt the leaderboard from {digested:,} ratings; a running server shows it after its next rating"
         " or restart"
     )
 

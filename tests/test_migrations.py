@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.config import to_sync_url
 from app.migrate import alembic_config, upgrade_database
+from app.repository.board import rebuild
 from tests.databases import blank_database
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -103,4 +104,14 @@ def test_the_rebuild_command_repairs_hand_edited_aggregates(
     rebuilt = CliRunner().invoke(cli, ["leaderboard", "rebuild"], env=env)
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "from 2 ratings" in rebuilt.output
+    assert _aggregates(engine) == EXPECTED
+
+
+def test_the_rebuild_reports_progress_per_batch(at_0004: tuple[str, Engine]) -> None:
+    url, engine = at_0004
+    upgrade_database(url)
+    seen: list[tuple[int, int]] = []
+    with engine.begin() as connection:
+        assert rebuild(connection, batch=1, on_progress=lambda done, total: seen.append((done, total))) == 2
+    assert seen == [(1, 2), (2, 2)]
     assert _aggregates(engine) == EXPECTED

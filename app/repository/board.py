@@ -8,7 +8,7 @@ them, the bench, and anyone who edited ratings in the database by hand).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
@@ -102,9 +102,12 @@ async def digest_groups(session: AsyncSession, filters: Any) -> Sequence[Any]:
     return (await session.execute(stmt)).all()
 
 
-def rebuild(connection: Connection, batch: int = 2000) -> int:
+def rebuild(
+    connection: Connection, batch: int = 2000, on_progress: Callable[[int, int], None] | None = None
+) -> int:
     """Recompute every tally and rating digest from the stored ratings (plain SQL on a sync connection, so an
-    Alembic migration can run it). Returns how many ratings were digested."""
+    Alembic migration can run it); `on_progress(done, total)` after each batch of ratings. Returns how many
+    ratings were digested."""
     connection.execute(text("DELETE FROM score_tallies"))
     connection.execute(text(_TALLIES_FROM_SCORES))
     variant_of: dict[int, int] = dict(
@@ -134,6 +137,8 @@ def rebuild(connection: Connection, batch: int = 2000) -> int:
                 for rating_id, d in digests.items()
             ],
         )
+        if on_progress is not None:
+            on_progress(start + len(chunk), len(ids))
     return len(ids)
 
 
