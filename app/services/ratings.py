@@ -116,17 +116,16 @@ class RatingService:
         rating.comment = data.comment.strip()
         rating.corrected_answer = data.corrected_answer.strip()
         rating.display_order = [item.output_id for item in view.items]
-        rating.ranking = {str(by_label[label]): rank for label, rank in ranks.items()}
+        ranked = {by_label[label]: rank for label, rank in ranks.items()}
+        rating.ranking = {str(output_id): rank for output_id, rank in ranked.items()}
         variant_of = {o.id: o.variant_version.variant_id for o in view.comparison.outputs}
-        digest = digest_rating(
-            rating.display_order, {by_label[label]: rank for label, rank in ranks.items()}, variant_of
-        )
+        digest = digest_rating(rating.display_order, ranked, variant_of)
         rating.variant_ranks, rating.first_shown_best = digest.variant_ranks, digest.first_shown_best
         rating.ranked_shown = digest.ranked_shown
         before = {(s.output_id, s.dimension): s.score for s in rating.scores}
         _replace_scores(rating, {by_label[label]: dims for label, dims in scores.items()})
         after = {(s.output_id, s.dimension): s.score for s in rating.scores}
-        await adjust_tallies(self.session, comparison_id, variant_of, tally_changes(before, after))
+        await adjust_tallies(self.session, comparison_id, variant_of, _tally_changes(before, after))
         await self.session.flush()
         return view.comparison, rating
 
@@ -161,7 +160,7 @@ def _checked_ranking(data: RatingIn, scores: dict[str, dict[str, int]]) -> dict[
     return dense_ranks({k: float(v) for k, v in data.ranking.items()}, higher_is_better=False)
 
 
-def tally_changes(
+def _tally_changes(
     before: dict[tuple[int, str], int], after: dict[tuple[int, str], int]
 ) -> dict[tuple[int, str], list[int]]:
     """Per (output, dimension): -1 under the score taken back, +1 under the score given (1-5)."""
