@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL_ID = "smollm2-135m-instruct"
 
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     local_admin: bool = True
     # Mark session cookies Secure even over plain HTTP (set behind an HTTPS-terminating proxy).
     secure_cookies: bool = False
+    # Origins besides the one a request arrives on that may send forms, comma-separated
+    # (e.g. "https://triptych.example.com" behind a proxy that rewrites Host).
+    trusted_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Longest model answer stored, in kilobytes (characters); longer answers are cut and marked truncated.
+    max_answer_kb: int = Field(default=64, ge=1, le=10_240)
     # Endpoints on private/loopback networks (Ollama, vLLM on the LAN) are allowed by default;
     # link-local and cloud metadata addresses never are.
     allow_private_endpoints: bool = True
@@ -52,6 +58,13 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=800, ge=50)
     chunk_overlap: int = Field(default=120, ge=0)
     load_demo: bool = True
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

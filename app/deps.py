@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.security import Principal, bearer_principal, cookie_principal, require, verify_csrf
+from app.security import Principal, bearer_principal, cookie_principal, require
 from app.services.accounts import AccountService
 from app.services.comparisons import ComparisonRunner
 from app.services.endpoints import EndpointService
@@ -93,7 +93,6 @@ ApiUnblinded = Annotated[Principal, Depends(_api_unblinded)]
 UiUser = Annotated[Principal, Depends(get_ui_principal)]
 UiRater = Annotated[Principal, Depends(_ui_role("rater"))]
 UiAdmin = Annotated[Principal, Depends(_ui_role("admin"))]
-CsrfChecked = Annotated[None, Depends(verify_csrf)]
 
 
 def get_runner(state: StateDep) -> ComparisonRunner:

@@ -11,17 +11,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings, get_settings
+from app.csrf import verify_csrf
 from app.db import create_engine, create_session_factory
 from app.errors import DomainError
 from app.ingest.limits import IngestLimits
-from app.middleware import BodySizeLimit
+from app.middleware import BodySizeLimit, SecurityHeaders
 from app.migrate import upgrade_database
 from app.pipelines import build_pipelines
 from app.providers.registry import build_registry
@@ -150,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_request_mb * 1024 * 1024)
+    # Added last, so it wraps everything: the 413 above and error pages get the headers too.
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
@@ -176,9 +179,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_knowledge.router, tags=["knowledge"])
     app.include_router(api_team.router, tags=["team"])
     app.include_router(exports.api_router, tags=["exports"])
-    app.include_router(exports.ui_router, include_in_schema=False)
-    app.include_router(ui_accounts.router, include_in_schema=False)
-    app.include_router(ui.router, include_in_schema=False)
+    # Every unsafe request to a page route is CSRF-checked here, so no route can forget it.
+    csrf = [Depends(verify_csrf)]
+    app.include_router(exports.ui_router, include_in_schema=False, dependencies=csrf)
+    app.include_router(ui_accounts.router, include_in_schema=False, dependencies=csrf)
+    app.include_router(ui.router, include_in_schema=False, dependencies=csrf)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     if local_models is not None:
         app.mount("/local", create_local_app(local_models), name="local")

@@ -28,9 +28,10 @@ from app.schemas import (
     VariantOut,
     VariantRef,
 )
+from app.security import Principal
 from app.services.knowledge import KnowledgeBaseSummary
 from app.services.leaderboard import Leaderboard
-from app.services.ratings import BlindView, labelled
+from app.services.ratings import BlindView, RatingService, labelled
 from app.services.variants import current_version, stand_in_notice, version_config
 from app.stats.intervals import MeanInterval
 
@@ -124,7 +125,9 @@ def comparison_out(comparison: Comparison) -> ComparisonOut:
     )
 
 
-def comparison_summary(comparison: Comparison) -> ComparisonSummary:
+def comparison_summary(comparison: Comparison, viewer: Principal) -> ComparisonSummary:
+    """A history row; for a rater who has not rated it, nothing about its answers or others' ratings."""
+    blind = not RatingService.sees_identities(comparison, viewer)
     return ComparisonSummary(
         id=comparison.id,
         query=comparison.query,
@@ -132,8 +135,8 @@ def comparison_summary(comparison: Comparison) -> ComparisonSummary:
         dataset=comparison.dataset,
         tags=[t.tag for t in comparison.tags],
         variant_count=len(comparison.outputs),
-        error_count=sum(1 for o in comparison.outputs if o.status == "error"),
-        rating_count=len(comparison.ratings),
+        error_count=None if blind else sum(1 for o in comparison.outputs if o.status == "error"),
+        rating_count=None if blind else len(comparison.ratings),
     )
 
 

@@ -1,9 +1,8 @@
-"""Who is asking: Bearer tokens for the API, session cookies for the UI, roles, and CSRF."""
+"""Who is asking: Bearer tokens for the API, session cookies for the UI, and roles (CSRF: app.csrf)."""
 
 from __future__ import annotations
 
 import ipaddress
-import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -17,9 +16,6 @@ from app.models import ROLES
 from app.services.accounts import SESSION_LIFETIME, AccountService
 from app.services.tokens import authenticate
 
-CSRF_COOKIE = "triptych_csrf"
-CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf_token"
 SESSION_COOKIE = "triptych_session"
 
 
@@ -84,7 +80,7 @@ class LoginRequired(HTTPException):
 
 async def cookie_principal(request: Request, session: AsyncSession) -> Principal:
     """The browser user from the session cookie, or LoginRequired (pages answer it with the login form)."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(session_cookie_name(request))
     user = await AccountService(session).session_user(token) if token else None
     if user is None:
         raise LoginRequired()
@@ -93,47 +89,38 @@ async def cookie_principal(request: Request, session: AsyncSession) -> Principal
     return principal
 
 
-def set_session_cookie(request: Request, response: Response, token: str, settings: Settings) -> None:
+def secure_request(request: Request) -> bool:
+    """Cookies are marked Secure (and `__Host-` prefixed) over HTTPS or when the settings say a proxy
+    terminates HTTPS in front of us."""
+    settings: Settings = request.app.state.settings
+    return settings.secure_cookies or request.url.scheme == "https"
+
+
+def cookie_name(request: Request, base: str) -> str:
+    """`__Host-` cookies cannot be set by a sibling subdomain or over plain HTTP, nor scoped to a sub-path:
+    the browser refuses a tossed one. The prefix needs Secure, so plain-HTTP localhost keeps the bare name."""
+    return f"__Host-{base}" if secure_request(request) else base
+
+
+def session_cookie_name(request: Request) -> str:
+    return cookie_name(request, SESSION_COOKIE)
+
+
+def session_token_of(request: Request) -> str | None:
+    return request.cookies.get(session_cookie_name(request))
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie_name(request),
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         # Lax: a link from elsewhere opens the page signed in; writes still need the CSRF token.
         samesite="lax",
-        secure=settings.secure_cookies or request.url.scheme == "https",
+        secure=secure_request(request),
         path="/",
     )
-
-
-def csrf_token_for(request: Request) -> str:
-    """The browser's CSRF token (double-submit cookie), created on first use."""
-    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_token", None)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.state.csrf_token = token
-    return str(token)
-
-
-def set_csrf_cookie(request: Request, response: Response) -> None:
-    if request.cookies.get(CSRF_COOKIE) is None and hasattr(request.state, "csrf_token"):
-        response.set_cookie(CSRF_COOKIE, request.state.csrf_token, httponly=True, samesite="strict", path="/")
-
-
-async def verify_csrf(request: Request) -> None:
-    """Unsafe UI requests must echo the cookie's token in a header (HTMX) or a form field."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    expected = request.cookies.get(CSRF_COOKIE)
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        form = await request.form()
-        value = form.get(CSRF_FIELD)
-        sent = value if isinstance(value, str) else None
-    if not expected or not sent or not secrets.compare_digest(expected, sent):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF check failed: reload the page and try again")
 
 
 class LoginThrottle:

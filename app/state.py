@@ -32,3 +32,8 @@ class AppState:
     runner: ComparisonRunner
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     leaderboards: LeaderboardCache = field(default_factory=LeaderboardCache)
+
+    @property
+    def csrf_key(self) -> bytes:
+        """The secret that binds CSRF tokens to sessions (app.csrf), shared by every process."""
+        return self.cipher.derive("csrf")

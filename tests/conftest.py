@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -76,11 +77,22 @@ def browser(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
 
 
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def csrf_in(page: str) -> str:
+    """The CSRF token a rendered page carries."""
+    found = CSRF_META.search(page)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
 async def csrf_of(http: httpx.AsyncClient) -> str:
-    """The CSRF token the sign-in page hands this client (the double-submit cookie)."""
-    if "triptych_csrf" not in http.cookies:
-        (await http.get("/login")).raise_for_status()
-    return str(http.cookies["triptych_csrf"])
+    """The CSRF token a page hands this client now (bound to its session, or its pre-session cookie before
+    sign-in: fetch it again after signing in or out)."""
+    page = await http.get("/login", follow_redirects=True)
+    page.raise_for_status()
+    return csrf_in(page.text)
 
 
 async def sign_in(http: httpx.AsyncClient, name: str | None = None, password: str | None = None) -> None:

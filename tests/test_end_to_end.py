@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import E2E_ADMIN
+from tests.conftest import E2E_ADMIN, csrf_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.model
@@ -40,8 +40,8 @@ def test_one_question_gets_an_answer_from_every_default_variant(running_app: tup
 def test_the_page_says_the_fine_tuned_variant_is_the_base_model(running_app: tuple[str, str]) -> None:
     url, _token = running_app
     with httpx.Client(base_url=url, timeout=30, follow_redirects=True) as http:
-        http.get("/login")  # sets the CSRF cookie
-        form = {"csrf_token": http.cookies["triptych_csrf"], "name": E2E_ADMIN, "password": PASSWORD}
+        login = http.get("/login")  # sets the pre-session cookie its token is bound to
+        form = {"csrf_token": csrf_in(login.text), "name": E2E_ADMIN, "password": PASSWORD}
         page = http.post("/login", data=form)
     assert page.status_code == 200 and str(page.url) == url + "/"
     assert "Not fine-tuned yet" in page.text

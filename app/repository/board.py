@@ -20,7 +20,7 @@ from app.repository.comparisons import filtered
 from app.stats.rating_digest import RatingDigest, dense_ranks, digest_rating
 
 SCORE_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
-_NO_FILTER = ("since", "until", "dataset", "tag")
+_NO_FILTER = ("since", "until", "dataset", "tag", "rated_by")
 _TALLIES_FROM_SCORES = """
 INSERT INTO score_tallies (output_id, dimension, comparison_id, variant_id, n1, n2, n3, n4, n5)
 SELECT rs.output_id, rs.dimension, o.comparison_id, vv.variant_id,

@@ -110,7 +110,7 @@ class ComparisonRepository:
 
 
 def filtered(stmt: Any, filters: Any) -> Any:
-    """Apply leaderboard filters (since, until, dataset, tag) to a statement joined to Comparison."""
+    """Apply leaderboard filters (since, until, dataset, tag, rated by) to a statement joined to Comparison."""
     if filters.since is not None:
         stmt = stmt.where(Comparison.created_at >= filters.since)
     if filters.until is not None:
@@ -120,6 +120,9 @@ def filtered(stmt: Any, filters: Any) -> Any:
     if filters.tag is not None:
         tagged = select(ComparisonTag.comparison_id).where(ComparisonTag.tag == filters.tag)
         stmt = stmt.where(Comparison.id.in_(tagged))
+    if getattr(filters, "rated_by", None) is not None:
+        rated = select(Rating.comparison_id).where(Rating.rater == filters.rated_by)
+        stmt = stmt.where(Comparison.id.in_(rated))
     return stmt
 
 

@@ -50,13 +50,13 @@ async def create_comparison(
 
 @router.get("/comparisons", response_model=list[ComparisonSummary])
 async def list_comparisons(
-    _user: ApiUser,
+    user: ApiUser,
     reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ComparisonSummary]:
     comparisons, _total = await reader.page(limit=limit, offset=offset)
-    return [comparison_summary(c) for c in comparisons]
+    return [comparison_summary(c, user) for c in comparisons]
 
 
 @router.get("/comparisons/{comparison_id}", response_model=ComparisonOut)
@@ -114,7 +114,7 @@ async def put_rubric(body: list[DimensionIn], _user: ApiAdmin, rubric: RubricDep
 
 @router.get("/leaderboard", response_model=LeaderboardOut)
 async def leaderboard(
-    _user: ApiUser,
+    user: ApiUser,
     board: LeaderboardDep,
     since: Annotated[datetime | None, Query(description="only comparisons created at or after")] = None,
     until: Annotated[datetime | None, Query(description="only comparisons created before")] = None,
@@ -124,6 +124,7 @@ async def leaderboard(
     tag: Annotated[str | None, Query(max_length=60, description="only comparisons with this tag")] = None,
 ) -> LeaderboardOut:
     """Per variant: mean scores with 95% intervals, Bradley-Terry strength with bootstrap intervals, P(best);
-    the win-rate matrix, inter-rater agreement, position bias and retrieval metrics."""
+    the win-rate matrix, inter-rater agreement, position bias and retrieval metrics. A rater's board counts
+    only the comparisons that rater has rated (they rate blind)."""
     filters = Filters(since=since, until=until, dataset=dataset or None, tag=tag or None)
-    return leaderboard_out(await board.compute(filters))
+    return leaderboard_out(await board.compute(filters.seen_by(user)))

@@ -20,6 +20,7 @@ from app.schemas import (
     RetrievalMetricsOut,
     UploadOut,
 )
+from app.services.leaderboard import Filters
 
 router = APIRouter(prefix="/api/v1")
 
@@ -99,10 +100,11 @@ async def judge_chunk(
     output_id: int, rank: int, body: JudgementIn, user: ApiRater, judgements: JudgementsDep
 ) -> None:
     """Mark the output's rank-th retrieved chunk (1-based) relevant or not; feeds precision@k and MRR."""
-    await judgements.judge(output_id, rank, user.name, body.relevant)
+    await judgements.judge(output_id, rank, user, body.relevant)
 
 
 @router.get("/retrieval-metrics", response_model=list[RetrievalMetricsOut])
-async def retrieval_metrics(_user: ApiUser, judgements: JudgementsDep) -> list[RetrievalMetricsOut]:
-    """Precision@k and MRR per RAG variant, from raters' relevance marks (majority vote per chunk)."""
-    return [RetrievalMetricsOut(**asdict(m)) for m in await judgements.metrics()]
+async def retrieval_metrics(user: ApiUser, judgements: JudgementsDep) -> list[RetrievalMetricsOut]:
+    """Precision@k and MRR per RAG variant, from raters' relevance marks (majority vote per chunk); a rater's
+    figures count only the comparisons they have rated."""
+    return [RetrievalMetricsOut(**asdict(m)) for m in await judgements.metrics(Filters().seen_by(user))]

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from app.demo import read_jsonl
 from app.deps import (
-    CsrfChecked,
     JudgementsDep,
     LeaderboardDep,
     RatingsDep,
@@ -56,7 +55,6 @@ async def compare_page(request: Request, _user: UiUser, variants: VariantsDep) -
 async def create_comparison(
     request: Request,
     user: UiRater,
-    _csrf: CsrfChecked,
     runner: RunnerDep,
     reader: ReaderDep,
     variants: VariantsDep,
@@ -108,14 +106,14 @@ async def create_comparison(
 
 @router.get("/comparisons", name="comparisons_page", response_class=HTMLResponse)
 async def comparisons_page(
-    request: Request, _user: UiUser, reader: ReaderDep, page: Annotated[int, Query(ge=1)] = 1
+    request: Request, user: UiUser, reader: ReaderDep, page: Annotated[int, Query(ge=1)] = 1
 ) -> HTMLResponse:
     comparisons, total = await reader.page(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(
         request,
         "pages/comparisons.html",
         {
-            "comparisons": [comparison_summary(c) for c in comparisons],
+            "comparisons": [comparison_summary(c, user) for c in comparisons],
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "has_next": page * PAGE_SIZE < total,
@@ -178,7 +176,7 @@ async def comparison_columns(
 @router.get("/leaderboard", name="leaderboard_page", response_class=HTMLResponse)
 async def leaderboard_page(
     request: Request,
-    _user: UiUser,
+    user: UiUser,
     board: LeaderboardDep,
     reader: ReaderDep,
     since: Annotated[str, Query(max_length=40)] = "",
@@ -193,7 +191,7 @@ async def leaderboard_page(
     except ValueError:
         raise Invalid("since and until must be dates like 2026-11-01") from None
     filters = Filters(since=start, until=end, dataset=dataset or None, tag=tag or None)
-    result = leaderboard_out(await board.compute(filters))
+    result = leaderboard_out(await board.compute(filters.seen_by(user)))
     query = {k: v for k, v in {"since": since, "until": until, "dataset": dataset, "tag": tag}.items() if v}
     context = {
         "board": result,

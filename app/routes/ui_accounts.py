@@ -7,11 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import AccountsDep, CsrfChecked, SessionDep, SettingsDep, StateDep, UiAdmin, UiUser
+from app.deps import AccountsDep, SessionDep, SettingsDep, StateDep, UiAdmin, UiUser
 from app.errors import DomainError, Forbidden, Invalid
 from app.models import ROLES, User
 from app.routes.ui_support import error_status, form_errors, redirect_to, render
-from app.security import SESSION_COOKIE, is_loopback_client, local_admin_allowed, set_session_cookie
+from app.security import (
+    is_loopback_client,
+    local_admin_allowed,
+    secure_request,
+    session_cookie_name,
+    session_token_of,
+    set_session_cookie,
+)
 from app.services.tokens import create_token, revoke_token_id, tokens_of
 
 router = APIRouter()
@@ -35,7 +42,7 @@ async def _signed_in(
     request: Request, user: User, accounts: AccountsDep, settings: SettingsDep, target: str
 ) -> Response:
     response = RedirectResponse(safe_next(target), status_code=status.HTTP_303_SEE_OTHER)
-    set_session_cookie(request, response, await accounts.start_session(user), settings)
+    set_session_cookie(request, response, await accounts.start_session(user))
     return response
 
 
@@ -47,7 +54,6 @@ async def login_page(request: Request, accounts: AccountsDep, settings: Settings
 @router.post("/login", name="login", response_model=None)
 async def login(
     request: Request,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     settings: SettingsDep,
     state: StateDep,
@@ -78,7 +84,6 @@ async def login(
 @router.post("/login/local", name="login_local", response_model=None)
 async def login_local(
     request: Request,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     settings: SettingsDep,
     next: Annotated[str, Form(max_length=2000)] = "/",
@@ -91,11 +96,11 @@ async def login_local(
 
 
 @router.post("/logout", name="logout", response_model=None)
-async def logout(request: Request, _csrf: CsrfChecked, accounts: AccountsDep) -> Response:
-    if token := request.cookies.get(SESSION_COOKIE):
+async def logout(request: Request, accounts: AccountsDep) -> Response:
+    if token := session_token_of(request):
         await accounts.end_session(token)
     response = redirect_to(request, "login_page")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(session_cookie_name(request), path="/", secure=secure_request(request))
     return response
 
 
@@ -109,7 +114,6 @@ async def invite_page(request: Request, invite: str, accounts: AccountsDep) -> H
 async def accept_invite(
     request: Request,
     invite: str,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     settings: SettingsDep,
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -143,7 +147,6 @@ async def users_page(request: Request, _user: UiAdmin, accounts: AccountsDep) ->
 async def create_user(
     request: Request,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=20)] = "rater",
@@ -164,7 +167,6 @@ async def update_user(
     request: Request,
     user_id: int,
     me: UiAdmin,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     role: Annotated[str | None, Form(max_length=20)] = None,
     action: Annotated[str, Form(max_length=20)] = "",
@@ -196,7 +198,6 @@ async def account_page(
 async def create_own_token(
     request: Request,
     me: UiUser,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     session: SessionDep,
     name: Annotated[str, Form(max_length=120)] = "",
@@ -214,7 +215,6 @@ async def revoke_own_token(
     request: Request,
     token_id: int,
     me: UiUser,
-    _csrf: CsrfChecked,
     accounts: AccountsDep,
     session: SessionDep,
 ) -> Response:

@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.deps import (
-    CsrfChecked,
     EndpointsDep,
     ExampleSetsDep,
     JudgementsDep,
@@ -40,6 +39,7 @@ from app.schemas import (
     VariantOut,
     VariantPatch,
 )
+from app.services.leaderboard import Filters
 
 router = APIRouter()
 VARIANT_FIELDS = (
@@ -110,13 +110,13 @@ def _saved_message(items: list[VariantOut], saved: int | None, was: int | None) 
 @router.get("/variants", name="variants_page", response_class=HTMLResponse)
 async def variants_page(
     request: Request,
-    _user: UiUser,
+    user: UiUser,
     variants: VariantsDep,
     judgements: JudgementsDep,
     saved: Annotated[int | None, Query()] = None,
     was: Annotated[int | None, Query()] = None,
 ) -> HTMLResponse:
-    metrics = {m.variant_id: m for m in await judgements.metrics()}
+    metrics = {m.variant_id: m for m in await judgements.metrics(Filters().seen_by(user))}
     items = [variant_out(v) for v in await variants.list()]
     context = {"variants": items, "metrics": metrics, "message": _saved_message(items, saved, was)}
     return render(request, "pages/variants.html", context)
@@ -146,7 +146,6 @@ async def new_variant_page(
 async def create_variant(
     request: Request,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     variants: VariantsDep,
     endpoints: EndpointsDep,
     example_sets: ExampleSetsDep,
@@ -189,7 +188,6 @@ async def update_variant(
     request: Request,
     variant_id: int,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     variants: VariantsDep,
     endpoints: EndpointsDep,
     example_sets: ExampleSetsDep,
@@ -214,7 +212,7 @@ async def update_variant(
 
 @router.post("/variants/{variant_id}/archive", name="archive_variant_ui", response_model=None)
 async def archive_variant(
-    request: Request, variant_id: int, _user: UiAdmin, _csrf: CsrfChecked, variants: VariantsDep
+    request: Request, variant_id: int, _user: UiAdmin, variants: VariantsDep
 ) -> Response:
     await variants.archive(variant_id)
     return redirect_to(request, "variants_page")
@@ -251,7 +249,7 @@ async def new_endpoint_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 @router.post("/endpoints", name="create_endpoint_ui", response_model=None)
 async def create_endpoint(
-    request: Request, _user: UiAdmin, _csrf: CsrfChecked, endpoints: EndpointsDep
+    request: Request, _user: UiAdmin, endpoints: EndpointsDep
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
@@ -279,7 +277,7 @@ async def edit_endpoint_page(
 
 @router.post("/endpoints/{endpoint_id}", name="update_endpoint_ui", response_model=None)
 async def update_endpoint(
-    request: Request, endpoint_id: int, _user: UiAdmin, _csrf: CsrfChecked, endpoints: EndpointsDep
+    request: Request, endpoint_id: int, _user: UiAdmin, endpoints: EndpointsDep
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
@@ -302,7 +300,7 @@ async def update_endpoint(
 
 @router.post("/endpoints/{endpoint_id}/archive", name="archive_endpoint_ui", response_model=None)
 async def archive_endpoint(
-    request: Request, endpoint_id: int, _user: UiAdmin, _csrf: CsrfChecked, endpoints: EndpointsDep
+    request: Request, endpoint_id: int, _user: UiAdmin, endpoints: EndpointsDep
 ) -> Response:
     await endpoints.archive(endpoint_id)
     return redirect_to(request, "endpoints_page")
@@ -329,7 +327,7 @@ async def new_example_set_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 @router.post("/example-sets", name="create_example_set_ui", response_model=None)
 async def create_example_set(
-    request: Request, _user: UiAdmin, _csrf: CsrfChecked, example_sets: ExampleSetsDep
+    request: Request, _user: UiAdmin, example_sets: ExampleSetsDep
 ) -> Response:
     values = await form_values(request, ("name", "description", "examples"))
     try:
@@ -360,7 +358,7 @@ async def edit_example_set_page(
 
 @router.post("/example-sets/{set_id}", name="update_example_set_ui", response_model=None)
 async def update_example_set(
-    request: Request, set_id: int, _user: UiAdmin, _csrf: CsrfChecked, example_sets: ExampleSetsDep
+    request: Request, set_id: int, _user: UiAdmin, example_sets: ExampleSetsDep
 ) -> Response:
     values = await form_values(request, ("name", "description", "examples"))
     try:
@@ -380,7 +378,7 @@ async def update_example_set(
 
 @router.post("/example-sets/{set_id}/archive", name="archive_example_set_ui", response_model=None)
 async def archive_example_set(
-    request: Request, set_id: int, _user: UiAdmin, _csrf: CsrfChecked, example_sets: ExampleSetsDep
+    request: Request, set_id: int, _user: UiAdmin, example_sets: ExampleSetsDep
 ) -> Response:
     await example_sets.archive(set_id)
     return redirect_to(request, "example_sets_page")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import CsrfChecked, JudgementsDep, KnowledgeDep, UiAdmin, UiRater, UiUser
+from app.deps import JudgementsDep, KnowledgeDep, UiAdmin, UiRater, UiUser
 from app.errors import DomainError
 from app.presenters import job_out, knowledge_base_out
 from app.routes.ui_support import error_status, form_errors, render
@@ -42,7 +42,6 @@ async def knowledge_bases_page(request: Request, _user: UiUser, knowledge: Knowl
 async def create_knowledge_base(
     request: Request,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
     name: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
@@ -82,7 +81,6 @@ async def upload_documents(
     request: Request,
     kb_id: int,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
     files: Annotated[list[UploadFile], File()],
 ) -> Response:
@@ -108,7 +106,6 @@ async def delete_document(
     kb_id: int,
     document_id: int,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
 ) -> Response:
     await knowledge.delete_document(kb_id, document_id)
@@ -120,7 +117,6 @@ async def reingest(
     request: Request,
     kb_id: int,
     _user: UiAdmin,
-    _csrf: CsrfChecked,
     knowledge: KnowledgeDep,
     chunk_size: Annotated[str, Form()] = "",
     chunk_overlap: Annotated[str, Form()] = "",
@@ -143,7 +139,7 @@ async def reingest(
 
 @router.post("/knowledge-bases/{kb_id}/delete", name="delete_knowledge_base_ui", response_model=None)
 async def delete_knowledge_base(
-    request: Request, kb_id: int, _user: UiAdmin, _csrf: CsrfChecked, knowledge: KnowledgeDep
+    request: Request, kb_id: int, _user: UiAdmin, knowledge: KnowledgeDep
 ) -> Response:
     try:
         await knowledge.delete(kb_id)
@@ -161,12 +157,11 @@ async def judge_chunk(
     output_id: int,
     rank: int,
     user: UiRater,
-    _csrf: CsrfChecked,
     judgements: JudgementsDep,
     relevant: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """A rater marks one retrieved chunk relevant or not; answers with the updated buttons."""
-    await judgements.judge(output_id, rank, user.name, relevant == "yes")
+    await judgements.judge(output_id, rank, user, relevant == "yes")
     return render(
         request, "partials/_judgement.html", {"output_id": output_id, "rank": rank, "mark": relevant == "yes"}
     )

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from app.deps import CsrfChecked, QueuesDep, RatingsDep, UiAdmin, UiRater, UiUser
+from app.deps import QueuesDep, RatingsDep, UiAdmin, UiRater, UiUser
 from app.errors import Conflict, DomainError, Invalid
 from app.presenters import rating_out
 from app.routes.ui_support import form_errors, redirect_to, render
@@ -118,7 +118,6 @@ async def submit_rating(
     request: Request,
     comparison_id: int,
     user: UiRater,
-    _csrf: CsrfChecked,
     ratings: RatingsDep,
     queues: QueuesDep,
     queue: Annotated[int | None, Query()] = None,
@@ -153,7 +152,6 @@ async def queues_page(request: Request, user: UiUser, queues: QueuesDep) -> HTML
 async def create_queue(
     request: Request,
     user: UiAdmin,
-    _csrf: CsrfChecked,
     queues: QueuesDep,
     name: Annotated[str, Form(max_length=200)] = "",
     raters_per_item: Annotated[str, Form(max_length=10)] = "3",
@@ -196,7 +194,7 @@ async def queue_page(request: Request, queue_id: int, user: UiUser, queues: Queu
 
 @router.post("/queues/{queue_id}/delete", name="delete_queue_ui", response_model=None)
 async def delete_queue(
-    request: Request, queue_id: int, _user: UiAdmin, _csrf: CsrfChecked, queues: QueuesDep
+    request: Request, queue_id: int, _user: UiAdmin, queues: QueuesDep
 ) -> Response:
     """Only the queue goes; its comparisons and their ratings stay."""
     await queues.delete(queue_id)

@@ -14,9 +14,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
+from app.csrf import CSRF_FIELD, csrf_token_for, set_presession_cookie
 from app.errors import DomainError, Invalid
 from app.schemas import ExampleIn, ExampleSetOut
-from app.security import CSRF_FIELD, csrf_token_for, set_csrf_cookie
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html: model output is escaped
@@ -108,7 +108,7 @@ def render(
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     # The same URL answers with a page or a fragment: caches must keep them apart.
     response.headers["Vary"] = "HX-Request"
-    set_csrf_cookie(request, response)
+    set_presession_cookie(request, response)
     return response
 
 

@@ -249,8 +249,9 @@ class ComparisonSummary(BaseModel):
     dataset: str = ""
     tags: list[str] = []
     variant_count: int
-    error_count: int
-    rating_count: int
+    # Null for a rater who has not rated the comparison yet (they rate blind).
+    error_count: int | None
+    rating_count: int | None
 
 
 # --- knowledge bases -------------------------------------------------------------------------

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Invalid, NotFound
-from app.models import ChunkJudgement, Output, Variant, VariantVersion
+from app.models import ChunkJudgement, Comparison, Output, Rating, Variant, VariantVersion
+from app.repository.comparisons import filtered
+from app.security import Principal
+from app.services.blind import blind_to
 from app.services.variants import RETRIEVAL_STRATEGIES
 
 
@@ -47,11 +51,24 @@ class JudgementService:
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    async def judge(self, output_id: int, rank: int, rater: str, relevant: bool) -> ChunkJudgement:
-        """Create or change this rater's mark on the output's rank-th chunk."""
+    async def _shown_revealed(self, output_id: int, principal: Principal) -> Output:
+        """The output, if the caller may see which variant wrote it; otherwise 404, exactly as for a missing
+        output, so a blind rater learns nothing (not even which answer retrieved chunks, or how many)."""
         output = await self.session.get(Output, output_id)
-        if output is None:
+        comparison = await self.session.get(Comparison, output.comparison_id) if output else None
+        if output is None or comparison is None:
             raise NotFound(f"output {output_id} not found")
+        rated = await self.session.scalar(
+            select(Rating.id).where(Rating.comparison_id == comparison.id, Rating.rater == principal.name)
+        )
+        if blind_to(principal, created_by=comparison.created_by, has_rated=rated is not None):
+            raise NotFound(f"output {output_id} not found")
+        return output
+
+    async def judge(self, output_id: int, rank: int, principal: Principal, relevant: bool) -> ChunkJudgement:
+        """Create or change this rater's mark on the output's rank-th chunk."""
+        output = await self._shown_revealed(output_id, principal)
+        rater = principal.name
         if not 1 <= rank <= len(output.contexts or []):
             raise Invalid(f"rank must be between 1 and {len(output.contexts or [])} for output {output_id}")
         existing = await self.session.scalar(
@@ -79,17 +96,19 @@ class JudgementService:
             marks[j.output_id][j.rank] = j.relevant
         return marks
 
-    async def metrics(self) -> list[RetrievalMetrics]:
-        """Precision@k and MRR per retrieval variant, over every output with at least one mark."""
-        rows = (
-            await self.session.execute(
-                select(Variant.id, Variant.name, VariantVersion.top_k, ChunkJudgement)
-                .join(VariantVersion, VariantVersion.variant_id == Variant.id)
-                .join(Output, Output.variant_version_id == VariantVersion.id)
-                .join(ChunkJudgement, ChunkJudgement.output_id == Output.id)
-                .where(Variant.strategy.in_(RETRIEVAL_STRATEGIES))
-            )
-        ).all()
+    async def metrics(self, filters: Any = None) -> list[RetrievalMetrics]:
+        """Precision@k and MRR per retrieval variant, over every output with at least one mark, from the
+        comparisons the leaderboard `filters` (app.services.leaderboard.Filters) let through."""
+        stmt = (
+            select(Variant.id, Variant.name, VariantVersion.top_k, ChunkJudgement)
+            .join(VariantVersion, VariantVersion.variant_id == Variant.id)
+            .join(Output, Output.variant_version_id == VariantVersion.id)
+            .join(ChunkJudgement, ChunkJudgement.output_id == Output.id)
+            .where(Variant.strategy.in_(RETRIEVAL_STRATEGIES))
+        )
+        if filters is not None:
+            stmt = filtered(stmt.join(Comparison, Comparison.id == Output.comparison_id), filters)
+        rows = (await self.session.execute(stmt)).all()
         votes: dict[int, dict[int, dict[int, list[bool]]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(list))
         )

@@ -7,7 +7,7 @@ Read from aggregates kept in step with the ratings (score tallies, rating digest
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repository.board import digest_groups, tally_groups
 from app.repository.comparisons import ratings_fingerprint, variant_names
+from app.security import Principal
 from app.services.judgements import JudgementService, RetrievalMetrics
 from app.stats.agreement import alpha_from_counts
 from app.stats.bradley_terry import analyse_patterns
@@ -54,12 +55,18 @@ class Leaderboard:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which comparisons count: created in [since, until), from a dataset, carrying a tag."""
+    """Which comparisons count: created in [since, until), from a dataset, carrying a tag, rated by someone."""
 
     since: datetime | None = None
     until: datetime | None = None
     dataset: str | None = None
     tag: str | None = None
+    rated_by: str | None = None
+
+    def seen_by(self, principal: Principal) -> Filters:
+        """Raters are blind: their figures count only the comparisons they have rated themselves, so no
+        aggregate tells them anything about a comparison still waiting for their rating."""
+        return replace(self, rated_by=principal.name) if principal.role == "rater" else self
 
 
 class LeaderboardCache:
@@ -105,17 +112,19 @@ class LeaderboardService:
     async def compute(self, filters: Filters | None = None, *, resamples: int = 200) -> Leaderboard:
         filters = filters or Filters()
         fingerprint = await ratings_fingerprint(self.session)
-        retrieval = await JudgementService(self.session).metrics()
+        retrieval = await JudgementService(self.session).metrics(filters)
         if (
             self.cache is not None
             and (board := self.cache.get((filters, resamples), fingerprint)) is not None
         ):
-            # Names are read afresh: a variant renamed since is shown under its new name.
+            # Names are read afresh: a variant renamed since is shown under its new name. The cached board
+            # is shared between requests, so it is copied, never edited.
             names = await variant_names(self.session, {s.id for s in board.standings})
+            standings = []
             for standing in board.standings:
-                standing.name, standing.strategy = names.get(standing.id, (standing.name, standing.strategy))
-            board.retrieval = retrieval
-            return board
+                name, strategy = names.get(standing.id, (standing.name, standing.strategy))
+                standings.append(replace(standing, name=name, strategy=strategy))
+            return replace(board, standings=standings, retrieval=retrieval)
         board = summarise(await self.load(filters), retrieval, resamples=resamples)
         if self.cache is not None:
             self.cache.put((filters, resamples), fingerprint, board)

@@ -16,6 +16,7 @@ from app.repository import ComparisonRepository
 from app.repository.board import adjust_tallies, lock_comparison
 from app.schemas import RatingIn
 from app.security import Principal
+from app.services.blind import blind_to
 from app.services.rubric import Dimension, RubricService
 from app.stats.rating_digest import dense_ranks, digest_rating
 
@@ -88,9 +89,8 @@ class RatingService:
     @staticmethod
     def sees_identities(comparison: Comparison, principal: Principal) -> bool:
         """Raters are blind to which variant wrote what until they rate (or if they asked the question)."""
-        if principal.role != "rater" or comparison.created_by == principal.name:
-            return True
-        return any(r.rater == principal.name for r in comparison.ratings)
+        rated = any(r.rater == principal.name for r in comparison.ratings)
+        return not blind_to(principal, created_by=comparison.created_by, has_rated=rated)
 
     async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> tuple[Comparison, Rating]:
         """Check the rating covers every shown answer on every rubric dimension, then create or edit it."""

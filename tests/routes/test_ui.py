@@ -9,6 +9,7 @@ import pytest
 
 from app.models import Comparison, Output
 from app.services.variants import current_version
+from tests.conftest import csrf_in
 from tests.factories import create_endpoint, create_variant
 
 PAGES = [
@@ -305,7 +306,7 @@ async def test_ui_sends_remote_clients_to_sign_in_without_the_local_admin(app) -
         assert response.headers["location"].endswith("/login?next=%2F")
         login = await remote.get("/login")
         assert "Continue as local admin" not in login.text
-        token = remote.cookies["triptych_csrf"]
+        token = csrf_in(login.text)
         refused = await remote.post("/login/local", data={"csrf_token": token})
     assert refused.status_code == 403
     assert "triptych_session" not in refused.headers.get("set-cookie", "")
