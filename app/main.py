@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route, compile_path
 
 from app.config import Settings, get_settings
 from app.csrf import verify_csrf
@@ -29,7 +31,9 @@ from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
 from app.routes import api_catalog, api_comparisons, api_knowledge, api_team, exports, ui, ui_accounts
-from app.routes.ui_support import render
+from app.routes.ui_support import render, templates
+from app.schemas.errors import document_not_found, errors
+from app.schemas.types import reject_bad_text
 from app.security import LoginRequired
 from app.services.comparisons import ComparisonRunner
 from app.services.demo import load_demo
@@ -63,6 +67,7 @@ async def build_state(settings: Settings) -> AppState:
         build_pipelines(store),
         cipher,
         allow_private_endpoints=settings.allow_private_endpoints,
+        max_answer_chars=settings.max_answer_kb * 1024,
     )
     ingest = IngestWorker(sessions, store, batch_size=settings.embedding_batch_size)
     limits = IngestLimits(max_file_bytes=settings.ingest_max_file_mb * 1024 * 1024)
@@ -91,6 +96,11 @@ def error_response(
     wants_json = "application/json" in accept and "text/html" not in accept
     if wants_json or request.url.path.startswith(("/api/", "/local/", "/static/", "/healthz")):
         return JSONResponse({"detail": detail}, status_code=status_code, headers=dict(headers or {}))
+    if isinstance(detail, list):  # validation errors: one line per problem
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {str(e.get('msg')).removeprefix('Value error, ')}"
+            for e in detail
+        )
     return render(request, "pages/error.html", {"status_code": status_code, "detail": detail}, status_code)
 
 
@@ -104,6 +114,35 @@ def login_redirect(request: Request) -> Response:
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+def _route_methods(routes: list[Any], prefix: str = "") -> Iterator[tuple[re.Pattern[str], set[str]]]:
+    """(path pattern, methods) of every route, through included routers (FastAPI keeps them nested)."""
+    for route in routes:
+        if isinstance(route, Route):
+            yield compile_path(prefix + route.path)[0], set(route.methods or ())
+        elif hasattr(route, "original_router"):
+            yield from _route_methods(route.original_router.routes, prefix + route.include_context.prefix)
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at this path."""
+    path = request.url.path
+    return sorted(
+        {m for pattern, methods in _route_methods(app.router.routes) if pattern.match(path) for m in methods}
+    )
+
+
+def document_all_errors(app: FastAPI) -> None:
+    """The OpenAPI schema, with the 404 every operation on an id can answer."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_not_found(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -148,6 +187,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Prompt, retrieve or fine-tune? Side-by-side answers, blind ratings, a verdict with evidence.",
         lifespan=lifespan,
+        # /docs is served below from vendored files; FastAPI's own page loads scripts from a CDN, inline.
+        docs_url=None,
+        redoc_url=None,
+        # NUL bytes and lone surrogates in paths, query strings and forms are refused before any route runs.
+        dependencies=[Depends(reject_bad_text)],
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_request_mb * 1024 * 1024)
@@ -162,15 +206,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc, LoginRequired) and not request.url.path.startswith("/api/"):
             return login_redirect(request)
-        return error_response(request, exc.status_code, exc.detail, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; the path may have others.
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        return error_response(request, exc.status_code, exc.detail, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         # Input echoes are dropped: a 20,000-character query should not come back in the error.
         errors = [{k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return error_response(request, 422, errors)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    async def api_docs(request: Request) -> HTMLResponse:
+        """Swagger UI over /openapi.json."""
+        return templates.TemplateResponse(request, "pages/api_docs.html", {})
+
+    @app.get("/healthz", tags=["health"], responses=errors(422))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -184,6 +237,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(exports.ui_router, include_in_schema=False, dependencies=csrf)
     app.include_router(ui_accounts.router, include_in_schema=False, dependencies=csrf)
     app.include_router(ui.router, include_in_schema=False, dependencies=csrf)
+    document_all_errors(app)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     if local_models is not None:
         app.mount("/local", create_local_app(local_models), name="local")

@@ -67,6 +67,7 @@ def output_out(output: Output) -> OutputOut:
         ),
         status=output.status,
         text=output.text,
+        truncated=output.truncated,
         model=output.model,
         latency_ms=output.latency_ms,
         ttft_ms=output.ttft_ms,

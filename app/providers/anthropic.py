@@ -12,6 +12,7 @@ import httpx
 
 from app.providers.base import ChatMessage, ChatRequest, ChatResult, EndpointConfig, ProviderError
 from app.providers.openai_compat import model_ids
+from app.providers.redaction import api_error_message, short_reason
 from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
 from app.providers.sse import read_chat_stream
 
@@ -68,23 +69,21 @@ def anthropic_headers(endpoint: EndpointConfig, *, stream: bool = False) -> dict
 
 
 def _error_text(error: Any) -> str:
-    if isinstance(error, dict):
-        kind, message = error.get("type"), error.get("message")
-        if kind and message:
-            return f"{message} ({kind})"
-        return str(message or kind or json.dumps(error))
-    return str(error)
+    """The reason an API error gives (with its type), never its raw body."""
+    message = api_error_message({"error": error}) or "no reason given"
+    kind = error.get("type") if isinstance(error, dict) else None
+    return f"{message} ({short_reason(kind, 60)})" if isinstance(kind, str) and kind != message else message
 
 
 def parse_anthropic_response(body: Any, *, fallback_model: str = "") -> ChatResult:
     """A non-streamed Message -> ChatResult (text blocks joined)."""
     if not isinstance(body, dict):
-        raise ProviderError(f"unexpected response shape: {str(body)[:200]}")
+        raise ProviderError("unexpected response shape: not a Messages API answer")
     if body.get("type") == "error":
         raise ProviderError(f"API error: {_error_text(body.get('error', body))}")
     content = body.get("content")
     if not isinstance(content, list):
-        raise ProviderError(f"unexpected response shape: {str(body)[:200]}")
+        raise ProviderError("unexpected response shape: not a Messages API answer")
     usage = body.get("usage") or {}
     return ChatResult(
         text="".join(
@@ -113,9 +112,9 @@ class AnthropicStreamState:
         try:
             event = json.loads(data)
         except ValueError:
-            raise ProviderError(f"malformed stream event: {data[:120]!r}") from None
+            raise ProviderError(f"malformed stream event ({len(data):,} characters that are not JSON)") from None
         if not isinstance(event, dict):
-            raise ProviderError(f"malformed stream event: {data[:120]!r}")
+            raise ProviderError("malformed stream event (JSON that is not an object)")
         return self.apply(event)
 
     def apply(self, event: dict[str, Any]) -> str:

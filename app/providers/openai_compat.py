@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import httpx
 
 from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
+from app.providers.redaction import api_error_message
 from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
 from app.providers.sse import read_chat_stream
 
@@ -44,9 +45,8 @@ def openai_headers(endpoint: EndpointConfig, *, stream: bool = False) -> dict[st
 
 
 def _error_message(error: Any) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("type") or json.dumps(error))
-    return str(error)
+    """The reason an API error gives, never its raw body."""
+    return api_error_message({"error": error}) or "no reason given"
 
 
 def parse_openai_response(body: Any, *, fallback_model: str = "") -> ChatResult:
@@ -57,7 +57,7 @@ def parse_openai_response(body: Any, *, fallback_model: str = "") -> ChatResult:
         choice = body["choices"][0]
         text = choice["message"].get("content") or ""
     except (KeyError, IndexError, TypeError, AttributeError):
-        raise ProviderError(f"unexpected response shape: {str(body)[:200]}") from None
+        raise ProviderError("unexpected response shape: no choices[0].message in the answer") from None
     usage = body.get("usage") or {}
     return ChatResult(
         text=str(text),
@@ -87,9 +87,9 @@ class OpenAIStreamState:
         try:
             chunk = json.loads(data)
         except ValueError:
-            raise ProviderError(f"malformed stream chunk: {data[:120]!r}") from None
+            raise ProviderError(f"malformed stream chunk ({len(data):,} characters that are not JSON)") from None
         if not isinstance(chunk, dict):
-            raise ProviderError(f"malformed stream chunk: {data[:120]!r}")
+            raise ProviderError("malformed stream chunk (JSON that is not an object)")
         return self.apply(chunk)
 
     def apply(self, chunk: dict[str, Any]) -> str:

@@ -14,11 +14,17 @@ from typing import Any
 import httpx
 
 from app.providers.base import EndpointConfig, ProviderError
+from app.providers.redaction import api_error_message
+from app.providers.redaction import redact as redact_secret
 from app.providers.urls import join_url
 
 # 408 as well as the usual set: the OpenAI SDK retries it too. 529 is Anthropic's "overloaded".
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 MAX_BACKOFF_S = 30.0
+# A hostile or broken endpoint must not fill our memory: whole responses (a streamed answer included) stop
+# here, error bodies (only their JSON message is used) much sooner.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+MAX_ERROR_BODY_BYTES = 64 * 1024
 BASE_BACKOFF_S = 0.5
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -63,9 +69,8 @@ def timeout_for(endpoint: EndpointConfig) -> httpx.Timeout:
 
 
 def redact(text: str, endpoint: EndpointConfig) -> str:
-    """`text` with the endpoint's API key removed (servers and proxies sometimes echo it back)."""
-    key = endpoint.api_key
-    return text.replace(key, "***") if key else text
+    """`text` with the endpoint's API key removed in every form (servers and proxies echo it back)."""
+    return redact_secret(text, endpoint.api_key)
 
 
 def redact_error(exc: ProviderError, endpoint: EndpointConfig) -> ProviderError:
@@ -84,18 +89,12 @@ def host_of(url: httpx.URL) -> str:
 
 
 def error_detail(body: str) -> str:
-    """The human part of an API error body (OpenAI, Anthropic, Ollama, FastAPI shapes), shortened."""
-    detail: Any = body
+    """The message of a JSON API error body, shortened; "" for any other body (never shown raw)."""
     try:
         data = json.loads(body)
     except ValueError:
-        data = None
-    if isinstance(data, dict):
-        detail = data.get("error") or data.get("detail") or data.get("message") or body
-        if isinstance(detail, dict):
-            detail = detail.get("message") or detail.get("type") or json.dumps(detail)
-    text = " ".join(str(detail).split())
-    return text[:300] + ("..." if len(text) > 300 else "")
+        return ""
+    return api_error_message(data) or ""
 
 
 def build_request(
@@ -196,8 +195,8 @@ async def open_stream(
                     await response.aclose()
                 return
             try:
-                body = (await response.aread()).decode(errors="replace")
-            except httpx.HTTPError:
+                body = (await _read_capped(response, MAX_ERROR_BODY_BYTES, truncate=True)).decode(errors="replace")
+            except (httpx.HTTPError, ProviderError):
                 body = ""
             finally:
                 await response.aclose()
@@ -211,8 +210,12 @@ async def open_stream(
 async def stream_lines(response: httpx.Response, endpoint: EndpointConfig) -> AsyncIterator[str]:
     """The response's text lines; transport failures mid-stream become final (never retried) errors."""
     host = host_of(response.request.url)
+    received = 0
     try:
         async for line in response.aiter_lines():
+            received += len(line) + 1
+            if received > MAX_RESPONSE_BYTES:
+                raise ProviderError(f"the stream from {host} went past {MAX_RESPONSE_BYTES // 2**20} MB: stopped")
             yield line
     except httpx.TimeoutException:
         raise ProviderError(
@@ -223,11 +226,27 @@ async def stream_lines(response: httpx.Response, endpoint: EndpointConfig) -> As
         raise ProviderError(f"connection to {host} lost mid-stream: {reason}") from None
 
 
+async def _read_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+    """The body, refused (or, with `truncate`, cut) past `limit` bytes, without reading the rest."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            if truncate:
+                break
+            raise ProviderError(
+                f"the response from {host_of(response.request.url)} is larger than {limit // 2**20} MB: refused"
+            )
+    return b"".join(chunks)[:limit]
+
+
 async def read_json(response: httpx.Response, endpoint: EndpointConfig) -> Any:
     """The whole body parsed as JSON; unreadable or malformed bodies are ProviderErrors."""
     host = host_of(response.request.url)
     try:
-        raw = await response.aread()
+        raw = await _read_capped(response, MAX_RESPONSE_BYTES)
     except httpx.TimeoutException:
         raise ProviderError(f"timed out after {endpoint.timeout_s:g} s reading from {host}") from None
     except httpx.HTTPError as exc:
@@ -235,8 +254,7 @@ async def read_json(response: httpx.Response, endpoint: EndpointConfig) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        snippet = redact(" ".join(raw[:120].decode(errors="replace").split()), endpoint)
-        raise ProviderError(f"malformed JSON from {host}: {snippet!r}") from None
+        raise ProviderError(f"malformed JSON from {host} ({len(raw):,} bytes that are not JSON)") from None
 
 
 async def send_json(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiToken
@@ -27,6 +28,13 @@ class TokenRepository:
     async def of_user(self, user_id: int) -> Sequence[ApiToken]:
         stmt = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
         return (await self.session.scalars(stmt)).all()
+
+    async def revoke_all_of(self, user_id: int, when: datetime) -> None:
+        await self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=when)
+        )
 
     def add(self, token: ApiToken) -> None:
         self.session.add(token)

@@ -17,8 +17,10 @@ from app.schemas import (
     VariantOut,
     VariantPatch,
 )
+from app.schemas.errors import API_ERRORS, errors
+from app.schemas.types import Id
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 
 
 @router.get("/endpoints", response_model=list[EndpointOut], name="api_list_endpoints")
@@ -28,25 +30,28 @@ async def list_endpoints(
     return [EndpointOut.model_validate(e) for e in await service.list(include_archived=include_archived)]
 
 
-@router.post("/endpoints", response_model=EndpointOut, status_code=status.HTTP_201_CREATED)
+@router.post("/endpoints", response_model=EndpointOut, status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_endpoint(body: EndpointIn, _user: ApiAdmin, service: EndpointsDep) -> EndpointOut:
     return EndpointOut.model_validate(await service.create(body))
 
 
 @router.get("/endpoints/{endpoint_id}", response_model=EndpointOut)
-async def get_endpoint(endpoint_id: int, _user: ApiUser, service: EndpointsDep) -> EndpointOut:
+async def get_endpoint(endpoint_id: Id, _user: ApiUser, service: EndpointsDep) -> EndpointOut:
     return EndpointOut.model_validate(await service.get(endpoint_id))
 
 
-@router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut)
+@router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut, responses=errors(409))
 async def update_endpoint(
-    endpoint_id: int, body: EndpointPatch, _user: ApiAdmin, service: EndpointsDep
+    endpoint_id: Id, body: EndpointPatch, _user: ApiAdmin, service: EndpointsDep
 ) -> EndpointOut:
-    return EndpointOut.model_validate(await service.update(endpoint_id, body))
+    """Edit an endpoint. Changing `base_url` removes the stored key unless `api_key` is sent too (`notice`
+    says so)."""
+    update = await service.update(endpoint_id, body)
+    return EndpointOut.model_validate(update.endpoint).model_copy(update={"notice": update.notice})
 
 
 @router.delete("/endpoints/{endpoint_id}", response_model=EndpointOut)
-async def archive_endpoint(endpoint_id: int, _user: ApiAdmin, service: EndpointsDep) -> EndpointOut:
+async def archive_endpoint(endpoint_id: Id, _user: ApiAdmin, service: EndpointsDep) -> EndpointOut:
     return EndpointOut.model_validate(await service.archive(endpoint_id))
 
 
@@ -57,25 +62,25 @@ async def list_variants(
     return [variant_out(v) for v in await service.list(include_archived=include_archived)]
 
 
-@router.post("/variants", response_model=VariantOut, status_code=status.HTTP_201_CREATED)
+@router.post("/variants", response_model=VariantOut, status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_variant(body: VariantIn, _user: ApiAdmin, service: VariantsDep) -> VariantOut:
     return variant_out(await service.create(body))
 
 
 @router.get("/variants/{variant_id}", response_model=VariantOut)
-async def get_variant(variant_id: int, _user: ApiUser, service: VariantsDep) -> VariantOut:
+async def get_variant(variant_id: Id, _user: ApiUser, service: VariantsDep) -> VariantOut:
     return variant_out(await service.get(variant_id))
 
 
-@router.patch("/variants/{variant_id}", response_model=VariantOut)
+@router.patch("/variants/{variant_id}", response_model=VariantOut, responses=errors(409))
 async def update_variant(
-    variant_id: int, body: VariantPatch, _user: ApiAdmin, service: VariantsDep
+    variant_id: Id, body: VariantPatch, _user: ApiAdmin, service: VariantsDep
 ) -> VariantOut:
     return variant_out(await service.update(variant_id, body))
 
 
 @router.delete("/variants/{variant_id}", response_model=VariantOut)
-async def archive_variant(variant_id: int, _user: ApiAdmin, service: VariantsDep) -> VariantOut:
+async def archive_variant(variant_id: Id, _user: ApiAdmin, service: VariantsDep) -> VariantOut:
     await service.archive(variant_id)
     return variant_out(await service.get(variant_id))
 
@@ -92,24 +97,24 @@ async def list_example_sets(
     ]
 
 
-@router.post("/example-sets", response_model=ExampleSetOut, status_code=status.HTTP_201_CREATED)
+@router.post("/example-sets", response_model=ExampleSetOut, status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_example_set(body: ExampleSetIn, _user: ApiAdmin, service: ExampleSetsDep) -> ExampleSetOut:
     return example_set_out(await service.create(body))
 
 
 @router.get("/example-sets/{set_id}", response_model=ExampleSetOut)
-async def get_example_set(set_id: int, _user: ApiUser, service: ExampleSetsDep) -> ExampleSetOut:
+async def get_example_set(set_id: Id, _user: ApiUser, service: ExampleSetsDep) -> ExampleSetOut:
     return example_set_out(await service.get(set_id))
 
 
-@router.patch("/example-sets/{set_id}", response_model=ExampleSetOut)
+@router.patch("/example-sets/{set_id}", response_model=ExampleSetOut, responses=errors(409))
 async def update_example_set(
-    set_id: int, body: ExampleSetPatch, _user: ApiAdmin, service: ExampleSetsDep
+    set_id: Id, body: ExampleSetPatch, _user: ApiAdmin, service: ExampleSetsDep
 ) -> ExampleSetOut:
     return example_set_out(await service.update(set_id, body))
 
 
 @router.delete("/example-sets/{set_id}", response_model=ExampleSetOut)
-async def archive_example_set(set_id: int, _user: ApiAdmin, service: ExampleSetsDep) -> ExampleSetOut:
+async def archive_example_set(set_id: Id, _user: ApiAdmin, service: ExampleSetsDep) -> ExampleSetOut:
     await service.archive(set_id)
     return example_set_out(await service.get(set_id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -30,10 +29,12 @@ from app.schemas import (
     RatingIn,
     RatingOut,
 )
+from app.schemas.errors import API_ERRORS, errors
+from app.schemas.types import Id, IsoDateTime, Offset
 from app.services.leaderboard import Filters
 from app.services.rubric import Dimension
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 
 
 @router.post("/comparisons", response_model=ComparisonOut, status_code=status.HTTP_201_CREATED)
@@ -53,7 +54,7 @@ async def list_comparisons(
     user: ApiUser,
     reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[ComparisonSummary]:
     comparisons, _total = await reader.page(limit=limit, offset=offset)
     return [comparison_summary(c, user) for c in comparisons]
@@ -61,7 +62,7 @@ async def list_comparisons(
 
 @router.get("/comparisons/{comparison_id}", response_model=ComparisonOut)
 async def get_comparison(
-    comparison_id: int, user: ApiUser, reader: ReaderDep, ratings: RatingsDep
+    comparison_id: Id, user: ApiUser, reader: ReaderDep, ratings: RatingsDep
 ) -> ComparisonOut:
     """Everything about a comparison. A rater who has not rated it gets 403: rate it blind first."""
     comparison = await reader.get(comparison_id)
@@ -72,17 +73,20 @@ async def get_comparison(
     return comparison_out(comparison)
 
 
-@router.get("/comparisons/{comparison_id}/blind", response_model=BlindComparisonOut)
-async def blind_comparison(comparison_id: int, user: ApiRater, ratings: RatingsDep) -> BlindComparisonOut:
+@router.get("/comparisons/{comparison_id}/blind", response_model=BlindComparisonOut, responses=errors(409))
+async def blind_comparison(comparison_id: Id, user: ApiRater, ratings: RatingsDep) -> BlindComparisonOut:
     """The answers under neutral labels, in this caller's own shuffled order, with the rubric to score on."""
     return blind_out(await ratings.blind_view(comparison_id, user.name))
 
 
 @router.post(
-    "/comparisons/{comparison_id}/ratings", response_model=RatingOut, status_code=status.HTTP_201_CREATED
+    "/comparisons/{comparison_id}/ratings",
+    response_model=RatingOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409),
 )
 async def rate_comparison(
-    comparison_id: int, body: RatingIn, user: ApiRater, ratings: RatingsDep, response: Response
+    comparison_id: Id, body: RatingIn, user: ApiRater, ratings: RatingsDep, response: Response
 ) -> RatingOut:
     """One rating per caller per comparison; posting again edits it (200 instead of 201). The answer reveals
     the variants."""
@@ -93,7 +97,7 @@ async def rate_comparison(
 
 
 @router.get("/comparisons/{comparison_id}/ratings/mine", response_model=RatingOut)
-async def my_rating(comparison_id: int, user: ApiRater, ratings: RatingsDep) -> RatingOut:
+async def my_rating(comparison_id: Id, user: ApiRater, ratings: RatingsDep) -> RatingOut:
     comparison, rating = await ratings.mine(comparison_id, user.name)
     return rating_out(rating, comparison)
 
@@ -116,8 +120,8 @@ async def put_rubric(body: list[DimensionIn], _user: ApiAdmin, rubric: RubricDep
 async def leaderboard(
     user: ApiUser,
     board: LeaderboardDep,
-    since: Annotated[datetime | None, Query(description="only comparisons created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="only comparisons created before")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="only comparisons created at or after")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="only comparisons created before")] = None,
     dataset: Annotated[
         str | None, Query(max_length=120, description="only comparisons from this dataset")
     ] = None,

@@ -20,9 +20,11 @@ from app.schemas import (
     RetrievalMetricsOut,
     UploadOut,
 )
+from app.schemas.errors import API_ERRORS, errors
+from app.schemas.types import Id
 from app.services.leaderboard import Filters
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 
 
 @router.get("/knowledge-bases", response_model=list[KnowledgeBaseOut])
@@ -30,7 +32,7 @@ async def list_knowledge_bases(_user: ApiUser, knowledge: KnowledgeDep) -> list[
     return [knowledge_base_out(s) for s in await knowledge.summaries()]
 
 
-@router.post("/knowledge-bases", response_model=KnowledgeBaseOut, status_code=status.HTTP_201_CREATED)
+@router.post("/knowledge-bases", response_model=KnowledgeBaseOut, status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_knowledge_base(
     body: KnowledgeBaseIn, _user: ApiAdmin, knowledge: KnowledgeDep
 ) -> KnowledgeBaseOut:
@@ -39,26 +41,29 @@ async def create_knowledge_base(
 
 
 @router.get("/knowledge-bases/{kb_id}", response_model=KnowledgeBaseOut)
-async def get_knowledge_base(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> KnowledgeBaseOut:
+async def get_knowledge_base(kb_id: Id, _user: ApiUser, knowledge: KnowledgeDep) -> KnowledgeBaseOut:
     await knowledge.get(kb_id)
     return next(knowledge_base_out(s) for s in await knowledge.summaries() if s.kb.id == kb_id)
 
 
-@router.delete("/knowledge-bases/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_knowledge_base(kb_id: int, _user: ApiAdmin, knowledge: KnowledgeDep) -> None:
+@router.delete("/knowledge-bases/{kb_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(409))
+async def delete_knowledge_base(kb_id: Id, _user: ApiAdmin, knowledge: KnowledgeDep) -> None:
     await knowledge.delete(kb_id)
 
 
 @router.get("/knowledge-bases/{kb_id}/documents", response_model=list[DocumentOut])
-async def list_documents(kb_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> list[DocumentOut]:
+async def list_documents(kb_id: Id, _user: ApiUser, knowledge: KnowledgeDep) -> list[DocumentOut]:
     return [DocumentOut.model_validate(d) for d in await knowledge.documents(kb_id)]
 
 
 @router.post(
-    "/knowledge-bases/{kb_id}/documents", response_model=UploadOut, status_code=status.HTTP_202_ACCEPTED
+    "/knowledge-bases/{kb_id}/documents",
+    response_model=UploadOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(409, 413),
 )
 async def upload_documents(
-    kb_id: int,
+    kb_id: Id,
     request: Request,
     _user: ApiAdmin,
     knowledge: KnowledgeDep,
@@ -77,27 +82,30 @@ async def upload_documents(
 
 
 @router.delete("/knowledge-bases/{kb_id}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_document(kb_id: int, document_id: int, _user: ApiAdmin, knowledge: KnowledgeDep) -> None:
+async def delete_document(kb_id: Id, document_id: Id, _user: ApiAdmin, knowledge: KnowledgeDep) -> None:
     await knowledge.delete_document(kb_id, document_id)
 
 
 @router.post(
-    "/knowledge-bases/{kb_id}/reingest", response_model=IngestJobOut, status_code=status.HTTP_202_ACCEPTED
+    "/knowledge-bases/{kb_id}/reingest",
+    response_model=IngestJobOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(409),
 )
-async def reingest(kb_id: int, body: ReingestIn, _user: ApiAdmin, knowledge: KnowledgeDep) -> IngestJobOut:
+async def reingest(kb_id: Id, body: ReingestIn, _user: ApiAdmin, knowledge: KnowledgeDep) -> IngestJobOut:
     return job_out(
         await knowledge.reingest(kb_id, chunk_size=body.chunk_size, chunk_overlap=body.chunk_overlap)
     )
 
 
 @router.get("/ingest-jobs/{job_id}", response_model=IngestJobOut)
-async def get_ingest_job(job_id: int, _user: ApiUser, knowledge: KnowledgeDep) -> IngestJobOut:
+async def get_ingest_job(job_id: Id, _user: ApiUser, knowledge: KnowledgeDep) -> IngestJobOut:
     return job_out(await knowledge.job(job_id))
 
 
 @router.put("/outputs/{output_id}/contexts/{rank}/judgement", status_code=status.HTTP_204_NO_CONTENT)
 async def judge_chunk(
-    output_id: int, rank: int, body: JudgementIn, user: ApiRater, judgements: JudgementsDep
+    output_id: Id, rank: Id, body: JudgementIn, user: ApiRater, judgements: JudgementsDep
 ) -> None:
     """Mark the output's rank-th retrieved chunk (1-based) relevant or not; feeds precision@k and MRR."""
     await judgements.judge(output_id, rank, user, body.relevant)

@@ -19,11 +19,13 @@ from app.schemas import (
     UserOut,
     UserPatch,
 )
+from app.schemas.errors import API_ERRORS, errors
+from app.schemas.types import Id
 from app.security import Principal
 from app.services.queues import QueueProgress
 from app.services.tokens import create_token, revoke_token_id, tokens_of
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 
 
 def user_out(user: User, invite_url: str | None = None) -> UserOut:
@@ -82,7 +84,7 @@ async def list_users(_user: ApiAdmin, accounts: AccountsDep) -> list[UserOut]:
     return [user_out(u) for u in await accounts.list()]
 
 
-@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_user(request: Request, body: UserIn, _user: ApiAdmin, accounts: AccountsDep) -> UserOut:
     """With a password the account is ready; without one the answer holds a one-time invitation link."""
     created = await accounts.create(body.name, body.role, body.password)
@@ -90,13 +92,13 @@ async def create_user(request: Request, body: UserIn, _user: ApiAdmin, accounts:
     return user_out(created.user, url)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserPatch, _user: ApiAdmin, accounts: AccountsDep) -> UserOut:
+@router.patch("/users/{user_id}", response_model=UserOut, responses=errors(409))
+async def update_user(user_id: Id, body: UserPatch, _user: ApiAdmin, accounts: AccountsDep) -> UserOut:
     return user_out(await accounts.update(user_id, role=body.role, disabled=body.disabled))
 
 
 @router.post("/users/{user_id}/reset", response_model=UserOut)
-async def reset_user(request: Request, user_id: int, _user: ApiAdmin, accounts: AccountsDep) -> UserOut:
+async def reset_user(request: Request, user_id: Id, _user: ApiAdmin, accounts: AccountsDep) -> UserOut:
     """Forget the password, end the user's sessions, and issue a new invitation link."""
     invite = await accounts.reset(user_id)
     return user_out(await accounts.get(user_id), str(request.url_for("invite_page", invite=invite)))
@@ -129,7 +131,7 @@ async def create_own_token(
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_own_token(
-    token_id: int, user: ApiUser, accounts: AccountsDep, session: SessionDep
+    token_id: Id, user: ApiUser, accounts: AccountsDep, session: SessionDep
 ) -> Response:
     await revoke_token_id(session, token_id, await _account(user, accounts))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -148,19 +150,19 @@ async def create_queue(body: QueueIn, user: ApiAdmin, queues: QueuesDep) -> Queu
 
 
 @router.get("/queues/{queue_id}", response_model=QueueOut)
-async def get_queue(queue_id: int, user: ApiUser, queues: QueuesDep) -> QueueOut:
+async def get_queue(queue_id: Id, user: ApiUser, queues: QueuesDep) -> QueueOut:
     return queue_out(await queues.progress(await queues.get(queue_id), user.name))
 
 
 @router.get("/queues/{queue_id}/next", response_model=NextItemOut)
-async def next_item(queue_id: int, user: ApiRater, queues: QueuesDep) -> NextItemOut:
+async def next_item(queue_id: Id, user: ApiRater, queues: QueuesDep) -> NextItemOut:
     """The next comparison you have not rated that still needs raters (null when none is left)."""
     progress = await queues.progress(await queues.get(queue_id), user.name)
     return NextItemOut(comparison_id=progress.next_comparison_id, left_for_me=progress.left_for_me)
 
 
 @router.delete("/queues/{queue_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_queue(queue_id: int, _user: ApiAdmin, queues: QueuesDep) -> Response:
+async def delete_queue(queue_id: Id, _user: ApiAdmin, queues: QueuesDep) -> Response:
     """The queue goes; its comparisons and ratings stay."""
     await queues.delete(queue_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

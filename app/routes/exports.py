@@ -11,13 +11,15 @@ from fastapi.responses import Response
 from app.deps import ApiUnblinded, SessionDep, UiUser
 from app.errors import Forbidden, Invalid
 from app.repository.rating_exports import ratings_for_export
+from app.schemas.errors import API_ERRORS
+from app.schemas.types import IsoDateTime
 from app.services.leaderboard import Filters
 from app.services.rating_exports import chat_jsonl, dpo_jsonl, ratings_csv, ratings_jsonl
 
 Kind = Literal["ratings.csv", "ratings.jsonl", "dpo.jsonl", "chat.jsonl"]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 ui_router = APIRouter()
 
 
@@ -35,14 +37,18 @@ async def _export(session: SessionDep, kind: Kind, filters: Filters, min_score: 
     return Response(body, media_type=MEDIA[kind.rsplit(".", 1)[1]], headers=headers)
 
 
-Since = Annotated[datetime | None, Query(description="only comparisons created at or after")]
-Until = Annotated[datetime | None, Query(description="only comparisons created before")]
+Since = Annotated[IsoDateTime | None, Query(description="only comparisons created at or after")]
+Until = Annotated[IsoDateTime | None, Query(description="only comparisons created before")]
 Dataset = Annotated[str | None, Query(max_length=120)]
 Tag = Annotated[str | None, Query(max_length=60)]
 MinScore = Annotated[float, Query(ge=1, le=5, description="chat.jsonl: the least mean score of a top answer")]
 
 
-@api_router.get("/exports/{kind}", response_class=Response)
+@api_router.get(
+    "/exports/{kind}",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}, "description": "The download"}},
+)
 async def export(
     kind: Kind,
     _user: ApiUnblinded,

@@ -25,6 +25,7 @@ from app.presenters import comparison_out, comparison_summary, leaderboard_out, 
 from app.routes import ui_catalog, ui_knowledge, ui_rating
 from app.routes.ui_support import error_status, form_errors, is_htmx, redirect_to, render
 from app.schemas import ComparisonIn
+from app.schemas.types import Id, PageNumber
 from app.security import Principal
 from app.services.leaderboard import Filters
 
@@ -59,7 +60,7 @@ async def create_comparison(
     reader: ReaderDep,
     variants: VariantsDep,
     query: Annotated[str, Form()] = "",
-    variant_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    variant_ids: Annotated[list[Id], Form()] = [],  # noqa: B006 - FastAPI copies defaults
     dataset: Annotated[str, Form(max_length=200)] = "",
     tags: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -106,7 +107,7 @@ async def create_comparison(
 
 @router.get("/comparisons", name="comparisons_page", response_class=HTMLResponse)
 async def comparisons_page(
-    request: Request, user: UiUser, reader: ReaderDep, page: Annotated[int, Query(ge=1)] = 1
+    request: Request, user: UiUser, reader: ReaderDep, page: Annotated[PageNumber, Query()] = 1
 ) -> HTMLResponse:
     comparisons, total = await reader.page(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(
@@ -123,7 +124,7 @@ async def comparisons_page(
 
 
 async def _columns_context(
-    comparison_id: int, user: Principal, reader: ReaderDep, judgements: JudgementsDep, ratings: RatingsDep
+    comparison_id: Id, user: Principal, reader: ReaderDep, judgements: JudgementsDep, ratings: RatingsDep
 ) -> dict[str, object]:
     """The comparison and this user's marks on retrieved chunks; a rater who has not rated it is kept blind."""
     comparison = await reader.get(comparison_id)
@@ -138,7 +139,7 @@ async def _columns_context(
 
 
 class BlindUntilRated(Forbidden):
-    def __init__(self, comparison_id: int):
+    def __init__(self, comparison_id: Id):
         super().__init__("rate this comparison blind first")
         self.comparison_id = comparison_id
 
@@ -146,7 +147,7 @@ class BlindUntilRated(Forbidden):
 @router.get("/comparisons/{comparison_id}", name="comparison_page", response_model=None)
 async def comparison_page(
     request: Request,
-    comparison_id: int,
+    comparison_id: Id,
     user: UiUser,
     reader: ReaderDep,
     judgements: JudgementsDep,
@@ -162,7 +163,7 @@ async def comparison_page(
 @router.get("/comparisons/{comparison_id}/columns", name="comparison_columns", response_class=HTMLResponse)
 async def comparison_columns(
     request: Request,
-    comparison_id: int,
+    comparison_id: Id,
     user: UiUser,
     reader: ReaderDep,
     judgements: JudgementsDep,

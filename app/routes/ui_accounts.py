@@ -11,6 +11,7 @@ from app.deps import AccountsDep, SessionDep, SettingsDep, StateDep, UiAdmin, Ui
 from app.errors import DomainError, Forbidden, Invalid
 from app.models import ROLES, User
 from app.routes.ui_support import error_status, form_errors, redirect_to, render
+from app.schemas.types import Id
 from app.security import (
     is_loopback_client,
     local_admin_allowed,
@@ -165,7 +166,7 @@ async def create_user(
 @router.post("/users/{user_id}", name="update_user_ui", response_model=None)
 async def update_user(
     request: Request,
-    user_id: int,
+    user_id: Id,
     me: UiAdmin,
     accounts: AccountsDep,
     role: Annotated[str | None, Form(max_length=20)] = None,
@@ -213,7 +214,7 @@ async def create_own_token(
 @router.post("/account/tokens/{token_id}/revoke", name="revoke_token_ui", response_model=None)
 async def revoke_own_token(
     request: Request,
-    token_id: int,
+    token_id: Id,
     me: UiUser,
     accounts: AccountsDep,
     session: SessionDep,

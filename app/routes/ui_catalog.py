@@ -39,6 +39,8 @@ from app.schemas import (
     VariantOut,
     VariantPatch,
 )
+from app.schemas.types import Id
+from app.services.endpoints import KEY_CLEARED
 from app.services.leaderboard import Filters
 
 router = APIRouter()
@@ -113,8 +115,8 @@ async def variants_page(
     user: UiUser,
     variants: VariantsDep,
     judgements: JudgementsDep,
-    saved: Annotated[int | None, Query()] = None,
-    was: Annotated[int | None, Query()] = None,
+    saved: Annotated[Id | None, Query()] = None,
+    was: Annotated[Id | None, Query()] = None,
 ) -> HTMLResponse:
     metrics = {m.variant_id: m for m in await judgements.metrics(Filters().seen_by(user))}
     items = [variant_out(v) for v in await variants.list()]
@@ -164,7 +166,7 @@ async def create_variant(
 @router.get("/variants/{variant_id}/edit", name="edit_variant_page", response_class=HTMLResponse)
 async def edit_variant_page(
     request: Request,
-    variant_id: int,
+    variant_id: Id,
     _user: UiUser,
     variants: VariantsDep,
     endpoints: EndpointsDep,
@@ -186,7 +188,7 @@ async def edit_variant_page(
 @router.post("/variants/{variant_id}", name="update_variant_ui", response_model=None)
 async def update_variant(
     request: Request,
-    variant_id: int,
+    variant_id: Id,
     _user: UiAdmin,
     variants: VariantsDep,
     endpoints: EndpointsDep,
@@ -212,7 +214,7 @@ async def update_variant(
 
 @router.post("/variants/{variant_id}/archive", name="archive_variant_ui", response_model=None)
 async def archive_variant(
-    request: Request, variant_id: int, _user: UiAdmin, variants: VariantsDep
+    request: Request, variant_id: Id, _user: UiAdmin, variants: VariantsDep
 ) -> Response:
     await variants.archive(variant_id)
     return redirect_to(request, "variants_page")
@@ -233,10 +235,16 @@ async def _used_by(variants: VariantsDep, key: str) -> dict[int, list[str]]:
 
 @router.get("/endpoints", name="endpoints_page", response_class=HTMLResponse)
 async def endpoints_page(
-    request: Request, _user: UiUser, endpoints: EndpointsDep, variants: VariantsDep
+    request: Request,
+    _user: UiUser,
+    endpoints: EndpointsDep,
+    variants: VariantsDep,
+    key_cleared: Annotated[Id | None, Query()] = None,
 ) -> HTMLResponse:
     items = [EndpointOut.model_validate(e) for e in await endpoints.list()]
-    context = {"endpoints": items, "used_by": await _used_by(variants, "endpoint_id")}
+    cleared = next((e.name for e in items if e.id == key_cleared), None)
+    message = f"{cleared}: {KEY_CLEARED}." if cleared else None
+    context = {"endpoints": items, "used_by": await _used_by(variants, "endpoint_id"), "message": message}
     return render(request, "pages/endpoints.html", context)
 
 
@@ -267,7 +275,7 @@ async def create_endpoint(
 
 @router.get("/endpoints/{endpoint_id}/edit", name="edit_endpoint_page", response_class=HTMLResponse)
 async def edit_endpoint_page(
-    request: Request, endpoint_id: int, _user: UiUser, endpoints: EndpointsDep
+    request: Request, endpoint_id: Id, _user: UiUser, endpoints: EndpointsDep
 ) -> HTMLResponse:
     endpoint = EndpointOut.model_validate(await endpoints.get(endpoint_id))
     return render(
@@ -277,7 +285,7 @@ async def edit_endpoint_page(
 
 @router.post("/endpoints/{endpoint_id}", name="update_endpoint_ui", response_model=None)
 async def update_endpoint(
-    request: Request, endpoint_id: int, _user: UiAdmin, endpoints: EndpointsDep
+    request: Request, endpoint_id: Id, _user: UiAdmin, endpoints: EndpointsDep
 ) -> Response:
     form = await request.form()
     values = blank_to_none(
@@ -290,17 +298,19 @@ async def update_endpoint(
     elif key:
         patch["api_key"] = key  # blank = keep the stored key
     try:
-        await endpoints.update(endpoint_id, EndpointPatch.model_validate(patch))
+        update = await endpoints.update(endpoint_id, EndpointPatch.model_validate(patch))
     except (ValidationError, DomainError) as exc:
         endpoint = EndpointOut.model_validate(await endpoints.get(endpoint_id))
         context = {"values": values, "endpoint": endpoint, "errors": form_errors(exc)}
         return render(request, "pages/endpoint_form.html", context, status_code=error_status(exc))
+    if update.key_cleared:
+        return redirect_to(request, "endpoints_page", query_params={"key_cleared": endpoint_id})
     return redirect_to(request, "endpoints_page")
 
 
 @router.post("/endpoints/{endpoint_id}/archive", name="archive_endpoint_ui", response_model=None)
 async def archive_endpoint(
-    request: Request, endpoint_id: int, _user: UiAdmin, endpoints: EndpointsDep
+    request: Request, endpoint_id: Id, _user: UiAdmin, endpoints: EndpointsDep
 ) -> Response:
     await endpoints.archive(endpoint_id)
     return redirect_to(request, "endpoints_page")
@@ -345,7 +355,7 @@ async def create_example_set(
 
 @router.get("/example-sets/{set_id}/edit", name="edit_example_set_page", response_class=HTMLResponse)
 async def edit_example_set_page(
-    request: Request, set_id: int, _user: UiUser, example_sets: ExampleSetsDep
+    request: Request, set_id: Id, _user: UiUser, example_sets: ExampleSetsDep
 ) -> HTMLResponse:
     example_set = example_set_out(await example_sets.get(set_id))
     values = {
@@ -358,7 +368,7 @@ async def edit_example_set_page(
 
 @router.post("/example-sets/{set_id}", name="update_example_set_ui", response_model=None)
 async def update_example_set(
-    request: Request, set_id: int, _user: UiAdmin, example_sets: ExampleSetsDep
+    request: Request, set_id: Id, _user: UiAdmin, example_sets: ExampleSetsDep
 ) -> Response:
     values = await form_values(request, ("name", "description", "examples"))
     try:
@@ -378,7 +388,7 @@ async def update_example_set(
 
 @router.post("/example-sets/{set_id}/archive", name="archive_example_set_ui", response_model=None)
 async def archive_example_set(
-    request: Request, set_id: int, _user: UiAdmin, example_sets: ExampleSetsDep
+    request: Request, set_id: Id, _user: UiAdmin, example_sets: ExampleSetsDep
 ) -> Response:
     await example_sets.archive(set_id)
     return redirect_to(request, "example_sets_page")

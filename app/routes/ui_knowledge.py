@@ -13,11 +13,12 @@ from app.presenters import job_out, knowledge_base_out
 from app.routes.ui_support import error_status, form_errors, render
 from app.routes.uploads import read_uploads
 from app.schemas import DocumentOut
+from app.schemas.types import Id
 
 router = APIRouter()
 
 
-async def _detail_context(knowledge: KnowledgeDep, kb_id: int) -> dict[str, object]:
+async def _detail_context(knowledge: KnowledgeDep, kb_id: Id) -> dict[str, object]:
     await knowledge.get(kb_id)
     summary = next(s for s in await knowledge.summaries() if s.kb.id == kb_id)
     jobs = [job_out(j) for j in await knowledge.jobs(kb_id)]
@@ -63,14 +64,14 @@ async def create_knowledge_base(
 
 @router.get("/knowledge-bases/{kb_id}", name="knowledge_base_page", response_class=HTMLResponse)
 async def knowledge_base_page(
-    request: Request, kb_id: int, _user: UiUser, knowledge: KnowledgeDep
+    request: Request, kb_id: Id, _user: UiUser, knowledge: KnowledgeDep
 ) -> HTMLResponse:
     return render(request, "pages/knowledge_base.html", await _detail_context(knowledge, kb_id))
 
 
 @router.get("/knowledge-bases/{kb_id}/progress", name="knowledge_base_progress", response_class=HTMLResponse)
 async def knowledge_base_progress(
-    request: Request, kb_id: int, _user: UiUser, knowledge: KnowledgeDep
+    request: Request, kb_id: Id, _user: UiUser, knowledge: KnowledgeDep
 ) -> HTMLResponse:
     """The documents-and-progress fragment, polled while a job runs."""
     return render(request, "partials/_kb_documents.html", await _detail_context(knowledge, kb_id))
@@ -79,7 +80,7 @@ async def knowledge_base_progress(
 @router.post("/knowledge-bases/{kb_id}/documents", name="upload_documents_ui", response_model=None)
 async def upload_documents(
     request: Request,
-    kb_id: int,
+    kb_id: Id,
     _user: UiAdmin,
     knowledge: KnowledgeDep,
     files: Annotated[list[UploadFile], File()],
@@ -103,8 +104,8 @@ async def upload_documents(
 )
 async def delete_document(
     request: Request,
-    kb_id: int,
-    document_id: int,
+    kb_id: Id,
+    document_id: Id,
     _user: UiAdmin,
     knowledge: KnowledgeDep,
 ) -> Response:
@@ -115,7 +116,7 @@ async def delete_document(
 @router.post("/knowledge-bases/{kb_id}/reingest", name="reingest_ui", response_model=None)
 async def reingest(
     request: Request,
-    kb_id: int,
+    kb_id: Id,
     _user: UiAdmin,
     knowledge: KnowledgeDep,
     chunk_size: Annotated[str, Form()] = "",
@@ -139,7 +140,7 @@ async def reingest(
 
 @router.post("/knowledge-bases/{kb_id}/delete", name="delete_knowledge_base_ui", response_model=None)
 async def delete_knowledge_base(
-    request: Request, kb_id: int, _user: UiAdmin, knowledge: KnowledgeDep
+    request: Request, kb_id: Id, _user: UiAdmin, knowledge: KnowledgeDep
 ) -> Response:
     try:
         await knowledge.delete(kb_id)
@@ -154,8 +155,8 @@ async def delete_knowledge_base(
 )
 async def judge_chunk(
     request: Request,
-    output_id: int,
-    rank: int,
+    output_id: Id,
+    rank: Id,
     user: UiRater,
     judgements: JudgementsDep,
     relevant: Annotated[str, Form()] = "",

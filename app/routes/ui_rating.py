@@ -14,6 +14,7 @@ from app.errors import Conflict, DomainError, Invalid
 from app.presenters import rating_out
 from app.routes.ui_support import form_errors, redirect_to, render
 from app.schemas import QueueIn, RatingIn
+from app.schemas.types import Id
 from app.security import Principal
 from app.services.ratings import BlindView, RatingService
 
@@ -84,7 +85,7 @@ class _FormProblems(Invalid):
         self.problems = problems
 
 
-async def _rate_context(ratings: RatingService, comparison_id: int, user: Principal) -> dict[str, object]:
+async def _rate_context(ratings: RatingService, comparison_id: Id, user: Principal) -> dict[str, object]:
     """The blind view, or (still answering) a page that polls until the answers are in."""
     try:
         view = await ratings.blind_view(comparison_id, user.name)
@@ -99,12 +100,12 @@ async def _rate_context(ratings: RatingService, comparison_id: int, user: Princi
 @router.get("/comparisons/{comparison_id}/rate", name="rate_page", response_class=HTMLResponse)
 async def rate_page(
     request: Request,
-    comparison_id: int,
+    comparison_id: Id,
     user: UiRater,
     ratings: RatingsDep,
-    queue: Annotated[int | None, Query()] = None,
+    queue: Annotated[Id | None, Query()] = None,
     saved: Annotated[bool, Query()] = False,
-    previous: Annotated[int | None, Query()] = None,
+    previous: Annotated[Id | None, Query()] = None,
 ) -> HTMLResponse:
     """Answers under A, B, C… in this rater's own order; names appear only after the rating is saved."""
     context = await _rate_context(ratings, comparison_id, user)
@@ -116,11 +117,11 @@ async def rate_page(
 @router.post("/comparisons/{comparison_id}/rate", name="submit_rating_ui", response_model=None)
 async def submit_rating(
     request: Request,
-    comparison_id: int,
+    comparison_id: Id,
     user: UiRater,
     ratings: RatingsDep,
     queues: QueuesDep,
-    queue: Annotated[int | None, Query()] = None,
+    queue: Annotated[Id | None, Query()] = None,
 ) -> Response:
     view = await ratings.blind_view(comparison_id, user.name)
     form = await request.form()
@@ -187,14 +188,14 @@ async def create_queue(
 
 
 @router.get("/queues/{queue_id}", name="queue_page", response_class=HTMLResponse)
-async def queue_page(request: Request, queue_id: int, user: UiUser, queues: QueuesDep) -> HTMLResponse:
+async def queue_page(request: Request, queue_id: Id, user: UiUser, queues: QueuesDep) -> HTMLResponse:
     progress = await queues.progress(await queues.get(queue_id), user.name)
     return render(request, "pages/queue.html", {"p": progress})
 
 
 @router.post("/queues/{queue_id}/delete", name="delete_queue_ui", response_model=None)
 async def delete_queue(
-    request: Request, queue_id: int, _user: UiAdmin, queues: QueuesDep
+    request: Request, queue_id: Id, _user: UiAdmin, queues: QueuesDep
 ) -> Response:
     """Only the queue goes; its comparisons and their ratings stay."""
     await queues.delete(queue_id)

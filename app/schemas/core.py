@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.schemas.ratings import RatingOut
+from app.schemas.types import Id, Strict, UtcDateTime
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Strategy = Literal["few_shot", "rag", "fine_tuned", "rag_fine_tuned"]
 EndpointKind = Literal["openai", "anthropic"]
 MAX_QUERY_CHARS = 8000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -65,8 +61,10 @@ class EndpointOut(BaseModel):
     timeout_s: float
     is_bundled: bool
     is_fine_tuned: bool
-    archived_at: datetime | None
-    created_at: datetime
+    archived_at: UtcDateTime | None
+    created_at: UtcDateTime
+    # Set on an edit that changed something you should know, e.g. a new base URL removed the stored key.
+    notice: str | None = None
 
 
 # --- example sets ----------------------------------------------------------------------------
@@ -102,7 +100,7 @@ class ExampleSetOut(BaseModel):
     name: str
     description: str
     example_count: int
-    archived_at: datetime | None
+    archived_at: UtcDateTime | None
     examples: list[ExampleOut] | None = None
 
 
@@ -112,15 +110,15 @@ class ExampleSetOut(BaseModel):
 class VariantConfig(Strict):
     """The versioned part of a variant: changing any of it makes a new version once used."""
 
-    endpoint_id: int
+    endpoint_id: Id
     system_prompt: Annotated[str, Field(max_length=8000)] = ""
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.2
     top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
     max_tokens: Annotated[int, Field(ge=1, le=4096)] = 200
-    example_set_id: int | None = None
+    example_set_id: Id | None = None
     few_shot_k: Annotated[int, Field(ge=0, le=32)] = 0
     few_shot_selection: Literal["first", "random", "similar"] = "first"
-    knowledge_base_id: int | None = None
+    knowledge_base_id: Id | None = None
     top_k: Annotated[int, Field(ge=0, le=20)] = 0
     # Chunks scoring below this cosine similarity are dropped; MMR trades a little relevance for variety.
     min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
@@ -136,15 +134,15 @@ class VariantIn(VariantConfig):
 class VariantPatch(Strict):
     name: Name | None = None
     description: Annotated[str | None, Field(max_length=2000)] = None
-    endpoint_id: int | None = None
+    endpoint_id: Id | None = None
     system_prompt: Annotated[str | None, Field(max_length=8000)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
     max_tokens: Annotated[int | None, Field(ge=1, le=4096)] = None
-    example_set_id: int | None = None
+    example_set_id: Id | None = None
     few_shot_k: Annotated[int | None, Field(ge=0, le=32)] = None
     few_shot_selection: Literal["first", "random", "similar"] | None = None
-    knowledge_base_id: int | None = None
+    knowledge_base_id: Id | None = None
     top_k: Annotated[int | None, Field(ge=0, le=20)] = None
     min_score: Annotated[float | None, Field(ge=0, le=1)] = None
     use_mmr: bool | None = None
@@ -162,7 +160,7 @@ class VariantOut(BaseModel):
     endpoint: dict[str, Any]
     # Set when a fine-tuned strategy points at a base model standing in for a fine-tune.
     notice: str | None
-    archived_at: datetime | None
+    archived_at: UtcDateTime | None
 
 
 # --- comparisons -----------------------------------------------------------------------------
@@ -174,7 +172,7 @@ TAG_CHARACTERS = re.compile(r"^[\w.:/-]+$")
 
 class ComparisonIn(Strict):
     query: str
-    variant_ids: Annotated[list[int] | None, Field(min_length=1, max_length=12)] = None
+    variant_ids: Annotated[list[Id] | None, Field(min_length=1, max_length=12)] = None
     # Where the question comes from (a question set, an experiment) and free labels; the leaderboard filters on both.
     dataset: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
     tags: Annotated[list[Tag], Field(max_length=20)] = []
@@ -220,6 +218,8 @@ class OutputOut(BaseModel):
     variant: VariantRef
     status: str
     text: str
+    # The answer went past the server's cap (TRIPTYCH_MAX_ANSWER_KB) and is stored cut there.
+    truncated: bool = False
     model: str
     latency_ms: float | None
     ttft_ms: float | None
@@ -235,7 +235,7 @@ class OutputOut(BaseModel):
 class ComparisonOut(BaseModel):
     id: int
     query: str
-    created_at: datetime
+    created_at: UtcDateTime
     dataset: str = ""
     tags: list[str] = []
     outputs: list[OutputOut]
@@ -245,7 +245,7 @@ class ComparisonOut(BaseModel):
 class ComparisonSummary(BaseModel):
     id: int
     query: str
-    created_at: datetime
+    created_at: UtcDateTime
     dataset: str = ""
     tags: list[str] = []
     variant_count: int
@@ -269,7 +269,7 @@ class KnowledgeBaseOut(BaseModel):
     embedding_model: str
     documents: int
     chunks: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class DocumentOut(BaseModel):
@@ -282,7 +282,7 @@ class DocumentOut(BaseModel):
     status: str
     chunk_count: int
     error: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class IngestJobOut(BaseModel):
@@ -297,8 +297,8 @@ class IngestJobOut(BaseModel):
     chunk_overlap: int
     chunks_per_s: float | None = None
     error: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
 
 
 class UploadOut(BaseModel):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.schemas.types import Id, Strict, UtcDateTime
 
 Label = Annotated[str, StringConstraints(pattern=r"^[A-L]$")]
 Score = Annotated[int, Field(ge=1, le=5)]
 DimensionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DimensionOut(BaseModel):
@@ -22,7 +19,7 @@ class DimensionOut(BaseModel):
     description: str
 
 
-class DimensionIn(_Strict):
+class DimensionIn(Strict):
     key: DimensionKey
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
     description: Annotated[str, Field(max_length=500)] = ""
@@ -44,7 +41,7 @@ class BlindComparisonOut(BaseModel):
     rated: bool
 
 
-class RatingIn(_Strict):
+class RatingIn(Strict):
     """Scores per label per rubric dimension, a ranking (1 = best, equal numbers tie), comment, correction.
 
     Without `ranking`, the ranking follows each answer's mean score."""
@@ -73,8 +70,8 @@ class RatingOut(BaseModel):
     rater: str
     comment: str
     corrected_answer: str = ""
-    created_at: datetime
-    updated_at: datetime | None = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime | None = None
     outputs: list[RevealedOutputOut]
 
 
@@ -88,14 +85,14 @@ class MeOut(BaseModel):
     role: str
 
 
-class UserIn(_Strict):
+class UserIn(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     role: Role = "rater"
     # Omit to invite: the answer carries a one-time link for the person to choose a password.
     password: Annotated[str | None, Field(min_length=10, max_length=1024)] = None
 
 
-class UserPatch(_Strict):
+class UserPatch(Strict):
     role: Role | None = None
     disabled: bool | None = None
 
@@ -105,21 +102,21 @@ class UserOut(BaseModel):
     name: str
     role: str
     status: Literal["active", "invited", "disabled", "no password"]
-    created_at: datetime
-    last_login_at: datetime | None
+    created_at: UtcDateTime
+    last_login_at: UtcDateTime | None
     # Only in the answer that created the invitation.
     invite_url: str | None = None
 
 
-class TokenIn(_Strict):
+class TokenIn(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
 class TokenOut(BaseModel):
     id: int
     name: str
-    created_at: datetime
-    last_used_at: datetime | None
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None
     revoked: bool
     # Only in the answer that created it: it is stored hashed.
     token: str | None = None
@@ -128,11 +125,11 @@ class TokenOut(BaseModel):
 # --- review queues ---------------------------------------------------------------------------
 
 
-class QueueIn(_Strict):
+class QueueIn(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     raters_per_item: Annotated[int, Field(ge=1, le=50)] = 3
     # Either explicit comparisons, or every comparison matching dataset/tag (at most 5,000).
-    comparison_ids: Annotated[list[int], Field(max_length=5000)] = []
+    comparison_ids: Annotated[list[Id], Field(max_length=5000)] = []
     dataset: Annotated[str, Field(max_length=120)] = ""
     tag: Annotated[str, Field(max_length=60)] = ""
 
@@ -153,7 +150,7 @@ class QueueOut(BaseModel):
     mine: int
     left_for_me: int
     raters: list[RaterProgressOut]
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class NextItemOut(BaseModel):

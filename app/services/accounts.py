@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import ROLES, User, UserSession, utcnow
-from app.repository import UserRepository
+from app.repository import TokenRepository, UserRepository
 
 SESSION_LIFETIME = timedelta(days=14)
 INVITE_LIFETIME = timedelta(days=7)
@@ -110,7 +110,7 @@ class AccountService:
         if disabled is not None:
             user.disabled_at = utcnow() if disabled else None
             if disabled:
-                await self.repo.delete_sessions_of(user.id)
+                await self._sign_out_everywhere(user)
         await self.session.flush()
         return user
 
@@ -118,10 +118,15 @@ class AccountService:
         """Forget the password, sign the user out everywhere, and return a fresh invitation."""
         user = await self.get(user_id)
         user.password_hash = None
-        await self.repo.delete_sessions_of(user.id)
+        await self._sign_out_everywhere(user)
         invite = self._new_invite(user)
         await self.session.flush()
         return invite
+
+    async def _sign_out_everywhere(self, user: User) -> None:
+        """End every browser session and revoke every API token: whoever held them loses access now."""
+        await self.repo.delete_sessions_of(user.id)
+        await TokenRepository(self.session).revoke_all_of(user.id, utcnow())
 
     async def invited(self, invite: str) -> User:
         user = await self.repo.by_invite(sha256(invite))

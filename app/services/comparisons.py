@@ -16,6 +16,7 @@ from app.errors import Invalid, NotFound
 from app.models import Comparison, ComparisonTag, Endpoint, Output, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
+from app.providers.redaction import redact
 from app.providers.registry import ProviderRegistry
 from app.providers.urls import avalidate_endpoint_url
 from app.repository import ComparisonRepository, VariantRepository
@@ -58,8 +59,10 @@ class ComparisonRunner:
         cipher: KeyCipher,
         *,
         allow_private_endpoints: bool = True,
+        max_answer_chars: int = 64 * 1024,
     ):
         self.sessions = sessions
+        self.max_answer_chars = max_answer_chars
         self.providers = providers
         self.pipelines = pipelines
         self.cipher = cipher
@@ -196,7 +199,9 @@ class ComparisonRunner:
             result = await asyncio.wait_for(provider.chat(job.spec.endpoint, request), timeout=guard)
             values |= {
                 "status": "done",
-                "text": result.text,
+                # max_tokens is a request, not a guarantee: a hostile endpoint can answer megabytes.
+                "text": result.text[: self.max_answer_chars],
+                "truncated": len(result.text) > self.max_answer_chars,
                 "model": result.model or job.spec.endpoint.model,
                 "prompt_tokens": result.prompt_tokens,
                 "completion_tokens": result.completion_tokens,
@@ -206,7 +211,8 @@ class ComparisonRunner:
                 else round((model_started - started) * 1000 + result.ttft_ms, 1),
             }
         except (PipelineError, ProviderError) as exc:
-            values |= {"status": "error", "error": str(exc)}
+            # Providers redact already; this is the last line before the database.
+            values |= {"status": "error", "error": redact(str(exc), job.spec.endpoint.api_key)}
         except TimeoutError:
             values |= {"status": "error", "error": "timed out waiting for the model"}
         except Exception as exc:

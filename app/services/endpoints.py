@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,19 @@ def endpoint_config(endpoint: Endpoint, cipher: KeyCipher) -> EndpointConfig:
         api_key=key,
         timeout_s=endpoint.timeout_s,
     )
+
+
+KEY_CLEARED = "the base URL changed, so the stored API key was removed: set api_key again to send one"
+
+
+@dataclass(frozen=True)
+class EndpointUpdate:
+    endpoint: Endpoint
+    key_cleared: bool  # a new base URL removed the stored key
+
+    @property
+    def notice(self) -> str | None:
+        return KEY_CLEARED if self.key_cleared else None
 
 
 class EndpointService:
@@ -60,14 +74,20 @@ class EndpointService:
         await self.repo.session.flush()
         return endpoint
 
-    async def update(self, endpoint_id: int, data: EndpointPatch) -> Endpoint:
-        """Edit in place (endpoints are not versioned: outputs record the model they used)."""
+    async def update(self, endpoint_id: int, data: EndpointPatch) -> EndpointUpdate:
+        """Edit in place (endpoints are not versioned: outputs record the model they used). A new base URL
+        drops the stored key unless the same edit sets one: the key was given for the old host, and must
+        never follow the URL to another."""
         endpoint = await self.get(endpoint_id)
         changes = data.model_dump(exclude_unset=True)
         if "name" in changes and changes["name"] != endpoint.name:
             await self._check_name_free(changes["name"])
-        if "base_url" in changes:
+        if changes.get("base_url") is not None:
             changes["base_url"] = await self._checked_url(changes["base_url"], endpoint.is_bundled)
+        moved = changes.get("base_url") not in (None, endpoint.base_url)
+        key_cleared = moved and "api_key" not in changes and endpoint.api_key_encrypted is not None
+        if key_cleared:
+            changes["api_key"] = None
         if "api_key" in changes:
             key = changes.pop("api_key")
             endpoint.api_key_encrypted = self.cipher.encrypt(key) if key else None
@@ -76,7 +96,7 @@ class EndpointService:
                 continue
             setattr(endpoint, field, value)
         await self.repo.session.flush()
-        return endpoint
+        return EndpointUpdate(endpoint, key_cleared)
 
     async def archive(self, endpoint_id: int) -> Endpoint:
         endpoint = await self.get(endpoint_id)

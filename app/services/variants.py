@@ -134,11 +134,14 @@ class VariantService:
                 raise Invalid(f"example_set_id {config.example_set_id} does not name an active example set")
         if strategy == "few_shot" and config.few_shot_k > 0 and config.example_set_id is None:
             raise Invalid("a few_shot variant with few_shot_k > 0 needs an example_set_id")
+        kb = None
+        if config.knowledge_base_id is not None:
+            # Checked whatever the strategy: a dangling id would otherwise fail as a foreign key (a 500).
+            kb = await KnowledgeRepository(self.session).get(config.knowledge_base_id)
+            if kb is None or kb.archived_at is not None:
+                raise Invalid(f"knowledge_base_id {config.knowledge_base_id} does not name a knowledge base")
         if strategy not in RETRIEVAL_STRATEGIES:
             return None
-        if config.knowledge_base_id is None or config.top_k < 1:
+        if kb is None or config.top_k < 1:
             raise Invalid(f"a {strategy} variant needs a knowledge_base_id and top_k of at least 1")
-        kb = await KnowledgeRepository(self.session).get(config.knowledge_base_id)
-        if kb is None or kb.archived_at is not None:
-            raise Invalid(f"knowledge_base_id {config.knowledge_base_id} does not name a knowledge base")
         return kb.embedding_model

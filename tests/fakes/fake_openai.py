@@ -44,6 +44,10 @@ class FakeModel:
     reject_stream_options: bool = False
     # Pause between streamed words, so the whole answer takes longer than the first token.
     token_delay_s: float = 0.0
+    # With fail_status: answer this raw body (an HTML page, an echo of the request) instead of a JSON error.
+    error_body: str | None = None
+    # A hostile server: answer the whole reply whatever max_tokens asked for.
+    ignore_max_tokens: bool = False
     calls: int = field(default=0, init=False)
 
 
@@ -128,6 +132,8 @@ class FakeOpenAIServer:
             return _error(400, "Unrecognized request argument supplied: stream_options")
         if model.fail_status and (model.fail_times == 0 or model.calls <= model.fail_times):
             headers = {"Retry-After": model.retry_after} if model.retry_after else {}
+            if model.error_body is not None:
+                return Response(model.error_body, model.fail_status, headers=headers, media_type="text/html")
             return _error(model.fail_status, f"fake failure {model.fail_status}", "fake_error", **headers)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -136,7 +142,7 @@ class FakeOpenAIServer:
         finally:
             self.in_flight -= 1
         words = model.reply.split(" ")
-        limit = payload.get("max_tokens") or payload.get("max_completion_tokens")
+        limit = None if model.ignore_max_tokens else payload.get("max_tokens") or payload.get("max_completion_tokens")
         finish = "length" if isinstance(limit, int) and len(words) > limit else "stop"
         words = words[:limit] if finish == "length" else words
         if not payload.get("stream"):

@@ -1,0 +1,54 @@
+"""The one error shape, `{"detail": ...}`, and the 4xx statuses the OpenAPI schema documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx: a sentence, or (422 on malformed input) one entry per problem."""
+
+    detail: str | list[ValidationIssue]
+
+
+WHY = {
+    400: "The request body could not be read",
+    401: "No valid bearer token",
+    403: "Your role may not do this (or, for a blind rater, not yet)",
+    404: "No such row, or one you may not see",
+    409: "Conflicts with what is stored (a duplicate name, a row in use, work still running)",
+    413: "The request body is too large",
+    422: "Invalid input: the detail says which field and why",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses, all in the one error shape."""
+    return {code: {"model": ErrorOut, "description": WHY[code]} for code in codes}
+
+
+# What every /api/v1 operation can answer: a bad body, no token, the wrong role, invalid input.
+API_ERRORS = errors(400, 401, 403, 422)
+ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorOut"}
+
+
+def document_not_found(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation with a path parameter answers 404 for an id that names nothing: say so once here
+    rather than on each route."""
+    for path, operations in schema.get("paths", {}).items():
+        if "{" not in path:
+            continue
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault(
+                "404",
+                {"description": WHY[404], "content": {"application/json": {"schema": ERROR_SCHEMA_REF}}},
+            )
+    return schema
