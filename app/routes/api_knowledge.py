@@ -60,7 +60,7 @@ async def list_documents(kb_id: Id, _user: ApiUser, knowledge: KnowledgeDep) -> 
     "/knowledge-bases/{kb_id}/documents",
     response_model=UploadOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(409, 413),
+    responses=errors(409, 413, 415),
 )
 async def upload_documents(
     kb_id: Id,

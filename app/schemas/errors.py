@@ -26,6 +26,7 @@ WHY = {
     404: "No such row, or one you may not see",
     409: "Conflicts with what is stored (a duplicate name, a row in use, work still running)",
     413: "The request body is too large",
+    415: "A file of a type that cannot be read",
     422: "Invalid input: the detail says which field and why",
 }
 

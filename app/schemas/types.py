@@ -1,7 +1,7 @@
 """Shared input and output types: the bounds every route and schema uses, defined once.
 
-- `Id`: a row id fits a signed 64-bit integer; anything larger is refused as input (422) before SQLite or
-  PostgreSQL see it (they would raise, a 500).
+- `Id`: a row id fits the id columns, PostgreSQL's INTEGER (32 bits; SQLite's are 64): anything larger is
+  refused as input (422) before the database sees it (it would raise, a 500).
 - Text: NUL bytes (PostgreSQL refuses them) and lone surrogates (not encodable as UTF-8) are refused in any
   text, in bodies (`Strict` models), query strings, paths and forms (`reject_bad_text`).
 - Datetimes: every one in an answer is time-zone aware UTC (`...Z`); SQLite hands back naive values.
@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
 from starlette.datastructures import UploadFile
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
 Id = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_ID)]
 # Page numbers and offsets: far beyond any real table, far below an overflow.
 PageNumber = Annotated[int, annotated_types.Ge(1), annotated_types.Le(1_000_000)]

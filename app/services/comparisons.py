@@ -88,7 +88,7 @@ class ComparisonRunner:
                 found = {v.id: v for v in await repo.get_many(unique_ids)}
                 missing = [i for i in unique_ids if i not in found or found[i].archived_at is not None]
                 if missing:
-                    raise NotFound(f"unknown or archived variant id(s): {', '.join(map(str, missing))}")
+                    raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
                 variants = [found[i] for i in unique_ids]
             if not variants:
                 raise Invalid("there are no active variants to compare; create one first")

@@ -36,7 +36,7 @@ class QueueService:
         if data.comparison_ids:
             ids = list(dict.fromkeys(data.comparison_ids))
             if missing := sorted(set(ids) - await self.repo.existing_comparisons(ids)):
-                raise NotFound(f"unknown comparison id(s): {', '.join(map(str, missing[:20]))}")
+                raise Invalid(f"comparison_ids: unknown comparison id(s): {', '.join(map(str, missing[:20]))}")
         elif data.dataset or data.tag:
             ids = await self.repo.matching_comparisons(data.dataset, data.tag)
             if len(ids) > MAX_QUEUE_ITEMS:

@@ -26,7 +26,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.conftest import API_TOKEN, wipe
 
-EXAMPLES = int(os.environ.get("TRIPTYCH_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("TRIPTYCH_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
