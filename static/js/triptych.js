@@ -41,6 +41,12 @@
     if (target.hasAttribute("data-select-on-click") && typeof target.select === "function") target.select();
   });
 
+  // <select data-submit-on-change>: choosing an option saves it (the form has a Save button without script).
+  document.addEventListener("change", function (e) {
+    var target = e.target;
+    if (target instanceof Element && target.hasAttribute("data-submit-on-change") && target.form) target.form.requestSubmit();
+  });
+
   // <form data-submit-on-ctrl-enter="#query">: Ctrl/Cmd+Enter in that field sends the form.
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey) || !(e.target instanceof Element)) return;
