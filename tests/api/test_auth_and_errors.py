@@ -92,7 +92,7 @@ async def test_malformed_json_is_a_422(client: httpx.AsyncClient, auth: dict[str
     assert "json" in response.text.lower()
 
 
-async def test_unknown_variant_id_is_a_404_and_stores_nothing(
+async def test_unknown_variant_id_is_a_422_naming_the_field_and_stores_nothing(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     endpoint = await create_endpoint(client, auth)
@@ -100,8 +100,9 @@ async def test_unknown_variant_id_is_a_404_and_stores_nothing(
     response = await client.post(
         "/api/v1/comparisons", json={"query": "hi", "variant_ids": [variant["id"], 999_999]}, headers=auth
     )
-    assert response.status_code == 404
-    assert "999999" in response.json()["detail"]
+    # A reference to a missing row is bad input (422), not a missing resource (404): the URL exists.
+    assert response.status_code == 422
+    assert "999999" in response.json()["detail"] and "variant_ids" in response.json()["detail"]
     assert (await client.get("/api/v1/comparisons", headers=auth)).json() == []
 
 

@@ -135,7 +135,7 @@ async def test_archived_variants_leave_the_default_set(
     explicit = await client.post(
         "/api/v1/comparisons", json={"query": "hi", "variant_ids": [drop["id"]]}, headers=auth
     )
-    assert explicit.status_code == 404
+    assert explicit.status_code == 422 and "archived" in explicit.json()["detail"]
 
 
 async def test_example_set_crud(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
