@@ -12,8 +12,8 @@ from typing import TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings, get_settings
-from app.migrate import upgrade_database
+from app.core.migrate import upgrade_database
+from app.core.settings import Settings, get_settings
 from app.models import IngestJob
 from app.presenters import job_out
 from app.state import AppState
@@ -53,7 +53,7 @@ def migrate() -> None:
 
 async def _with_sessions(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run one action in a committed transaction on the configured database."""
-    from app.db import create_engine, create_session_factory
+    from app.core.database import create_engine, create_session_factory
 
     settings = get_settings()
     upgrade_database(settings.resolved_database_url)
@@ -112,7 +112,7 @@ def users_create(
     ),
 ) -> None:
     """Create an account with a password typed here (hidden), or with --invite a one-time link."""
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.services.accounts import AccountService
 
     password = None
@@ -207,7 +207,7 @@ def ingest(
 async def _ingest(name: str, files: list[Path], chunk_size: int | None, chunk_overlap: int | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app.errors import DomainError
+    from app.core.errors import DomainError
 
     async with _app_state() as state:
         bases = {str(kb.id): kb for kb in await state.knowledge.active()} | {

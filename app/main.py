@@ -19,27 +19,27 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
-from app.config import Settings, get_settings
-from app.csrf import verify_csrf
-from app.db import create_engine, create_session_factory
-from app.errors import DomainError
+from app.core.api_errors import document_not_found, errors
+from app.core.auth import LoginRequired
+from app.core.csrf import verify_csrf
+from app.core.database import create_engine, create_session_factory
+from app.core.errors import DomainError
+from app.core.middleware import BodySizeLimit, SecurityHeaders
+from app.core.migrate import upgrade_database
+from app.core.secrets import KeyCipher
+from app.core.settings import Settings, get_settings
+from app.core.types import reject_bad_text
+from app.core.web import render, templates
 from app.ingest.limits import IngestLimits
-from app.middleware import BodySizeLimit, SecurityHeaders
-from app.migrate import upgrade_database
 from app.pipelines import build_pipelines
 from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
 from app.routes import api_catalog, api_comparisons, api_knowledge, api_team, exports, ui, ui_accounts
-from app.routes.ui_support import render, templates
-from app.schemas.errors import document_not_found, errors
-from app.schemas.types import reject_bad_text
-from app.security import LoginRequired
 from app.services.comparisons import ComparisonRunner
 from app.services.demo import load_demo
 from app.services.ingestion import IngestWorker
 from app.services.knowledge import KnowledgeService
-from app.services.secrets import KeyCipher
 from app.services.tokens import ensure_bootstrap_token
 from app.state import AppState
 

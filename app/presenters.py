@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict
 from datetime import UTC
 
+from app.core.auth import Principal
 from app.models import Comparison, ExampleSet, IngestJob, Output, Rating, Variant, utcnow
 from app.schemas import (
     BlindComparisonOut,
@@ -28,7 +29,6 @@ from app.schemas import (
     VariantOut,
     VariantRef,
 )
-from app.security import Principal
 from app.services.knowledge import KnowledgeBaseSummary
 from app.services.leaderboard import Leaderboard
 from app.services.ratings import BlindView, RatingService, labelled

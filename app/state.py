@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.config import Settings
+from app.accounts.auth import LoginThrottle
+from app.core.secrets import KeyCipher
+from app.core.settings import Settings
 from app.providers.registry import ProviderRegistry
 from app.retrieval.store import VectorStore
-from app.security import LoginThrottle
 from app.services.comparisons import ComparisonRunner
 from app.services.ingestion import IngestWorker
 from app.services.knowledge import KnowledgeService
 from app.services.leaderboard import LeaderboardCache
-from app.services.secrets import KeyCipher
 
 
 @dataclass

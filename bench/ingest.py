@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.main import build_state
 from app.retrieval.chunking import chunk_text
 

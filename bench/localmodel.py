@@ -18,7 +18,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import BUNDLED_MODEL_ID
+from app.core.settings import BUNDLED_MODEL_ID
 from app.localmodels.registry import ModelRegistry
 from app.localmodels.server import create_app
 from tests.servers import ServerThread

@@ -1,11 +1,11 @@
-"""Alembic environment: configured from app.migrate (no alembic.ini), runs on a sync connection."""
+"""Alembic environment: configured from app.core.migrate (no alembic.ini), runs on a sync connection."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.config import to_sync_url
+from app.core.settings import to_sync_url
 from app.models import Base
 
 config = context.config

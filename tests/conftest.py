@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.migrate import upgrade_database
+from app.core.settings import Settings
 from app.main import create_app
-from app.migrate import upgrade_database
 from app.state import AppState
 from tests.databases import blank_database
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer

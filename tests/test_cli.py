@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import to_sync_url
+from app.core.settings import to_sync_url
 from app.models import ApiToken, Base, User
 from app.services.tokens import hash_token
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, create_engine, text
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import to_sync_url
-from app.migrate import alembic_config, upgrade_database
+from app.core.migrate import alembic_config, upgrade_database
+from app.core.settings import to_sync_url
 from app.repository.board import rebuild
 from tests.databases import blank_database
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from app.config import get_settings
+from app.core.settings import get_settings
 from app.localmodels.registry import ModelRegistry
 from app.localmodels.server import create_app
 

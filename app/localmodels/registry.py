@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import BUNDLED_MODEL_ID
+from app.core.settings import BUNDLED_MODEL_ID
 from app.localmodels.engine import LlamaCppEngine
 from app.localmodels.weights import bundled_gguf_path
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.deps import ApiAdmin, ApiUser, EndpointsDep, ExampleSetsDep, VariantsDep
+from app.accounts.auth import ApiAdmin, ApiUser
+from app.core.api_errors import API_ERRORS, errors
+from app.core.types import Id
+from app.deps import EndpointsDep, ExampleSetsDep, VariantsDep
 from app.presenters import example_set_out, variant_out
 from app.schemas import (
     EndpointIn,
@@ -17,8 +20,6 @@ from app.schemas import (
     VariantOut,
     VariantPatch,
 )
-from app.schemas.errors import API_ERRORS, errors
-from app.schemas.types import Id
 
 router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 

@@ -6,17 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import (
-    ApiAdmin,
-    ApiRater,
-    ApiUser,
-    LeaderboardDep,
-    RatingsDep,
-    ReaderDep,
-    RubricDep,
-    RunnerDep,
-)
-from app.errors import Forbidden
+from app.accounts.auth import ApiAdmin, ApiRater, ApiUser
+from app.core.api_errors import API_ERRORS, errors
+from app.core.errors import Forbidden
+from app.core.types import Id, IsoDateTime, Offset
+from app.deps import LeaderboardDep, RatingsDep, ReaderDep, RubricDep, RunnerDep
 from app.presenters import blind_out, comparison_out, comparison_summary, leaderboard_out, rating_out
 from app.schemas import (
     BlindComparisonOut,
@@ -29,8 +23,6 @@ from app.schemas import (
     RatingIn,
     RatingOut,
 )
-from app.schemas.errors import API_ERRORS, errors
-from app.schemas.types import Id, IsoDateTime, Offset
 from app.services.leaderboard import Filters
 from app.services.rubric import Dimension
 

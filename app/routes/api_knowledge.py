@@ -7,7 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 
-from app.deps import ApiAdmin, ApiRater, ApiUser, JudgementsDep, KnowledgeDep
+from app.accounts.auth import ApiAdmin, ApiRater, ApiUser
+from app.core.api_errors import API_ERRORS, errors
+from app.core.types import Id
+from app.deps import JudgementsDep, KnowledgeDep
 from app.presenters import job_out, knowledge_base_out
 from app.routes.uploads import read_uploads
 from app.schemas import (
@@ -20,8 +23,6 @@ from app.schemas import (
     RetrievalMetricsOut,
     UploadOut,
 )
-from app.schemas.errors import API_ERRORS, errors
-from app.schemas.types import Id
 from app.services.leaderboard import Filters
 
 router = APIRouter(prefix="/api/v1", responses=API_ERRORS)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.deps import AccountsDep, ApiAdmin, ApiRater, ApiUser, QueuesDep, SessionDep
-from app.errors import Invalid
+from app.accounts.auth import ApiAdmin, ApiRater, ApiUser
+from app.core.api_errors import API_ERRORS, errors
+from app.core.auth import Principal
+from app.core.deps import SessionDep
+from app.core.errors import Invalid
+from app.core.types import Id
+from app.deps import AccountsDep, QueuesDep
 from app.models import ApiToken, User
 from app.schemas import (
     MeOut,
@@ -19,9 +24,6 @@ from app.schemas import (
     UserOut,
     UserPatch,
 )
-from app.schemas.errors import API_ERRORS, errors
-from app.schemas.types import Id
-from app.security import Principal
 from app.services.queues import QueueProgress
 from app.services.tokens import create_token, revoke_token_id, tokens_of
 

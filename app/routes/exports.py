@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from app.deps import ApiUnblinded, SessionDep, UiUser
-from app.errors import Forbidden, Invalid
+from app.accounts.auth import ApiUnblinded, UiUser
+from app.core.api_errors import API_ERRORS
+from app.core.deps import SessionDep
+from app.core.errors import Forbidden, Invalid
+from app.core.types import IsoDateTime
 from app.repository.rating_exports import ratings_for_export
-from app.schemas.errors import API_ERRORS
-from app.schemas.types import IsoDateTime
 from app.services.leaderboard import Filters
 from app.services.rating_exports import chat_jsonl, dpo_jsonl, ratings_csv, ratings_jsonl
 

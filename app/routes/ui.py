@@ -9,24 +9,16 @@ from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.accounts.auth import UiRater, UiUser
+from app.core.auth import Principal
+from app.core.errors import DomainError, Forbidden, Invalid
+from app.core.types import Id, PageNumber
+from app.core.web import error_status, form_errors, is_htmx, redirect_to, render
 from app.demo import read_jsonl
-from app.deps import (
-    JudgementsDep,
-    LeaderboardDep,
-    RatingsDep,
-    ReaderDep,
-    RunnerDep,
-    UiRater,
-    UiUser,
-    VariantsDep,
-)
-from app.errors import DomainError, Forbidden, Invalid
+from app.deps import JudgementsDep, LeaderboardDep, RatingsDep, ReaderDep, RunnerDep, VariantsDep
 from app.presenters import comparison_out, comparison_summary, leaderboard_out, variant_out
 from app.routes import ui_catalog, ui_knowledge, ui_rating
-from app.routes.ui_support import error_status, form_errors, is_htmx, redirect_to, render
 from app.schemas import ComparisonIn
-from app.schemas.types import Id, PageNumber
-from app.security import Principal
 from app.services.leaderboard import Filters
 
 router = APIRouter()

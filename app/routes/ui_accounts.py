@@ -7,19 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import AccountsDep, SessionDep, SettingsDep, StateDep, UiAdmin, UiUser
-from app.errors import DomainError, Forbidden, Invalid
+from app.accounts.auth import LoginsDep, UiAdmin, UiUser, local_admin_allowed, set_session_cookie
+from app.core.auth import is_loopback_client, secure_request, session_cookie_name, session_token_of
+from app.core.deps import SessionDep, SettingsDep
+from app.core.errors import DomainError, Forbidden, Invalid
+from app.core.types import Id
+from app.core.web import error_status, form_errors, redirect_to, render
+from app.deps import AccountsDep
 from app.models import ROLES, User
-from app.routes.ui_support import error_status, form_errors, redirect_to, render
-from app.schemas.types import Id
-from app.security import (
-    is_loopback_client,
-    local_admin_allowed,
-    secure_request,
-    session_cookie_name,
-    session_token_of,
-    set_session_cookie,
-)
 from app.services.tokens import create_token, revoke_token_id, tokens_of
 
 router = APIRouter()
@@ -57,14 +52,14 @@ async def login(
     request: Request,
     accounts: AccountsDep,
     settings: SettingsDep,
-    state: StateDep,
+    logins: LoginsDep,
     name: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     address = f"ip:{request.client.host if request.client else '?'}"
     keys = (address, f"name:{name.strip().lower()}")
-    if state.logins.blocked(*keys):
+    if logins.blocked(*keys):
         error, code = (
             "too many failed sign-ins: wait 15 minutes and try again",
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -72,9 +67,9 @@ async def login(
     else:
         user = await accounts.verify(name, password)
         if user is not None:
-            state.logins.succeeded(*keys)
+            logins.succeeded(*keys)
             return await _signed_in(request, user, accounts, settings, next)
-        state.logins.failed(*keys)
+        logins.failed(*keys)
         error, code = "wrong name or password", status.HTTP_401_UNAUTHORIZED
     context = await _login_context(
         request, accounts, settings, errors=[error], name=name, next=safe_next(next)

@@ -8,18 +8,10 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from app.deps import (
-    EndpointsDep,
-    ExampleSetsDep,
-    JudgementsDep,
-    KnowledgeDep,
-    UiAdmin,
-    UiUser,
-    VariantsDep,
-)
-from app.errors import DomainError
-from app.presenters import example_set_out, variant_out
-from app.routes.ui_support import (
+from app.accounts.auth import UiAdmin, UiUser
+from app.core.errors import DomainError
+from app.core.types import Id
+from app.core.web import (
     blank_to_none,
     error_status,
     examples_jsonl,
@@ -29,6 +21,8 @@ from app.routes.ui_support import (
     redirect_to,
     render,
 )
+from app.deps import EndpointsDep, ExampleSetsDep, JudgementsDep, KnowledgeDep, VariantsDep
+from app.presenters import example_set_out, variant_out
 from app.schemas import (
     EndpointIn,
     EndpointOut,
@@ -39,7 +33,6 @@ from app.schemas import (
     VariantOut,
     VariantPatch,
 )
-from app.schemas.types import Id
 from app.services.endpoints import KEY_CLEARED
 from app.services.leaderboard import Filters
 

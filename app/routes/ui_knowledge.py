@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import JudgementsDep, KnowledgeDep, UiAdmin, UiRater, UiUser
-from app.errors import DomainError
+from app.accounts.auth import UiAdmin, UiRater, UiUser
+from app.core.errors import DomainError
+from app.core.types import Id
+from app.core.web import error_status, form_errors, render
+from app.deps import JudgementsDep, KnowledgeDep
 from app.presenters import job_out, knowledge_base_out
-from app.routes.ui_support import error_status, form_errors, render
 from app.routes.uploads import read_uploads
 from app.schemas import DocumentOut
-from app.schemas.types import Id
 
 router = APIRouter()
 

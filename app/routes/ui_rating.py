@@ -9,13 +9,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from app.deps import QueuesDep, RatingsDep, UiAdmin, UiRater, UiUser
-from app.errors import Conflict, DomainError, Invalid
+from app.accounts.auth import UiAdmin, UiRater, UiUser
+from app.core.auth import Principal
+from app.core.errors import Conflict, DomainError, Invalid
+from app.core.types import Id
+from app.core.web import form_errors, redirect_to, render
+from app.deps import QueuesDep, RatingsDep
 from app.presenters import rating_out
-from app.routes.ui_support import form_errors, redirect_to, render
 from app.schemas import QueueIn, RatingIn
-from app.schemas.types import Id
-from app.security import Principal
 from app.services.ratings import BlindView, RatingService
 
 router = APIRouter()

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.core.types import Id, Strict, UtcDateTime
 from app.schemas.ratings import RatingOut
-from app.schemas.types import Id, Strict, UtcDateTime
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Strategy = Literal["few_shot", "rag", "fine_tuned", "rag_fine_tuned"]

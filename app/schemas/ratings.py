@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.schemas.types import Id, Strict, UtcDateTime
+from app.core.types import Id, Strict, UtcDateTime
 
 Label = Annotated[str, StringConstraints(pattern=r"^[A-L]$")]
 Score = Annotated[int, Field(ge=1, le=5)]

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import ROLES, User, UserSession, utcnow
 from app.repository import TokenRepository, UserRepository
 

@@ -3,7 +3,7 @@ until they have rated it (or asked the question themselves). Admins and viewers 
 
 from __future__ import annotations
 
-from app.security import Principal
+from app.core.auth import Principal
 
 
 def blind_to(principal: Principal, *, created_by: str, has_rated: bool) -> bool:

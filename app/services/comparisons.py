@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.background import KeyedTasks
-from app.errors import Invalid, NotFound
+from app.core.background import KeyedTasks
+from app.core.errors import Invalid, NotFound
+from app.core.secrets import KeyCipher
 from app.models import Comparison, ComparisonTag, Endpoint, Output, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
@@ -21,7 +22,6 @@ from app.providers.registry import ProviderRegistry
 from app.providers.urls import avalidate_endpoint_url
 from app.repository import ComparisonRepository, VariantRepository
 from app.services.endpoints import endpoint_config
-from app.services.secrets import KeyCipher
 from app.services.variants import current_version
 
 log = logging.getLogger(__name__)

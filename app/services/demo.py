@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.config import BUNDLED_MODEL_ID
+from app.core.settings import BUNDLED_MODEL_ID
 from app.demo import knowledge_files, read_jsonl
 from app.schemas import EndpointIn, ExampleIn, ExampleSetIn, VariantIn
 from app.services.endpoints import EndpointService

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound
 from app.models import Example, ExampleSet, utcnow
 from app.repository import ExampleSetRepository
 from app.schemas import ExampleIn, ExampleSetIn, ExampleSetPatch

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound
+from app.core.errors import NotFound
 from app.models import Comparison
 from app.repository import ComparisonRepository
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.background import KeyedTasks
+from app.core.background import KeyedTasks
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, utcnow
 from app.repository import KnowledgeRepository
 from app.retrieval.chunking import TextChunk, chunk_text

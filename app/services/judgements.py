@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Invalid, NotFound
+from app.core.auth import Principal
+from app.core.errors import Invalid, NotFound
 from app.models import ChunkJudgement, Comparison, Output, Rating, Variant, VariantVersion
 from app.repository.comparisons import filtered
-from app.security import Principal
 from app.services.blind import blind_to
 from app.services.variants import RETRIEVAL_STRATEGIES
 

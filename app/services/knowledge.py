@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import Conflict, DomainError, Invalid, NotFound
+from app.core.errors import Conflict, DomainError, Invalid, NotFound
 from app.ingest.extract import ExtractedDocument
 from app.ingest.limits import IngestLimits, RejectedFile
 from app.ingest.sandbox import extract_safely

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal
 from app.repository.board import digest_groups, tally_groups
 from app.repository.comparisons import ratings_fingerprint, variant_names
-from app.security import Principal
 from app.services.judgements import JudgementService, RetrievalMetrics
 from app.stats.agreement import alpha_from_counts
 from app.stats.bradley_terry import analyse_patterns

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Invalid, NotFound
+from app.core.errors import Invalid, NotFound
 from app.models import ReviewQueue, ReviewQueueItem
 from app.repository.queues import MAX_QUEUE_ITEMS, QueueRepository
 from app.schemas import QueueIn

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, Invalid, NotFound
+from app.core.auth import Principal
+from app.core.errors import Conflict, Invalid, NotFound
 from app.models import Comparison, Rating, RatingScore, utcnow
 from app.repository import ComparisonRepository
 from app.repository.board import adjust_tallies, lock_comparison
 from app.schemas import RatingIn
-from app.security import Principal
 from app.services.blind import blind_to
 from app.services.rubric import Dimension, RubricService
 from app.stats.rating_digest import dense_ranks, digest_rating

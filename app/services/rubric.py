@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Invalid
+from app.core.errors import Invalid
 from app.models import RubricDimension
 from app.repository.rubric import RubricRepository
 

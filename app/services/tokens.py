@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import NotFound
+from app.core.errors import NotFound
+from app.core.secrets import new_token, read_or_create_secret
 from app.models import ApiToken, User, utcnow
 from app.repository import TokenRepository
-from app.services.secrets import new_token, read_or_create_secret
 
 LAST_USED_GRANULARITY = timedelta(minutes=5)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import BUNDLED_MODEL_ID
-from app.errors import Conflict, Invalid, NotFound
+from app.core.errors import Conflict, Invalid, NotFound
+from app.core.settings import BUNDLED_MODEL_ID
 from app.models import Variant, VariantVersion, utcnow
 from app.repository import EndpointRepository, ExampleSetRepository, KnowledgeRepository, VariantRepository
 from app.schemas import VariantConfig, VariantIn, VariantPatch

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.main import create_app
 from app.models import ApiToken, User, UserSession
 from app.state import AppState

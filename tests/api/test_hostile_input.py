@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from app.middleware import CONTENT_SECURITY_POLICY
+from app.core.middleware import CONTENT_SECURITY_POLICY
 from app.state import AppState
 from tests.conftest import csrf_of
 from tests.factories import create_endpoint, create_variant, make_user

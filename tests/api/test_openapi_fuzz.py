@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import API_TOKEN, wipe
 

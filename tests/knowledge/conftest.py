@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
+from app.core.settings import Settings
 from tests.conftest import API_TOKEN
 from tests.servers import free_port
 

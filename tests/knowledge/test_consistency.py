@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.settings import Settings
 from app.main import create_app
 from app.services.kb_check import check_knowledge_bases
 from app.state import AppState

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from app.config import BUNDLED_MODEL_ID
+from app.core.settings import BUNDLED_MODEL_ID
 from app.localmodels.registry import ModelRegistry
 from app.localmodels.server import create_app
 from tests.servers import ServerThread

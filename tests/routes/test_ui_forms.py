@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from app.routes.ui_support import FormInvalid, duration, parse_examples_jsonl, thousands, usd
+from app.core.web import FormInvalid, duration, parse_examples_jsonl, thousands, usd
 from tests.factories import create_endpoint, create_variant
 from tests.routes.test_ui import csrf
 

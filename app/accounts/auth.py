@@ -1,43 +1,27 @@
-"""Who is asking: Bearer tokens for the API, session cookies for the UI, and roles (CSRF: app.csrf)."""
+"""Who is asking: bearer tokens for the API, session cookies for the UI, and the role each route needs."""
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.models import ROLES
+from app.core.auth import (
+    LoginRequired,
+    Principal,
+    is_loopback_client,
+    require,
+    secure_request,
+    session_cookie_name,
+)
+from app.core.deps import SessionsDep, app_state
+from app.core.settings import Settings
 from app.services.accounts import SESSION_LIFETIME, AccountService
 from app.services.tokens import authenticate
-
-SESSION_COOKIE = "triptych_session"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is acting: a user (or the bootstrap token, which acts as admin) and their role."""
-
-    name: str
-    role: str = "admin"
-    user_id: int | None = None
-
-    def can(self, role: str) -> bool:
-        """Roles are ordered viewer < rater < admin; each can do what the ones before it can."""
-        return ROLES.index(self.role) >= ROLES.index(role)
-
-
-def require(principal: Principal, role: str) -> Principal:
-    if not principal.can(role):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"this needs the {role} role; you are a {principal.role}"
-        )
-    return principal
 
 
 async def bearer_principal(request: Request, session: AsyncSession) -> Principal:
@@ -60,22 +44,9 @@ async def bearer_principal(request: Request, session: AsyncSession) -> Principal
     return Principal(name=found.user.name, role=found.user.role, user_id=found.user.id)
 
 
-def is_loopback_client(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host in ("localhost", "testclient")
-
-
 def local_admin_allowed(request: Request, settings: Settings) -> bool:
     """The one-click local admin: only on a server bound to loopback, only for a loopback client."""
     return settings.local_admin and settings.bound_to_loopback and is_loopback_client(request)
-
-
-class LoginRequired(HTTPException):
-    def __init__(self) -> None:
-        super().__init__(status.HTTP_401_UNAUTHORIZED, "sign in to continue")
 
 
 async def cookie_principal(request: Request, session: AsyncSession) -> Principal:
@@ -87,27 +58,6 @@ async def cookie_principal(request: Request, session: AsyncSession) -> Principal
     principal = Principal(name=user.name, role=user.role, user_id=user.id)
     request.state.principal = principal
     return principal
-
-
-def secure_request(request: Request) -> bool:
-    """Cookies are marked Secure (and `__Host-` prefixed) over HTTPS or when the settings say a proxy
-    terminates HTTPS in front of us."""
-    settings: Settings = request.app.state.settings
-    return settings.secure_cookies or request.url.scheme == "https"
-
-
-def cookie_name(request: Request, base: str) -> str:
-    """`__Host-` cookies cannot be set by a sibling subdomain or over plain HTTP, nor scoped to a sub-path:
-    the browser refuses a tossed one. The prefix needs Secure, so plain-HTTP localhost keeps the bare name."""
-    return f"__Host-{base}" if secure_request(request) else base
-
-
-def session_cookie_name(request: Request) -> str:
-    return cookie_name(request, SESSION_COOKIE)
-
-
-def session_token_of(request: Request) -> str | None:
-    return request.cookies.get(session_cookie_name(request))
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
@@ -147,3 +97,69 @@ class LoginThrottle:
     def succeeded(self, *keys: str) -> None:
         for key in keys:
             self._failures.pop(key, None)
+
+
+async def get_api_principal(request: Request, sessions: SessionsDep) -> Principal:
+    """Looked up in a short transaction of its own (it records the token's use): the request's unit of work
+    stays unopened, so a route that waits on a model holds no database connection meanwhile."""
+    async with sessions.begin() as session:
+        return await bearer_principal(request, session)
+
+
+async def get_ui_principal(request: Request, sessions: SessionsDep) -> Principal:
+    async with sessions.begin() as session:
+        return await cookie_principal(request, session)
+
+
+def _api_role(role: str) -> Callable[[Principal], Principal]:
+    def dependency(principal: Annotated[Principal, Depends(get_api_principal)]) -> Principal:
+        return require(principal, role)
+
+    return dependency
+
+
+def _ui_role(role: str) -> Callable[[Principal], Principal]:
+    def dependency(principal: Annotated[Principal, Depends(get_ui_principal)]) -> Principal:
+        return require(principal, role)
+
+    return dependency
+
+
+def _api_unblinded(principal: Annotated[Principal, Depends(get_api_principal)]) -> Principal:
+    """Raters are the blind role: row-level ratings of others are for admins and viewers."""
+    if principal.role == "rater":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "raters see ratings only through blind rating: ask an admin or a viewer",
+        )
+    return principal
+
+
+# Reads need any signed-in role; writes name the role they need (viewer < rater < admin).
+ApiUser = Annotated[Principal, Depends(get_api_principal)]
+
+
+ApiRater = Annotated[Principal, Depends(_api_role("rater"))]
+
+
+ApiAdmin = Annotated[Principal, Depends(_api_role("admin"))]
+
+
+ApiUnblinded = Annotated[Principal, Depends(_api_unblinded)]
+
+
+UiUser = Annotated[Principal, Depends(get_ui_principal)]
+
+
+UiRater = Annotated[Principal, Depends(_ui_role("rater"))]
+
+
+UiAdmin = Annotated[Principal, Depends(_ui_role("admin"))]
+
+
+def get_login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = app_state(request).logins
+    return throttle
+
+
+LoginsDep = Annotated[LoginThrottle, Depends(get_login_throttle)]

@@ -7,9 +7,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from app.config import to_sync_url
+from app.core.settings import to_sync_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:

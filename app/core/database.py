@@ -1,4 +1,4 @@
-"""Engine and session factory; the request dependency owns the transaction."""
+"""Engine, the one session factory, and the unit of work's failure mark (app.core.deps owns the transaction)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from starlette.requests import Request
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -30,3 +31,16 @@ def create_engine(url: str) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions keep loaded attributes after commit, so services can return what they wrote."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+SessionFactory = async_sessionmaker[AsyncSession]
+_FAILED = "unit_of_work_failed"
+
+
+def fail_unit_of_work(request: Request) -> None:
+    """The route is answering with an error: roll its transaction back even though it returns normally."""
+    setattr(request.state, _FAILED, True)
+
+
+def unit_of_work_failed(request: Request) -> bool:
+    return bool(getattr(request.state, _FAILED, False))

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, Response, status
 
-from app.security import cookie_name, secure_request, session_token_of
+from app.core.auth import cookie_name, secure_request, session_token_of
 
 PRESESSION_COOKIE = "triptych_csrf"
 CSRF_HEADER = "X-CSRF-Token"

@@ -1,0 +1,1 @@
+"""Accounts: people, roles, sign-in sessions, API tokens, and who is asking."""

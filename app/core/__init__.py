@@ -1,0 +1,1 @@
+"""The small shared base every domain stands on: settings, database and unit of work, errors, auth basics, web helpers."""
