@@ -6,29 +6,13 @@ import math
 from dataclasses import asdict
 from datetime import UTC
 
+from app.catalog.schemas import ExampleOut, ExampleSetOut, VariantOut
+from app.comparisons.schemas import ComparisonOut, ComparisonSummary, ContextOut, OutputOut, VariantRef
 from app.core.auth import Principal
+from app.knowledge.schemas import IngestJobOut, KnowledgeBaseOut
+from app.leaderboard.schemas import LeaderboardOut, MeanOut, RetrievalMetricsOut, StandingOut
 from app.models import Comparison, ExampleSet, IngestJob, Output, Rating, Variant, utcnow
-from app.schemas import (
-    BlindComparisonOut,
-    BlindOutputOut,
-    ComparisonOut,
-    ComparisonSummary,
-    ContextOut,
-    DimensionOut,
-    ExampleOut,
-    ExampleSetOut,
-    IngestJobOut,
-    KnowledgeBaseOut,
-    LeaderboardOut,
-    MeanOut,
-    OutputOut,
-    RatingOut,
-    RetrievalMetricsOut,
-    RevealedOutputOut,
-    StandingOut,
-    VariantOut,
-    VariantRef,
-)
+from app.rating.schemas import BlindComparisonOut, BlindOutputOut, DimensionOut, RatingOut, RevealedOutputOut
 from app.services.knowledge import KnowledgeBaseSummary
 from app.services.leaderboard import Leaderboard
 from app.services.ratings import BlindView, RatingService, labelled

@@ -16,7 +16,14 @@ from typing import Annotated, Any
 import annotated_types
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+)
 from starlette.datastructures import UploadFile
 
 MAX_ID = 2**31 - 1
@@ -106,3 +113,7 @@ async def reject_bad_text(request: Request) -> None:
             text = value.filename or "" if isinstance(value, UploadFile) else value
             if (problem := text_problem(name) or text_problem(text)) is not None:
                 raise _bad_text_error("body", name, problem)
+
+
+# A name people give a thing (an endpoint, a variant, a knowledge base): one line, trimmed.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]

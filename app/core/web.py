@@ -14,9 +14,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
+from app.catalog.schemas import ExampleIn, ExampleSetOut
 from app.core.csrf import CSRF_FIELD, csrf_token_for, set_presession_cookie
 from app.core.errors import DomainError, Invalid
-from app.schemas import ExampleIn, ExampleSetOut
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html: model output is escaped

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.pipelines.base import Strategy
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -16,7 +18,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-STRATEGIES = ("few_shot", "rag", "fine_tuned", "rag_fine_tuned")
+STRATEGIES = tuple(Strategy)
 ENDPOINT_KINDS = ("openai", "anthropic")
 
 

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 from app.providers.base import ChatMessage, EndpointConfig
+
+
+class Strategy(StrEnum):
+    """How a variant adapts the model: the one list, used by the models, schemas, pages and the pipeline
+    registry (one pipeline per member)."""
+
+    FEW_SHOT = "few_shot"
+    RAG = "rag"
+    FINE_TUNED = "fine_tuned"
+    RAG_FINE_TUNED = "rag_fine_tuned"
+
+
+# Strategies that retrieve chunks from a knowledge base, and those that expect a fine-tuned model.
+RETRIEVAL_STRATEGIES = frozenset({Strategy.RAG, Strategy.RAG_FINE_TUNED})
+FINE_TUNED_STRATEGIES = frozenset({Strategy.FINE_TUNED, Strategy.RAG_FINE_TUNED})
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class PipelineError(Exception):
 
 
 class Pipeline(Protocol):
-    strategy: ClassVar[str]
+    strategy: ClassVar[Strategy]
 
     async def prepare(self, query: str, spec: VariantSpec) -> PreparedPrompt:
         """Build the messages (and gather evidence) for one query."""

@@ -7,13 +7,13 @@ import hashlib
 import random
 from typing import ClassVar
 
-from app.pipelines.base import ExamplePair, PreparedPrompt, VariantSpec, system_messages
+from app.pipelines.base import ExamplePair, PreparedPrompt, Strategy, VariantSpec, system_messages
 from app.providers.base import ChatMessage
 from app.retrieval.embeddings import Embedder
 
 
 class FewShotPipeline:
-    strategy: ClassVar[str] = "few_shot"
+    strategy: ClassVar[Strategy] = Strategy.FEW_SHOT
 
     def __init__(self, embedder: Embedder | None):
         self._embedder = embedder

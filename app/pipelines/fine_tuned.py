@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from app.pipelines.base import PreparedPrompt, VariantSpec, system_messages
+from app.pipelines.base import PreparedPrompt, Strategy, VariantSpec, system_messages
 from app.providers.base import ChatMessage
 
 
 class FineTunedPipeline:
-    strategy: ClassVar[str] = "fine_tuned"
+    strategy: ClassVar[Strategy] = Strategy.FINE_TUNED
 
     async def prepare(self, query: str, spec: VariantSpec) -> PreparedPrompt:
         """No examples, no context: the tuned weights carry the behaviour."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import ClassVar
 
-from app.pipelines.base import PipelineError, PreparedPrompt, VariantSpec, system_messages
+from app.pipelines.base import PipelineError, PreparedPrompt, Strategy, VariantSpec, system_messages
 from app.prompts import render_prompt
 from app.providers.base import ChatMessage
 from app.retrieval.store import VectorStore
 
 
 class RagPipeline:
-    strategy: ClassVar[str] = "rag"
+    strategy: ClassVar[Strategy] = Strategy.RAG
     # The RAG instructions go in the system prompt unless the variant brings its own.
     default_system: ClassVar[str | None] = None
 
@@ -44,6 +44,6 @@ class RagPipeline:
 class RagFineTunedPipeline(RagPipeline):
     """The hybrid: the same retrieved context, sent to a fine-tuned model endpoint."""
 
-    strategy: ClassVar[str] = "rag_fine_tuned"
+    strategy: ClassVar[Strategy] = Strategy.RAG_FINE_TUNED
     # A fine-tuned model brings its own house style; only the variant's system prompt is sent.
     default_system: ClassVar[str | None] = ""

@@ -5,11 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.accounts.auth import ApiAdmin, ApiUser
-from app.core.api_errors import API_ERRORS, errors
-from app.core.types import Id
-from app.deps import EndpointsDep, ExampleSetsDep, VariantsDep
-from app.presenters import example_set_out, variant_out
-from app.schemas import (
+from app.catalog.schemas import (
     EndpointIn,
     EndpointOut,
     EndpointPatch,
@@ -20,6 +16,10 @@ from app.schemas import (
     VariantOut,
     VariantPatch,
 )
+from app.core.api_errors import API_ERRORS, errors
+from app.core.types import Id
+from app.deps import EndpointsDep, ExampleSetsDep, VariantsDep
+from app.presenters import example_set_out, variant_out
 
 router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 

@@ -7,22 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.accounts.auth import ApiAdmin, ApiRater, ApiUser
+from app.comparisons.schemas import ComparisonIn, ComparisonOut, ComparisonSummary
 from app.core.api_errors import API_ERRORS, errors
 from app.core.errors import Forbidden
 from app.core.types import Id, IsoDateTime, Offset
 from app.deps import LeaderboardDep, RatingsDep, ReaderDep, RubricDep, RunnerDep
+from app.leaderboard.schemas import LeaderboardOut
 from app.presenters import blind_out, comparison_out, comparison_summary, leaderboard_out, rating_out
-from app.schemas import (
-    BlindComparisonOut,
-    ComparisonIn,
-    ComparisonOut,
-    ComparisonSummary,
-    DimensionIn,
-    DimensionOut,
-    LeaderboardOut,
-    RatingIn,
-    RatingOut,
-)
+from app.rating.schemas import BlindComparisonOut, DimensionIn, DimensionOut, RatingIn, RatingOut
 from app.services.leaderboard import Filters
 from app.services.rubric import Dimension
 

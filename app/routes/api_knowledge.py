@@ -11,18 +11,18 @@ from app.accounts.auth import ApiAdmin, ApiRater, ApiUser
 from app.core.api_errors import API_ERRORS, errors
 from app.core.types import Id
 from app.deps import JudgementsDep, KnowledgeDep
-from app.presenters import job_out, knowledge_base_out
-from app.routes.uploads import read_uploads
-from app.schemas import (
+from app.knowledge.schemas import (
     DocumentOut,
     IngestJobOut,
-    JudgementIn,
     KnowledgeBaseIn,
     KnowledgeBaseOut,
     ReingestIn,
-    RetrievalMetricsOut,
     UploadOut,
 )
+from app.leaderboard.schemas import RetrievalMetricsOut
+from app.presenters import job_out, knowledge_base_out
+from app.rating.schemas import JudgementIn
+from app.routes.uploads import read_uploads
 from app.services.leaderboard import Filters
 
 router = APIRouter(prefix="/api/v1", responses=API_ERRORS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.accounts.auth import ApiAdmin, ApiRater, ApiUser
+from app.accounts.schemas import MeOut, TokenIn, TokenOut, UserIn, UserOut, UserPatch
 from app.core.api_errors import API_ERRORS, errors
 from app.core.auth import Principal
 from app.core.deps import SessionDep
@@ -12,18 +13,7 @@ from app.core.errors import Invalid
 from app.core.types import Id
 from app.deps import AccountsDep, QueuesDep
 from app.models import ApiToken, User
-from app.schemas import (
-    MeOut,
-    NextItemOut,
-    QueueIn,
-    QueueOut,
-    RaterProgressOut,
-    TokenIn,
-    TokenOut,
-    UserIn,
-    UserOut,
-    UserPatch,
-)
+from app.rating.schemas import NextItemOut, QueueIn, QueueOut, RaterProgressOut
 from app.services.queues import QueueProgress
 from app.services.tokens import create_token, revoke_token_id, tokens_of
 

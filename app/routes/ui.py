@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.accounts.auth import UiRater, UiUser
+from app.comparisons.schemas import ComparisonIn
 from app.core.auth import Principal
 from app.core.errors import DomainError, Forbidden, Invalid
 from app.core.types import Id, PageNumber
@@ -18,7 +19,6 @@ from app.demo import read_jsonl
 from app.deps import JudgementsDep, LeaderboardDep, RatingsDep, ReaderDep, RunnerDep, VariantsDep
 from app.presenters import comparison_out, comparison_summary, leaderboard_out, variant_out
 from app.routes import ui_catalog, ui_knowledge, ui_rating
-from app.schemas import ComparisonIn
 from app.services.leaderboard import Filters
 
 router = APIRouter()

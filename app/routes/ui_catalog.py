@@ -9,6 +9,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.accounts.auth import UiAdmin, UiUser
+from app.catalog.schemas import (
+    EndpointIn,
+    EndpointOut,
+    EndpointPatch,
+    ExampleSetIn,
+    ExampleSetPatch,
+    VariantIn,
+    VariantOut,
+    VariantPatch,
+)
 from app.core.errors import DomainError
 from app.core.types import Id
 from app.core.web import (
@@ -22,17 +32,8 @@ from app.core.web import (
     render,
 )
 from app.deps import EndpointsDep, ExampleSetsDep, JudgementsDep, KnowledgeDep, VariantsDep
+from app.pipelines.base import Strategy
 from app.presenters import example_set_out, variant_out
-from app.schemas import (
-    EndpointIn,
-    EndpointOut,
-    EndpointPatch,
-    ExampleSetIn,
-    ExampleSetPatch,
-    VariantIn,
-    VariantOut,
-    VariantPatch,
-)
 from app.services.endpoints import KEY_CLEARED
 from app.services.leaderboard import Filters
 
@@ -85,7 +86,7 @@ async def _variant_choices(
         "endpoints": await endpoints.list(),
         "example_sets": [s for s, _n in await example_sets.list()],
         "knowledge_bases": await knowledge.active(),
-        "strategies": ["few_shot", "rag", "fine_tuned", "rag_fine_tuned"],
+        "strategies": list(Strategy),
     }
 
 

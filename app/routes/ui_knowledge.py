@@ -12,9 +12,9 @@ from app.core.errors import DomainError
 from app.core.types import Id
 from app.core.web import error_status, form_errors, render
 from app.deps import JudgementsDep, KnowledgeDep
+from app.knowledge.schemas import DocumentOut
 from app.presenters import job_out, knowledge_base_out
 from app.routes.uploads import read_uploads
-from app.schemas import DocumentOut
 
 router = APIRouter()
 

@@ -16,7 +16,7 @@ from app.core.types import Id
 from app.core.web import form_errors, redirect_to, render
 from app.deps import QueuesDep, RatingsDep
 from app.presenters import rating_out
-from app.schemas import QueueIn, RatingIn
+from app.rating.schemas import QueueIn, RatingIn
 from app.services.ratings import BlindView, RatingService
 
 router = APIRouter()

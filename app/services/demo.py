@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from app.catalog.schemas import EndpointIn, ExampleIn, ExampleSetIn, VariantIn
 from app.core.settings import BUNDLED_MODEL_ID
 from app.demo import knowledge_files, read_jsonl
-from app.schemas import EndpointIn, ExampleIn, ExampleSetIn, VariantIn
 from app.services.endpoints import EndpointService
 from app.services.example_sets import ExampleSetService
 from app.services.variants import VariantService

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.schemas import EndpointIn, EndpointPatch
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.secrets import KeyCipher
 from app.models import Endpoint, utcnow
 from app.providers.base import EndpointConfig
 from app.providers.urls import avalidate_endpoint_url
 from app.repository import EndpointRepository
-from app.schemas import EndpointIn, EndpointPatch
 
 
 def endpoint_config(endpoint: Endpoint, cipher: KeyCipher) -> EndpointConfig:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.schemas import ExampleIn, ExampleSetIn, ExampleSetPatch
 from app.core.errors import Conflict, NotFound
 from app.models import Example, ExampleSet, utcnow
 from app.repository import ExampleSetRepository
-from app.schemas import ExampleIn, ExampleSetIn, ExampleSetPatch
 
 
 class ExampleSetService:

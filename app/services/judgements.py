@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Principal
 from app.core.errors import Invalid, NotFound
 from app.models import ChunkJudgement, Comparison, Output, Rating, Variant, VariantVersion
+from app.pipelines.base import RETRIEVAL_STRATEGIES
 from app.repository.comparisons import filtered
 from app.services.blind import blind_to
-from app.services.variants import RETRIEVAL_STRATEGIES
 
 
 @dataclass(frozen=True)

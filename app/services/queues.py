@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Invalid, NotFound
 from app.models import ReviewQueue, ReviewQueueItem
+from app.rating.schemas import QueueIn
 from app.repository.queues import MAX_QUEUE_ITEMS, QueueRepository
-from app.schemas import QueueIn
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Principal
 from app.core.errors import Conflict, Invalid, NotFound
 from app.models import Comparison, Rating, RatingScore, utcnow
+from app.rating.schemas import RatingIn
 from app.repository import ComparisonRepository
 from app.repository.board import adjust_tallies, lock_comparison
-from app.schemas import RatingIn
 from app.services.blind import blind_to
 from app.services.rubric import Dimension, RubricService
 from app.stats.rating_digest import dense_ranks, digest_rating

@@ -9,15 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.schemas import VariantConfig, VariantIn, VariantPatch
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.settings import BUNDLED_MODEL_ID
 from app.models import Variant, VariantVersion, utcnow
+from app.pipelines.base import FINE_TUNED_STRATEGIES, RETRIEVAL_STRATEGIES
 from app.repository import EndpointRepository, ExampleSetRepository, KnowledgeRepository, VariantRepository
-from app.schemas import VariantConfig, VariantIn, VariantPatch
 
 CONFIG_FIELDS = tuple(VariantConfig.model_fields)
-RETRIEVAL_STRATEGIES = ("rag", "rag_fine_tuned")
-FINE_TUNED_STRATEGIES = ("fine_tuned", "rag_fine_tuned")
 NULLABLE_CONFIG = frozenset({"example_set_id", "knowledge_base_id"})
 
 

@@ -1,0 +1,1 @@
+"""Catalog: endpoints (model connections), variants (versioned recipes) and example sets."""

@@ -1,0 +1,1 @@
+"""Comparisons: one query fanned out to several variants, and the stored answers with their evidence."""

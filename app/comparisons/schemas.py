@@ -1,0 +1,103 @@
+"""Request and response bodies for comparisons and their outputs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from app.core.types import Id, Strict, UtcDateTime
+from app.rating.schemas import RatingOut
+
+MAX_QUERY_CHARS = 8000
+
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+TAG_CHARACTERS = re.compile(r"^[\w.:/-]+$")
+
+
+class ComparisonIn(Strict):
+    query: str
+    variant_ids: Annotated[list[Id] | None, Field(min_length=1, max_length=12)] = None
+    # Where the question comes from (a question set, an experiment) and free labels; the leaderboard filters on both.
+    dataset: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_characters(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not TAG_CHARACTERS.match(tag):
+                raise ValueError(f"tag {tag!r}: use letters, digits and . _ : / - only (no spaces)")
+        return tags
+
+    @field_validator("query")
+    @classmethod
+    def _query_bounds(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("query must not be empty")
+        if len(value) > MAX_QUERY_CHARS:
+            raise ValueError(f"query is {len(value)} characters; the limit is {MAX_QUERY_CHARS}")
+        return value
+
+
+class VariantRef(BaseModel):
+    id: int
+    name: str
+    strategy: str
+    version: int
+    # Set when a fine-tuned strategy ran on a base model standing in for a fine-tune.
+    notice: str | None = None
+
+
+class ContextOut(BaseModel):
+    source: str
+    text: str
+    score: float
+    position: int | None = None
+    heading: str | None = None
+
+
+class OutputOut(BaseModel):
+    id: int
+    variant: VariantRef
+    status: str
+    text: str
+    # The answer went past the server's cap (TRIPTYCH_MAX_ANSWER_KB) and is stored cut there.
+    truncated: bool = False
+    model: str
+    latency_ms: float | None
+    ttft_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    contexts: list[ContextOut]
+    error: str | None
+    # The exact messages sent to the model ([{role, content}]).
+    prompt: list[dict[str, str]] = []
+
+
+class ComparisonOut(BaseModel):
+    id: int
+    query: str
+    created_at: UtcDateTime
+    dataset: str = ""
+    tags: list[str] = []
+    outputs: list[OutputOut]
+    ratings: list[RatingOut] = []
+
+
+class ComparisonSummary(BaseModel):
+    id: int
+    query: str
+    created_at: UtcDateTime
+    dataset: str = ""
+    tags: list[str] = []
+    variant_count: int
+    # Null for a rater who has not rated the comparison yet (they rate blind).
+    error_count: int | None
+    rating_count: int | None

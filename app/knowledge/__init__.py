@@ -1,0 +1,1 @@
+"""Knowledge bases: documents, ingestion into Chroma, and their consistency with SQL."""

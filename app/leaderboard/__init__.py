@@ -1,0 +1,1 @@
+"""The leaderboard: standings with intervals, agreement, position bias and retrieval metrics."""

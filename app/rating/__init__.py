@@ -1,0 +1,1 @@
+"""Rating: blind rating, the rubric, review queues, chunk relevance marks and exports."""
