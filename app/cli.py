@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.migrate import upgrade_database
 from app.core.settings import Settings, get_settings
+from app.knowledge.presenters import job_out
 from app.models import IngestJob
-from app.presenters import job_out
 from app.state import AppState
 
 T = TypeVar("T")
@@ -73,8 +73,8 @@ def tokens_create(
     """Create an API token and print it once (only its hash is stored).
 
     Without --user the token is a service token with admin rights."""
-    from app.repository import UserRepository
-    from app.services.tokens import create_token
+    from app.accounts.repository import UserRepository
+    from app.accounts.service import create_token
 
     async def action(session: AsyncSession) -> str:
         owner = None
@@ -90,7 +90,7 @@ def tokens_create(
 @tokens_cli.command("revoke")
 def tokens_revoke(name: str = typer.Option(..., help="The token's name.")) -> None:
     """Revoke the live token with this name."""
-    from app.services.tokens import revoke_token
+    from app.accounts.service import revoke_token
 
     if not asyncio.run(_with_sessions(lambda s: revoke_token(s, name))):
         typer.echo(f"no live token named {name!r}", err=True)
@@ -112,8 +112,8 @@ def users_create(
     ),
 ) -> None:
     """Create an account with a password typed here (hidden), or with --invite a one-time link."""
+    from app.accounts.service import AccountService
     from app.core.errors import DomainError
-    from app.services.accounts import AccountService
 
     password = None
     if not invite:
@@ -136,7 +136,7 @@ def users_create(
 @users_cli.command("list")
 def users_list() -> None:
     """Everyone with an account, their role and status."""
-    from app.services.accounts import AccountService
+    from app.accounts.service import AccountService
 
     for user in asyncio.run(_with_sessions(lambda s: AccountService(s).list())):
         state = "disabled" if user.disabled_at else "active" if user.password_hash else "invited"
@@ -152,7 +152,7 @@ def leaderboard_rebuild() -> None:
     """Recompute the score tallies and rating digests from the ratings (after editing ratings by hand)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app.repository.board import rebuild
+    from app.rating.repository import rebuild
 
     with Progress(TextColumn("ratings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
         task = progress.add_task("ratings", total=None)
@@ -176,7 +176,7 @@ cli.add_typer(kb_cli, name="kb")
 @asynccontextmanager
 async def _app_state() -> AsyncIterator[AppState]:
     """The same long-lived objects the server builds, for commands that ingest or repair."""
-    from app.main import build_state
+    from app.state import build_state
 
     state = await build_state(get_settings())
     try:
@@ -258,7 +258,7 @@ def kb_check(
     repair: bool = typer.Option(True, help="Repair differences (re-embed missing, drop orphans)."),
 ) -> None:
     """Report (and repair) differences between SQL and Chroma for every knowledge base."""
-    from app.services.kb_check import check_knowledge_bases
+    from app.knowledge.kb_check import check_knowledge_bases
 
     async def run() -> bool:
         async with _app_state() as state:

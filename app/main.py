@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -19,73 +17,32 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
+from app.accounts import api as accounts_api
+from app.accounts import ui as accounts_ui
+from app.accounts.service import ensure_bootstrap_token
+from app.catalog import api as catalog_api
+from app.catalog import ui as catalog_ui
+from app.comparisons import api as comparisons_api
+from app.comparisons import ui as comparisons_ui
 from app.core.api_errors import document_not_found, errors
 from app.core.auth import LoginRequired
 from app.core.csrf import verify_csrf
-from app.core.database import create_engine, create_session_factory
 from app.core.errors import DomainError
 from app.core.middleware import BodySizeLimit, SecurityHeaders
-from app.core.migrate import upgrade_database
-from app.core.secrets import KeyCipher
 from app.core.settings import Settings, get_settings
 from app.core.types import reject_bad_text
 from app.core.web import render, templates
-from app.ingest.limits import IngestLimits
-from app.pipelines import build_pipelines
-from app.providers.registry import build_registry
-from app.retrieval.embeddings import Embedder
-from app.retrieval.store import VectorStore, create_chroma_client
-from app.routes import api_catalog, api_comparisons, api_knowledge, api_team, exports, ui, ui_accounts
-from app.services.comparisons import ComparisonRunner
-from app.services.demo import load_demo
-from app.services.ingestion import IngestWorker
-from app.services.knowledge import KnowledgeService
-from app.services.tokens import ensure_bootstrap_token
-from app.state import AppState
+from app.demo.load import load_demo
+from app.knowledge import api as knowledge_api
+from app.knowledge import ui as knowledge_ui
+from app.leaderboard import api as leaderboard_api
+from app.leaderboard import ui as leaderboard_ui
+from app.rating import api as rating_api
+from app.rating import ui as rating_ui
+from app.state import build_state
 
 log = logging.getLogger("triptych")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-async def build_state(settings: Settings) -> AppState:
-    """Everything long-lived, built once: migrations first, then clients."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
-    engine = create_engine(settings.resolved_database_url)
-    sessions = create_session_factory(engine)
-    # Long read timeout: model calls stream; each provider call sets its own per-endpoint timeout.
-    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
-    cipher = KeyCipher.from_settings(settings.secret_key, settings.data_dir)
-    providers = build_registry(http)
-    embedder = Embedder(batch_size=settings.embedding_batch_size)
-    store = VectorStore(
-        await asyncio.to_thread(create_chroma_client, settings.chroma_url, settings.chroma_path), embedder
-    )
-    runner = ComparisonRunner(
-        sessions,
-        providers,
-        build_pipelines(store),
-        cipher,
-        allow_private_endpoints=settings.allow_private_endpoints,
-        max_answer_chars=settings.max_answer_kb * 1024,
-    )
-    ingest = IngestWorker(sessions, store, batch_size=settings.embedding_batch_size)
-    limits = IngestLimits(max_file_bytes=settings.ingest_max_file_mb * 1024 * 1024)
-    knowledge = KnowledgeService(
-        sessions, store, ingest, limits, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-    )
-    return AppState(
-        settings=settings,
-        engine=engine,
-        sessions=sessions,
-        http=http,
-        cipher=cipher,
-        providers=providers,
-        store=store,
-        ingest=ingest,
-        knowledge=knowledge,
-        runner=runner,
-    )
 
 
 def error_response(
@@ -227,16 +184,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(api_catalog.router, tags=["catalog"])
-    app.include_router(api_comparisons.router, tags=["comparisons"])
-    app.include_router(api_knowledge.router, tags=["knowledge"])
-    app.include_router(api_team.router, tags=["team"])
-    app.include_router(exports.api_router, tags=["exports"])
+    for module, tag in (
+        (accounts_api, "accounts"),
+        (catalog_api, "catalog"),
+        (comparisons_api, "comparisons"),
+        (knowledge_api, "knowledge"),
+        (rating_api, "rating"),
+        (leaderboard_api, "leaderboard"),
+    ):
+        app.include_router(module.router, tags=[tag])
     # Every unsafe request to a page route is CSRF-checked here, so no route can forget it.
     csrf = [Depends(verify_csrf)]
-    app.include_router(exports.ui_router, include_in_schema=False, dependencies=csrf)
-    app.include_router(ui_accounts.router, include_in_schema=False, dependencies=csrf)
-    app.include_router(ui.router, include_in_schema=False, dependencies=csrf)
+    for module in (accounts_ui, comparisons_ui, rating_ui, leaderboard_ui, catalog_ui, knowledge_ui):
+        app.include_router(module.router, include_in_schema=False, dependencies=csrf)
     document_all_errors(app)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     if local_models is not None:

@@ -1,21 +1,27 @@
-"""The long-lived objects built once in the lifespan and injected into requests."""
+"""The composition root's long-lived objects, built once in the lifespan and injected into requests."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.accounts.auth import LoginThrottle
+from app.comparisons.service import ComparisonRunner
+from app.core.database import create_engine, create_session_factory
+from app.core.migrate import upgrade_database
 from app.core.secrets import KeyCipher
 from app.core.settings import Settings
-from app.providers.registry import ProviderRegistry
-from app.retrieval.store import VectorStore
-from app.services.comparisons import ComparisonRunner
-from app.services.ingestion import IngestWorker
-from app.services.knowledge import KnowledgeService
-from app.services.leaderboard import LeaderboardCache
+from app.ingest.limits import IngestLimits
+from app.knowledge.ingestion import IngestWorker
+from app.knowledge.service import KnowledgeService
+from app.leaderboard.service import LeaderboardCache
+from app.pipelines import build_pipelines
+from app.providers.registry import ProviderRegistry, build_registry
+from app.retrieval.embeddings import Embedder
+from app.retrieval.store import VectorStore, create_chroma_client
 
 
 @dataclass
@@ -37,3 +43,44 @@ class AppState:
     def csrf_key(self) -> bytes:
         """The secret that binds CSRF tokens to sessions (app.csrf), shared by every process."""
         return self.cipher.derive("csrf")
+
+
+async def build_state(settings: Settings) -> AppState:
+    """Everything long-lived, built once: migrations first, then clients."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    sessions = create_session_factory(engine)
+    # Long read timeout: model calls stream; each provider call sets its own per-endpoint timeout.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
+    cipher = KeyCipher.from_settings(settings.secret_key, settings.data_dir)
+    providers = build_registry(http)
+    embedder = Embedder(batch_size=settings.embedding_batch_size)
+    store = VectorStore(
+        await asyncio.to_thread(create_chroma_client, settings.chroma_url, settings.chroma_path), embedder
+    )
+    runner = ComparisonRunner(
+        sessions,
+        providers,
+        build_pipelines(store),
+        cipher,
+        allow_private_endpoints=settings.allow_private_endpoints,
+        max_answer_chars=settings.max_answer_kb * 1024,
+    )
+    ingest = IngestWorker(sessions, store, batch_size=settings.embedding_batch_size)
+    limits = IngestLimits(max_file_bytes=settings.ingest_max_file_mb * 1024 * 1024)
+    knowledge = KnowledgeService(
+        sessions, store, ingest, limits, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+    )
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        http=http,
+        cipher=cipher,
+        providers=providers,
+        store=store,
+        ingest=ingest,
+        knowledge=knowledge,
+        runner=runner,
+    )

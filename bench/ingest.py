@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.settings import Settings
-from app.main import build_state
 from app.retrieval.chunking import chunk_text
+from app.state import build_state
 
 WORDS = [
     "employee",

@@ -36,9 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.core.database import create_engine, create_session_factory  # noqa: E402
+from app.core.filters import Filters  # noqa: E402
 from app.core.migrate import upgrade_database  # noqa: E402
 from app.core.settings import to_sync_url  # noqa: E402
-from app.services.leaderboard import Filters, LeaderboardCache, LeaderboardService, summarise  # noqa: E402
+from app.leaderboard.service import (  # noqa: E402
+    LeaderboardCache,
+    LeaderboardService,
+    summarise,
+)
 from bench.fanout import wait_for  # noqa: E402
 from tests.databases import blank_database  # noqa: E402
 from tests.servers import free_port  # noqa: E402

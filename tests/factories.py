@@ -75,8 +75,7 @@ PASSWORD = "correct horse battery staple"
 
 async def make_user(state: Any, name: str, role: str, password: str | None = PASSWORD) -> dict[str, str]:
     """An account with a password and an API token; returns its bearer headers."""
-    from app.services.accounts import AccountService
-    from app.services.tokens import create_token
+    from app.accounts.service import AccountService, create_token
 
     async with state.sessions.begin() as session:
         created = await AccountService(session).create(name, role, password)

@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from app.accounts.service import hash_token
 from app.cli import cli
 from app.core.settings import to_sync_url
 from app.models import ApiToken, Base, User
-from app.services.tokens import hash_token
 
 
 @pytest.fixture

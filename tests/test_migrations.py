@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.core.migrate import alembic_config, upgrade_database
 from app.core.settings import to_sync_url
-from app.repository.board import rebuild
+from app.rating.repository import rebuild
 from tests.databases import blank_database
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)

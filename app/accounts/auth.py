@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.service import SESSION_LIFETIME, AccountService, authenticate
 from app.core.auth import (
     LoginRequired,
     Principal,
@@ -20,8 +21,6 @@ from app.core.auth import (
 )
 from app.core.deps import SessionsDep, app_state
 from app.core.settings import Settings
-from app.services.accounts import SESSION_LIFETIME, AccountService
-from app.services.tokens import authenticate
 
 
 async def bearer_principal(request: Request, session: AsyncSession) -> Principal:

@@ -23,3 +23,11 @@ class Invalid(DomainError):
 
 class Forbidden(DomainError):
     status_code = 403
+
+
+class FormInvalid(Invalid):
+    """Several problems at once (e.g. one per bad line), each its own message."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -14,9 +13,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
-from app.catalog.schemas import ExampleIn, ExampleSetOut
 from app.core.csrf import CSRF_FIELD, csrf_token_for, set_presession_cookie
-from app.core.errors import DomainError, Invalid
+from app.core.errors import DomainError, FormInvalid
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html: model output is escaped
@@ -112,12 +110,6 @@ def render(
     return response
 
 
-class FormInvalid(Invalid):
-    """Several problems at once (e.g. one per bad line), each its own message."""
-
-    def __init__(self, messages: list[str]):
-        super().__init__("; ".join(messages))
-        self.messages = messages
 
 
 def form_errors(exc: ValidationError | DomainError) -> list[str]:
@@ -159,56 +151,9 @@ def blank_to_none(values: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: (None if k in names and v in ("", None) else v) for k, v in values.items()}
 
 
-MAX_LINE_ERRORS = 20
 
 
-def _example_problem(row: object) -> str:
-    """Why one parsed JSONL row is not an example, in the form's terms."""
-    if not isinstance(row, dict):
-        return 'each line must be a JSON object like {"input": "...", "output": "..."}'
-    if unknown := sorted(set(row) - {"input", "output"}):
-        return f'unknown key{"s" if len(unknown) > 1 else ""} {", ".join(map(repr, unknown))}: use only "input" and "output"'
-    missing = [k for k in ("input", "output") if k not in row]
-    if missing:
-        return f"missing {' and '.join(repr(k) for k in missing)}"
-    for key in ("input", "output"):
-        if not isinstance(row[key], str):
-            return f"{key!r} must be a string"
-        if not row[key].strip():
-            return f"{key!r} is empty"
-        if len(row[key]) > 8000:
-            return f"{key!r} is longer than 8000 characters"
-    return "not a valid example"
 
 
-def parse_examples_jsonl(text: str) -> list[ExampleIn]:
-    """One {"input", "output"} object per line; every bad line is reported with its number."""
-    examples: list[ExampleIn] = []
-    problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        try:
-            examples.append(ExampleIn.model_validate(row))
-        except ValidationError:
-            problems.append(f"line {number}: {_example_problem(row)}")
-    if problems:
-        shown = problems[:MAX_LINE_ERRORS]
-        if len(problems) > len(shown):
-            shown.append(f"… and {len(problems) - len(shown)} more bad lines")
-        raise FormInvalid(shown)
-    return examples
 
 
-def examples_jsonl(example_set: ExampleSetOut | None) -> str:
-    """The examples as the JSONL the form edits."""
-    if example_set is None or not example_set.examples:
-        return ""
-    return "\n".join(
-        json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False) for e in example_set.examples
-    )

@@ -122,6 +122,10 @@ class RatingScore(Base):
     rating: Mapped[Rating] = relationship(back_populates="scores")
 
 
+# The tally columns: how many raters gave an output 1, 2, 3, 4 and 5 on one dimension.
+SCORE_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
+
+
 class ScoreTally(Base):
     """How many raters gave each score (1-5) to one output on one rubric dimension, kept in step with the
     ratings as they are written, so the leaderboard groups tallies (means and Krippendorff's alpha both follow

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.repository.board import rebuild
+from app.rating.repository import rebuild
 
 revision: str = "0005"
 down_revision: str | None = "0004"

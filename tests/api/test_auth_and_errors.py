@@ -37,7 +37,7 @@ async def test_api_requires_a_valid_bearer_token(client: httpx.AsyncClient, meth
 
 
 async def test_revoked_token_is_rejected(client: httpx.AsyncClient, state) -> None:  # type: ignore[no-untyped-def]
-    from app.services.tokens import create_token, revoke_token
+    from app.accounts.service import create_token, revoke_token
 
     async with state.sessions.begin() as session:
         token = await create_token(session, "ci-bot")
@@ -51,8 +51,8 @@ async def test_revoked_token_is_rejected(client: httpx.AsyncClient, state) -> No
 async def test_tokens_are_stored_hashed(state) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
+    from app.accounts.service import create_token, hash_token
     from app.models import ApiToken
-    from app.services.tokens import create_token, hash_token
 
     async with state.sessions.begin() as session:
         token = await create_token(session, "hashed")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Comparison, Output, Rating
-from app.services.ratings import RatingService
+from app.rating.service import RatingService
 from app.state import AppState
 from tests.factories import answering_variants, make_user, rate_as
 from tests.fakes.fake_openai import FakeOpenAIServer

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 from sqlalchemy import case, func, select
 
+from app.accounts.service import create_token
 from app.models import Rating, RatingScore, ScoreTally, User
-from app.services.tokens import create_token
 from app.state import AppState
 from tests.factories import answering_variants
 from tests.fakes.fake_openai import FakeOpenAIServer

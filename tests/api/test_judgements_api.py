@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from app.catalog.service import VariantService, current_version
 from app.models import Comparison, Output
-from app.services.variants import VariantService, current_version
 from app.state import AppState
 from tests.factories import create_endpoint
 

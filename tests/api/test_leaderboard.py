@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import delete, select, update
 
+from app.accounts.service import create_token
 from app.models import Rating, ScoreTally, User, utcnow
-from app.repository.board import rebuild
-from app.services.tokens import create_token
+from app.rating.repository import rebuild
 from app.state import AppState
 from tests.factories import answering_variants, rate_as
 from tests.fakes.fake_openai import FakeOpenAIServer

@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.settings import Settings
+from app.knowledge.kb_check import check_knowledge_bases
 from app.main import create_app
-from app.services.kb_check import check_knowledge_bases
 from app.state import AppState
 from tests.conftest import wipe
 

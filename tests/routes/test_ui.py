@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
+from app.catalog.service import current_version
 from app.models import Comparison, Output
-from app.services.variants import current_version
 from tests.conftest import csrf_in
 from tests.factories import create_endpoint, create_variant
 
@@ -152,7 +152,7 @@ async def test_empty_question_keeps_the_form_with_an_error(
 
 
 async def test_model_output_is_escaped(client: httpx.AsyncClient, seeded: dict[str, int], state) -> None:  # type: ignore[no-untyped-def]
-    from app.services.variants import VariantService
+    from app.catalog.service import VariantService
 
     async with state.sessions.begin() as session:
         variant = await VariantService(session).get(seeded["variant"])

@@ -7,7 +7,9 @@ import re
 import httpx
 import pytest
 
-from app.core.web import FormInvalid, duration, parse_examples_jsonl, thousands, usd
+from app.catalog.service import parse_examples_jsonl
+from app.core.errors import FormInvalid
+from app.core.web import duration, thousands, usd
 from tests.factories import create_endpoint, create_variant
 from tests.routes.test_ui import csrf
 

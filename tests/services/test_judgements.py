@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.judgements import majority, precision_and_mrr
+from app.leaderboard.service import majority, precision_and_mrr
 
 
 def test_precision_and_mrr_by_hand() -> None:

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from app.services.leaderboard import BoardData, summarise
+from app.leaderboard.service import BoardData, summarise
 from app.stats.agreement import alpha_from_counts
 from app.stats.rating_digest import RatingDigest, dense_ranks, digest_rating, parse_variant_ranks
 

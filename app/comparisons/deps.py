@@ -1,0 +1,24 @@
+"""The comparison runner and reader for routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.comparisons.service import ComparisonReader, ComparisonRunner
+from app.core.deps import SessionDep, app_state
+
+
+def get_runner(request: Request) -> ComparisonRunner:
+    return app_state(request).runner
+
+
+RunnerDep = Annotated[ComparisonRunner, Depends(get_runner)]
+
+
+def get_comparison_reader(session: SessionDep) -> ComparisonReader:
+    return ComparisonReader(session)
+
+
+ReaderDep = Annotated[ComparisonReader, Depends(get_comparison_reader)]

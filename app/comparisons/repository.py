@@ -1,0 +1,91 @@
+"""Comparisons and their outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.models import (
+    Comparison,
+    ComparisonTag,
+    ExampleSet,
+    Output,
+    Rating,
+    VariantVersion,
+)
+
+_COMPARISON_LOADS = (
+    selectinload(Comparison.outputs)
+    .selectinload(Output.variant_version)
+    .options(selectinload(VariantVersion.variant), selectinload(VariantVersion.endpoint)),
+    selectinload(Comparison.ratings).selectinload(Rating.scores),
+    selectinload(Comparison.tags),
+)
+
+
+class ComparisonRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    def add(self, obj: Comparison | Output | Rating) -> None:
+        self.session.add(obj)
+
+    async def get(self, comparison_id: int) -> Comparison | None:
+        stmt = select(Comparison).where(Comparison.id == comparison_id).options(*_COMPARISON_LOADS)
+        return await self.session.scalar(stmt)
+
+
+    async def list(self, *, limit: int, offset: int = 0) -> Sequence[Comparison]:
+        stmt = (
+            select(Comparison)
+            .order_by(Comparison.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .options(*_COMPARISON_LOADS)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count(Comparison.id))) or 0)
+
+    async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
+        """Variant versions with everything a run needs (endpoint, examples, knowledge base), in one go."""
+        stmt = (
+            select(VariantVersion)
+            .where(VariantVersion.id.in_(set(version_ids)))
+            .options(
+                selectinload(VariantVersion.variant),
+                selectinload(VariantVersion.endpoint),
+                selectinload(VariantVersion.knowledge_base),
+                selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
+            )
+        )
+        return {v.id: v for v in (await self.session.scalars(stmt)).all()}
+
+    async def finish_output(self, output_id: int, values: dict[str, Any]) -> None:
+        await self.session.execute(update(Output).where(Output.id == output_id).values(**values))
+
+    async def fail_pending_outputs(self, error: str, finished_at: datetime) -> int:
+        """Mark outputs left pending by a stopped process as failed; returns how many."""
+        result = await self.session.execute(
+            update(Output)
+            .where(Output.status == "pending")
+            .values(status="error", error=error, finished_at=finished_at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def datasets(self) -> Sequence[str]:
+        stmt = (
+            select(Comparison.dataset).where(Comparison.dataset != "").distinct().order_by(Comparison.dataset)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def tags(self) -> Sequence[str]:
+        stmt = select(ComparisonTag.tag).distinct().order_by(ComparisonTag.tag)
+        return (await self.session.scalars(stmt)).all()
+

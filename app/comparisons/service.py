@@ -1,0 +1,238 @@
+"""The fan-out: store a comparison with one pending output per variant, run the variants concurrently, finish each output on its own; and reading stored comparisons."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.catalog.service import VariantService, current_version, endpoint_config
+from app.comparisons.repository import ComparisonRepository
+from app.core.background import KeyedTasks
+from app.core.errors import Invalid, NotFound
+from app.core.secrets import KeyCipher
+from app.models import Comparison, ComparisonTag, Endpoint, Output, Variant, VariantVersion, utcnow
+from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
+from app.providers.base import ChatRequest, ProviderError
+from app.providers.redaction import redact
+from app.providers.registry import ProviderRegistry
+from app.providers.urls import avalidate_endpoint_url
+
+log = logging.getLogger(__name__)
+
+
+INTERRUPTED = "interrupted: the server stopped before this variant finished"
+
+
+def cost_usd(endpoint: Endpoint, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+    """Cost from reported usage and the endpoint's prices per 1M tokens; unknown stays None."""
+    if prompt_tokens is None or completion_tokens is None:
+        return None
+    if endpoint.price_prompt_per_m is None or endpoint.price_completion_per_m is None:
+        return None
+    return round(
+        (prompt_tokens * endpoint.price_prompt_per_m + completion_tokens * endpoint.price_completion_per_m)
+        / 1_000_000,
+        8,
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    output_id: int
+    spec: VariantSpec
+    endpoint: Endpoint
+
+
+class ComparisonRunner:
+    """Creates comparisons and runs their variants; one slow or failing variant never holds the others."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        providers: ProviderRegistry,
+        pipelines: dict[str, Pipeline],
+        cipher: KeyCipher,
+        *,
+        allow_private_endpoints: bool = True,
+        max_answer_chars: int = 64 * 1024,
+    ):
+        self.sessions = sessions
+        self.max_answer_chars = max_answer_chars
+        self.providers = providers
+        self.pipelines = pipelines
+        self.cipher = cipher
+        self.allow_private_endpoints = allow_private_endpoints
+        self.tasks = KeyedTasks("comparison")
+
+    async def create(
+        self,
+        query: str,
+        variant_ids: Sequence[int] | None,
+        created_by: str,
+        *,
+        dataset: str = "",
+        tags: Sequence[str] = (),
+    ) -> int:
+        """Store the comparison with one pending output per variant (so nothing is lost on a crash)."""
+        async with self.sessions.begin() as session:
+            variants: Sequence[Variant] = await VariantService(session).for_comparison(variant_ids)
+            if not variants:
+                raise Invalid("there are no active variants to compare; create one first")
+            comparison = Comparison(
+                query=query,
+                created_by=created_by,
+                dataset=dataset,
+                tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
+            )
+            for position, variant in enumerate(variants):
+                comparison.outputs.append(
+                    Output(position=position, variant_version_id=current_version(variant).id)
+                )
+            session.add(comparison)
+        return comparison.id
+
+    def start(self, comparison_id: int) -> asyncio.Task[None]:
+        """Run in the background; the task outlives the request that started it."""
+        return self.tasks.start(comparison_id, lambda: self.run(comparison_id))
+
+    async def run_to_completion(self, comparison_id: int) -> None:
+        """Start (or join) the run and wait; a disconnecting client does not cancel it."""
+        await asyncio.shield(self.start(comparison_id))
+
+    async def run(self, comparison_id: int) -> None:
+        """Run every pending output of the comparison concurrently."""
+        query, jobs = await self._load_jobs(comparison_id)
+        await asyncio.gather(*(self._run_one(query, job) for job in jobs))
+
+    async def shutdown(self) -> None:
+        """Cancel running comparisons; their pending outputs are failed on the next start."""
+        await self.tasks.cancel_all()
+
+    async def fail_interrupted(self) -> int:
+        """On start: outputs still pending belong to a process that died; say so rather than hang."""
+        async with self.sessions.begin() as session:
+            return await ComparisonRepository(session).fail_pending_outputs(INTERRUPTED, utcnow())
+
+    async def _load_jobs(self, comparison_id: int) -> tuple[str, list[_Job]]:
+        async with self.sessions() as session:
+            repo = ComparisonRepository(session)
+            comparison = await repo.get(comparison_id)
+            if comparison is None:
+                raise NotFound(f"comparison {comparison_id} not found")
+            pending = [o for o in comparison.outputs if o.status == "pending"]
+            versions = await repo.versions_for_run([o.variant_version_id for o in pending])
+            jobs = [
+                _Job(
+                    o.id, self._spec(versions[o.variant_version_id]), versions[o.variant_version_id].endpoint
+                )
+                for o in pending
+            ]
+            return comparison.query, jobs
+
+    def _spec(self, version: VariantVersion) -> VariantSpec:
+        examples = tuple(
+            ExamplePair(e.input, e.output)
+            for e in (version.example_set.examples if version.example_set else [])
+        )
+        return VariantSpec(
+            variant_id=version.variant_id,
+            version_id=version.id,
+            name=version.variant.name,
+            strategy=version.variant.strategy,
+            endpoint=endpoint_config(version.endpoint, self.cipher),
+            system_prompt=version.system_prompt,
+            temperature=version.temperature,
+            top_p=version.top_p,
+            max_tokens=version.max_tokens,
+            examples=examples,
+            few_shot_k=version.few_shot_k,
+            few_shot_selection=version.few_shot_selection,
+            collection=version.knowledge_base.collection_name if version.knowledge_base else None,
+            top_k=version.top_k,
+            min_score=version.min_score,
+            use_mmr=version.use_mmr,
+        )
+
+    async def _run_one(self, query: str, job: _Job) -> None:
+        """One variant end to end; whatever happens, its output row is finished."""
+        started = time.perf_counter()
+        values: dict[str, Any] = {"model": job.spec.endpoint.model}
+        try:
+            pipeline = self.pipelines[job.spec.strategy]
+            prepared = await pipeline.prepare(query, job.spec)
+            values["contexts"] = prepared.contexts
+            values["prompt"] = [asdict(m) for m in prepared.messages]
+            if not job.endpoint.is_bundled:
+                # Checked again at call time, not only on save: a host name can change what it resolves to.
+                try:
+                    await avalidate_endpoint_url(
+                        job.spec.endpoint.base_url, allow_private=self.allow_private_endpoints
+                    )
+                except ValueError as exc:
+                    raise PipelineError(f"endpoint refused: {exc}") from exc
+            provider = self.providers.get(job.spec.endpoint.kind)
+            request = ChatRequest(
+                messages=prepared.messages,
+                temperature=job.spec.temperature,
+                max_tokens=job.spec.max_tokens,
+                top_p=job.spec.top_p,
+            )
+            model_started = time.perf_counter()
+            # A guard above the provider's own timeouts and Retry-After waits (capped at 30 s each):
+            # nothing may keep a comparison open forever.
+            retries = job.spec.endpoint.max_retries
+            guard = job.spec.endpoint.timeout_s * (retries + 2) + 30 * (retries + 1)
+            result = await asyncio.wait_for(provider.chat(job.spec.endpoint, request), timeout=guard)
+            values |= {
+                "status": "done",
+                # max_tokens is a request, not a guarantee: a hostile endpoint can answer megabytes.
+                "text": result.text[: self.max_answer_chars],
+                "truncated": len(result.text) > self.max_answer_chars,
+                "model": result.model or job.spec.endpoint.model,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost_usd": cost_usd(job.endpoint, result.prompt_tokens, result.completion_tokens),
+                "ttft_ms": None
+                if result.ttft_ms is None
+                else round((model_started - started) * 1000 + result.ttft_ms, 1),
+            }
+        except (PipelineError, ProviderError) as exc:
+            # Providers redact already; this is the last line before the database.
+            values |= {"status": "error", "error": redact(str(exc), job.spec.endpoint.api_key)}
+        except TimeoutError:
+            values |= {"status": "error", "error": "timed out waiting for the model"}
+        except Exception as exc:
+            log.exception("variant %s failed unexpectedly", job.spec.name)
+            values |= {"status": "error", "error": f"internal error: {type(exc).__name__}"}
+        values["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        values["finished_at"] = utcnow()
+        async with self.sessions.begin() as session:
+            await ComparisonRepository(session).finish_output(job.output_id, values)
+
+
+class ComparisonReader:
+    def __init__(self, session: AsyncSession):
+        self.repo = ComparisonRepository(session)
+
+    async def get(self, comparison_id: int) -> Comparison:
+        comparison = await self.repo.get(comparison_id)
+        if comparison is None:
+            raise NotFound(f"comparison {comparison_id} not found")
+        return comparison
+
+    async def page(self, *, limit: int, offset: int) -> tuple[Sequence[Comparison], int]:
+        """Newest first, with the total count for paging."""
+        return await self.repo.list(limit=limit, offset=offset), await self.repo.count()
+
+    async def datasets(self) -> list[str]:
+        """Every dataset name in use (for filter pickers)."""
+        return list(await self.repo.datasets())
+
+    async def tags(self) -> list[str]:
+        return list(await self.repo.tags())

@@ -1,0 +1,93 @@
+"""First-start demo: the bundled endpoint, Larkspur's policies and house-style examples, four variants."""
+
+from __future__ import annotations
+
+import logging
+
+from app.catalog.schemas import EndpointIn, ExampleIn, ExampleSetIn, VariantIn
+from app.catalog.service import EndpointService, ExampleSetService, VariantService
+from app.core.settings import BUNDLED_MODEL_ID
+from app.demo import knowledge_files, read_jsonl
+from app.state import AppState
+
+log = logging.getLogger(__name__)
+
+HOUSE_SYSTEM_PROMPT = (
+    "You are the HR assistant of Larkspur Logistics. Answer employee questions in the house format: "
+    "a line 'Answer:' with the fact, a line 'Policy:' naming the policy, a line 'Ask:' with the contact email."
+)
+
+
+async def load_demo(state: AppState) -> bool:
+    """Load the demo once (skipped when any variant exists); returns whether it loaded."""
+    async with state.sessions() as session:
+        if await VariantService(session).list(include_archived=True):
+            return False
+    log.info("loading the demo: bundled endpoint, knowledge base, examples, variants")
+    kb = await state.knowledge.create(
+        "Larkspur policies", "Employee policies of Larkspur Logistics (fictional demo company)."
+    )
+    files = [(path.name, path.read_bytes()) for path in knowledge_files()]
+    upload = await state.knowledge.add_documents(kb.id, files, start=False)
+    if upload.job is not None:
+        await state.ingest.run(upload.job.id)  # before the variants exist, so the first question can retrieve
+
+    async with state.sessions.begin() as session:
+        endpoints = EndpointService(session, state.cipher, allow_private=True)
+        endpoint = await endpoints.create(
+            EndpointIn(
+                name="Bundled SmolLM2-135M (local)",
+                kind="openai",
+                base_url=state.settings.resolved_local_model_url,
+                model=BUNDLED_MODEL_ID,
+                price_prompt_per_m=0.0,
+                price_completion_per_m=0.0,
+                timeout_s=120,
+            ),
+            is_bundled=True,
+        )
+        example_set = await ExampleSetService(session).create(
+            ExampleSetIn(
+                name="Larkspur house answers",
+                description="Employee questions with answers in the house format (Answer / Policy / Ask).",
+                examples=[ExampleIn(**row) for row in read_jsonl("examples.jsonl")],
+            )
+        )
+        common = {"endpoint_id": endpoint.id, "max_tokens": 160, "temperature": 0.2}
+        variants = VariantService(session)
+        for spec in (
+            VariantIn(
+                name="Few-shot (house format)",
+                strategy="few_shot",
+                description="Three most similar worked examples in the prompt.",
+                system_prompt=HOUSE_SYSTEM_PROMPT,
+                example_set_id=example_set.id,
+                few_shot_k=3,
+                few_shot_selection="similar",
+                **common,
+            ),
+            VariantIn(
+                name="RAG (policies)",
+                strategy="rag",
+                description="Top-3 policy chunks from Chroma, cited by number.",
+                knowledge_base_id=kb.id,
+                top_k=3,
+                **common,
+            ),
+            VariantIn(
+                name="Fine-tuned (house format)",
+                strategy="fine_tuned",
+                description="The query alone to a fine-tuned model.",
+                **common,
+            ),
+            VariantIn(
+                name="Fine-tuned + RAG",
+                strategy="rag_fine_tuned",
+                description="The fine-tuned model with the same retrieved context.",
+                knowledge_base_id=kb.id,
+                top_k=3,
+                **common,
+            ),
+        ):
+            await variants.create(spec)
+    return True

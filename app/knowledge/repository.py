@@ -1,0 +1,102 @@
+"""Knowledge bases, documents, chunks and ingest jobs: all the knowledge SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Chunk, Document, IngestJob, KnowledgeBase, VariantVersion
+
+
+class KnowledgeRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    def add(self, obj: KnowledgeBase | Document | Chunk | IngestJob) -> None:
+        self.session.add(obj)
+
+    async def list(self) -> Sequence[KnowledgeBase]:
+        stmt = select(KnowledgeBase).where(KnowledgeBase.archived_at.is_(None)).order_by(KnowledgeBase.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def stats(self) -> dict[int, tuple[int, int]]:
+        """Per knowledge base: (ready documents, chunks)."""
+        stmt = (
+            select(
+                Document.knowledge_base_id,
+                func.count(Document.id),
+                func.coalesce(func.sum(Document.chunk_count), 0),
+            )
+            .where(Document.status == "ready")
+            .group_by(Document.knowledge_base_id)
+        )
+        return {row[0]: (int(row[1]), int(row[2])) for row in (await self.session.execute(stmt)).all()}
+
+    async def get(self, kb_id: int) -> KnowledgeBase | None:
+        return await self.session.get(KnowledgeBase, kb_id)
+
+    async def by_name(self, name: str) -> KnowledgeBase | None:
+        return await self.session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
+
+    async def is_used_by_variants(self, kb_id: int) -> bool:
+        return bool(
+            await self.session.scalar(select(exists().where(VariantVersion.knowledge_base_id == kb_id)))
+        )
+
+    async def document(self, document_id: int) -> Document | None:
+        return await self.session.get(Document, document_id)
+
+    async def document_by_hash(self, kb_id: int, content_hash: str) -> Document | None:
+        stmt = select(Document).where(
+            Document.knowledge_base_id == kb_id, Document.content_hash == content_hash
+        )
+        return await self.session.scalar(stmt)
+
+    async def documents(self, kb_id: int, *, status: str | None = None) -> Sequence[Document]:
+        stmt = select(Document).where(Document.knowledge_base_id == kb_id).order_by(Document.id)
+        if status is not None:
+            stmt = stmt.where(Document.status == status)
+        return (await self.session.scalars(stmt)).all()
+
+    async def documents_with_status(self, status: str) -> Sequence[Document]:
+        return (await self.session.scalars(select(Document).where(Document.status == status))).all()
+
+    async def chunk_ids(self, document_id: int) -> Sequence[str]:
+        return (await self.session.scalars(select(Chunk.id).where(Chunk.document_id == document_id))).all()
+
+    async def ready_chunks(self, kb_id: int) -> Sequence[Chunk]:
+        stmt = (
+            select(Chunk)
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Document.knowledge_base_id == kb_id, Document.status == "ready")
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def delete_chunks(self, document_id: int) -> None:
+        await self.session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+
+    async def job(self, job_id: int) -> IngestJob | None:
+        return await self.session.get(IngestJob, job_id)
+
+    async def jobs(self, kb_id: int, limit: int = 10) -> Sequence[IngestJob]:
+        stmt = (
+            select(IngestJob)
+            .where(IngestJob.knowledge_base_id == kb_id)
+            .order_by(IngestJob.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def unfinished_jobs(self) -> Sequence[IngestJob]:
+        stmt = select(IngestJob).where(IngestJob.status.in_(("queued", "running"))).order_by(IngestJob.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def job_documents(self, job_id: int, *, status: str) -> Sequence[Document]:
+        stmt = (
+            select(Document)
+            .where(Document.ingest_job_id == job_id, Document.status == status)
+            .order_by(Document.id)
+        )
+        return (await self.session.scalars(stmt)).all()

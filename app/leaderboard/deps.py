@@ -1,0 +1,17 @@
+"""The leaderboard service for its routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.deps import SessionDep, app_state
+from app.leaderboard.service import LeaderboardService
+
+
+def get_leaderboard_service(session: SessionDep, request: Request) -> LeaderboardService:
+    return LeaderboardService(session, app_state(request).leaderboards)
+
+
+LeaderboardDep = Annotated[LeaderboardService, Depends(get_leaderboard_service)]

@@ -1,0 +1,121 @@
+"""Blind views, reveals and queue progress as the API and pages show them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Query, Response
+
+from app.core.deps import SessionDep
+from app.core.filters import Filters
+from app.core.types import IsoDateTime
+from app.models import Comparison, Rating
+from app.rating.exports import chat_jsonl, dpo_jsonl, ratings_csv, ratings_jsonl
+from app.rating.queues import QueueProgress
+from app.rating.repository import ratings_for_export
+from app.rating.schemas import (
+    BlindComparisonOut,
+    BlindOutputOut,
+    DimensionOut,
+    QueueOut,
+    RaterProgressOut,
+    RatingOut,
+    RevealedOutputOut,
+)
+from app.rating.service import BlindView, labelled
+
+
+def rating_out(rating: Rating, comparison: Comparison) -> RatingOut:
+    """The reveal: each label the rater saw, the variant behind it, and the rater's scores and rank."""
+    outputs = {o.id: o for o in comparison.outputs}
+    order = [o for o in rating.display_order or [] if o in outputs]
+    order += sorted({s.output_id for s in rating.scores} - set(order))
+    scores: dict[int, dict[str, int]] = {}
+    for score in rating.scores:
+        scores.setdefault(score.output_id, {})[score.dimension] = score.score
+    revealed = []
+    for output_id, label in labelled(order).items():
+        variant = outputs[output_id].variant_version.variant
+        revealed.append(
+            RevealedOutputOut(
+                label=label,
+                output_id=output_id,
+                variant_id=variant.id,
+                variant=variant.name,
+                strategy=variant.strategy,
+                rank=(rating.ranking or {}).get(str(output_id)),
+                scores=scores.get(output_id, {}),
+            )
+        )
+    return RatingOut(
+        id=rating.id,
+        comparison_id=rating.comparison_id,
+        rater=rating.rater,
+        comment=rating.comment,
+        corrected_answer=rating.corrected_answer,
+        created_at=rating.created_at,
+        updated_at=rating.updated_at,
+        outputs=revealed,
+    )
+
+
+def blind_out(view: BlindView) -> BlindComparisonOut:
+    """Only labels and texts: no ids, names, strategies, latencies, token counts or retrieved chunks."""
+    return BlindComparisonOut(
+        comparison_id=view.comparison.id,
+        query=view.comparison.query,
+        rubric=[DimensionOut(key=d.key, label=d.label, description=d.description) for d in view.rubric],
+        outputs=[BlindOutputOut(label=i.label, text=i.text) for i in view.items],
+        rated=view.rating is not None,
+    )
+
+
+def queue_out(p: QueueProgress) -> QueueOut:
+    return QueueOut(
+        id=p.queue.id,
+        name=p.queue.name,
+        raters_per_item=p.queue.raters_per_item,
+        items=p.items,
+        complete=p.complete,
+        mine=p.mine,
+        left_for_me=p.left_for_me,
+        raters=[RaterProgressOut(rater=r, rated=n) for r, n in p.raters],
+        created_at=p.queue.created_at,
+    )
+
+
+Kind = Literal["ratings.csv", "ratings.jsonl", "dpo.jsonl", "chat.jsonl"]
+
+
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+async def export_response(session: SessionDep, kind: Kind, filters: Filters, min_score: float) -> Response:
+    ratings = await ratings_for_export(session, filters)
+    if kind == "ratings.csv":
+        body = ratings_csv(ratings)
+    elif kind == "ratings.jsonl":
+        body = ratings_jsonl(ratings)
+    elif kind == "dpo.jsonl":
+        body = dpo_jsonl(ratings)
+    else:
+        body = chat_jsonl(ratings, min_score)
+    headers = {"Content-Disposition": f'attachment; filename="triptych-{kind}"'}
+    return Response(body, media_type=MEDIA[kind.rsplit(".", 1)[1]], headers=headers)
+
+
+Since = Annotated[IsoDateTime | None, Query(description="only comparisons created at or after")]
+
+
+Until = Annotated[IsoDateTime | None, Query(description="only comparisons created before")]
+
+
+Dataset = Annotated[str | None, Query(max_length=120)]
+
+
+Tag = Annotated[str | None, Query(max_length=60)]
+
+
+MinScore = Annotated[float, Query(ge=1, le=5, description="chat.jsonl: the least mean score of a top answer")]
+
+

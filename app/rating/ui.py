@@ -1,0 +1,245 @@
+"""HTML pages: rate blind, review queues, chunk relevance marks, and the leaderboard's download links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.accounts.auth import UiAdmin, UiRater, UiUser
+from app.core.auth import Principal
+from app.core.deps import SessionDep
+from app.core.errors import Conflict, DomainError, Forbidden, Invalid
+from app.core.filters import Filters
+from app.core.types import Id
+from app.core.web import form_errors, redirect_to, render
+from app.rating.deps import JudgementsDep, QueuesDep, RatingsDep
+from app.rating.presenters import Dataset, Kind, MinScore, Tag, export_response, rating_out
+from app.rating.schemas import QueueIn, RatingIn
+from app.rating.service import BlindView, RatingService
+
+router = APIRouter()
+
+
+def _typed_values(form: FormData, view: BlindView) -> dict[str, object]:
+    """What the rater entered, to put back on the form when it needs fixing."""
+    return {
+        "scores": {
+            (i.label, d.key): str(form.get(f"score-{i.label}-{d.key}", ""))
+            for i in view.items
+            for d in view.rubric
+        },
+        "ranks": {i.label: str(form.get(f"rank-{i.label}", "")) for i in view.items},
+        "comment": str(form.get("comment", "")),
+        "corrected_answer": str(form.get("corrected_answer", "")),
+    }
+
+
+def _stored_values(view: BlindView) -> dict[str, object]:
+    rating = view.rating
+    if rating is None:
+        return {"scores": {}, "ranks": {}, "comment": "", "corrected_answer": ""}
+    label_of = {i.output_id: i.label for i in view.items}
+    return {
+        "scores": {
+            (label_of[s.output_id], s.dimension): str(s.score)
+            for s in rating.scores
+            if s.output_id in label_of
+        },
+        "ranks": {label_of[int(o)]: str(r) for o, r in (rating.ranking or {}).items() if int(o) in label_of},
+        "comment": rating.comment,
+        "corrected_answer": rating.corrected_answer,
+    }
+
+
+def _rating_from_form(form: FormData, view: BlindView) -> RatingIn:
+    """Fields score-<label>-<dimension> (1-5) and rank-<label>; a blank field is a clear error, not a zero."""
+    scores: dict[str, dict[str, int]] = {}
+    ranking: dict[str, int] = {}
+    problems = []
+    for item in view.items:
+        for dim in view.rubric:
+            raw = str(form.get(f"score-{item.label}-{dim.key}", "")).strip()
+            if not raw.isdigit() or not 1 <= int(raw) <= 5:
+                problems.append(f"{item.label}: choose a {dim.label.lower()} score from 1 to 5")
+            else:
+                scores.setdefault(item.label, {})[dim.key] = int(raw)
+        raw_rank = str(form.get(f"rank-{item.label}", "")).strip()
+        if not raw_rank.isdigit() or not 1 <= int(raw_rank) <= len(view.items):
+            problems.append(f"{item.label}: choose a rank from 1 to {len(view.items)}")
+        else:
+            ranking[item.label] = int(raw_rank)
+    if problems:
+        raise _FormProblems(problems)
+    return RatingIn(
+        scores=scores,
+        ranking=ranking,
+        comment=str(form.get("comment", "")),
+        corrected_answer=str(form.get("corrected_answer", "")),
+    )
+
+
+class _FormProblems(Invalid):
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+async def _rate_context(ratings: RatingService, comparison_id: Id, user: Principal) -> dict[str, object]:
+    """The blind view, or (still answering) a page that polls until the answers are in."""
+    try:
+        view = await ratings.blind_view(comparison_id, user.name)
+    except Conflict as exc:
+        waiting = await ratings.still_answering(comparison_id)
+        return {"comparison_id": comparison_id, "waiting": waiting, "problem": exc.detail}
+    reveal = rating_out(view.rating, view.comparison) if view.rating is not None else None
+    return {"view": view, "reveal": reveal, "values": _stored_values(view), "comparison_id": comparison_id}
+
+
+@router.get("/comparisons/{comparison_id}/rate", name="rate_page", response_class=HTMLResponse)
+async def rate_page(
+    request: Request,
+    comparison_id: Id,
+    user: UiRater,
+    ratings: RatingsDep,
+    queue: Annotated[Id | None, Query()] = None,
+    saved: Annotated[bool, Query()] = False,
+    previous: Annotated[Id | None, Query()] = None,
+) -> HTMLResponse:
+    """Answers under A, B, C… in this rater's own order; names appear only after the rating is saved."""
+    context = await _rate_context(ratings, comparison_id, user)
+    # `previous`: the item just rated in a queue, whose reveal is one click away.
+    context |= {"queue": queue, "saved": saved, "previous": previous}
+    return render(request, "pages/rate.html", context)
+
+
+@router.post("/comparisons/{comparison_id}/rate", name="submit_rating_ui", response_model=None)
+async def submit_rating(
+    request: Request,
+    comparison_id: Id,
+    user: UiRater,
+    ratings: RatingsDep,
+    queues: QueuesDep,
+    queue: Annotated[Id | None, Query()] = None,
+) -> Response:
+    view = await ratings.blind_view(comparison_id, user.name)
+    form = await request.form()
+    try:
+        await ratings.submit(comparison_id, user.name, _rating_from_form(form, view))
+    except _FormProblems as exc:
+        errors = exc.problems
+    except (ValidationError, DomainError) as exc:
+        errors = form_errors(exc)
+    else:
+        if queue is not None:
+            progress = await queues.progress(await queues.get(queue), user.name)
+            if (following := progress.next_comparison_id) is not None:
+                after = {"queue": queue, "previous": comparison_id}
+                return redirect_to(request, "rate_page", after, comparison_id=following)
+            return redirect_to(request, "queue_page", queue_id=queue)
+        return redirect_to(request, "rate_page", {"saved": "true"}, comparison_id=comparison_id)
+    context: dict[str, object] = {"view": view, "reveal": None, "values": _typed_values(form, view)}
+    context |= {"errors": errors, "comparison_id": comparison_id, "queue": queue}
+    return render(request, "pages/rate.html", context, status_code=422)
+
+
+@router.get("/queues", name="queues_page", response_class=HTMLResponse)
+async def queues_page(request: Request, user: UiUser, queues: QueuesDep) -> HTMLResponse:
+    return render(request, "pages/queues.html", {"queues": await queues.all_progress(user.name)})
+
+
+@router.post("/queues", name="create_queue_ui", response_model=None)
+async def create_queue(
+    request: Request,
+    user: UiAdmin,
+    queues: QueuesDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    raters_per_item: Annotated[str, Form(max_length=10)] = "3",
+    comparison_ids: Annotated[str, Form(max_length=60_000)] = "",
+    dataset: Annotated[str, Form(max_length=200)] = "",
+    tag: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Comparison ids separated by commas or spaces, or a dataset and/or tag that selects them."""
+    try:
+        ids = [int(p) for p in comparison_ids.replace(",", " ").split()]
+    except ValueError:
+        ids, errors = [], ["comparison ids must be whole numbers separated by commas or spaces"]
+    else:
+        try:
+            data = QueueIn(
+                name=name,
+                raters_per_item=raters_per_item,
+                comparison_ids=ids,
+                dataset=dataset.strip(),
+                tag=tag.strip(),
+            )
+            queue = await queues.create(data, user.name)
+            return redirect_to(request, "queue_page", queue_id=queue.id)
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
+    typed = {"name": name, "raters_per_item": raters_per_item, "comparison_ids": comparison_ids}
+    context = {
+        "queues": await queues.all_progress(user.name),
+        "errors": errors,
+        "typed": typed | {"dataset": dataset, "tag": tag},
+    }
+    return render(request, "pages/queues.html", context, status_code=422)
+
+
+@router.get("/queues/{queue_id}", name="queue_page", response_class=HTMLResponse)
+async def queue_page(request: Request, queue_id: Id, user: UiUser, queues: QueuesDep) -> HTMLResponse:
+    progress = await queues.progress(await queues.get(queue_id), user.name)
+    return render(request, "pages/queue.html", {"p": progress})
+
+
+@router.post("/queues/{queue_id}/delete", name="delete_queue_ui", response_model=None)
+async def delete_queue(
+    request: Request, queue_id: Id, _user: UiAdmin, queues: QueuesDep
+) -> Response:
+    """Only the queue goes; its comparisons and their ratings stay."""
+    await queues.delete(queue_id)
+    return redirect_to(request, "queues_page")
+
+
+@router.post(
+    "/outputs/{output_id}/contexts/{rank}/judgement", name="judge_chunk_ui", response_class=HTMLResponse
+)
+async def judge_chunk(
+    request: Request,
+    output_id: Id,
+    rank: Id,
+    user: UiRater,
+    judgements: JudgementsDep,
+    relevant: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """A rater marks one retrieved chunk relevant or not; answers with the updated buttons."""
+    await judgements.judge(output_id, rank, user, relevant == "yes")
+    return render(
+        request, "partials/_judgement.html", {"output_id": output_id, "rank": rank, "mark": relevant == "yes"}
+    )
+
+
+@router.get("/exports/{kind}", name="export_page", response_class=Response)
+async def export_download(
+    kind: Kind,
+    user: UiUser,
+    session: SessionDep,
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+    dataset: Dataset = None,
+    tag: Tag = None,
+    min_score: MinScore = 4.0,
+) -> Response:
+    """The leaderboard page's download links (dates as the page's filter form sends them)."""
+    if user.role == "rater":
+        raise Forbidden("raters see ratings only through blind rating: ask an admin or a viewer for exports")
+    try:
+        start = datetime.fromisoformat(since) if since else None
+        end = datetime.fromisoformat(until) if until else None
+    except ValueError:
+        raise Invalid("since and until must be dates like 2026-11-01") from None
+    return await export_response(session, kind, Filters(start, end, dataset or None, tag or None), min_score)
