@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -110,5 +110,13 @@ class VariantRepository:
         self.session.add(obj)
 
     async def knowledge_base(self, kb_id: int) -> KnowledgeBase | None:
-        """The knowledge base a variant would retrieve from (the catalog checks references itself)."""
-        return await self.session.get(KnowledgeBase, kb_id)
+        """The knowledge base a variant would retrieve from, held against deletion until the transaction
+        ends (PostgreSQL: FOR SHARE, which a delete's FOR UPDATE waits for and vice versa; SQLite: the write
+        lock, by a no-op write, as the delete takes it)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = select(KnowledgeBase).where(KnowledgeBase.id == kb_id).with_for_update(read=True)
+            return await self.session.scalar(stmt)
+        await self.session.execute(
+            update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(name=KnowledgeBase.name)
+        )
+        return await self.session.scalar(select(KnowledgeBase).where(KnowledgeBase.id == kb_id))

@@ -21,6 +21,9 @@ class EndpointIn(Strict):
     price_prompt_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     price_completion_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    # The model behind this endpoint is a fine-tune (a hosted one, or one served elsewhere): fine-tuned
+    # variants on it are then shown as the real thing, not as a base-model stand-in.
+    is_fine_tuned: bool = False
 
 
 class EndpointPatch(Strict):
@@ -37,6 +40,7 @@ class EndpointPatch(Strict):
     price_prompt_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     price_completion_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     timeout_s: Annotated[float | None, Field(gt=0, le=600)] = None
+    is_fine_tuned: bool | None = None
 
 
 class EndpointOut(BaseModel):

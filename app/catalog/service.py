@@ -84,6 +84,7 @@ class EndpointService:
             price_completion_per_m=data.price_completion_per_m,
             timeout_s=data.timeout_s,
             is_bundled=is_bundled,
+            is_fine_tuned=data.is_fine_tuned,
         )
         self.repo.add(endpoint)
         await self.repo.session.flush()
@@ -107,7 +108,7 @@ class EndpointService:
             key = changes.pop("api_key")
             endpoint.api_key_encrypted = self.cipher.encrypt(key) if key else None
         for field, value in changes.items():
-            if value is None and field in ("name", "kind", "model", "base_url", "timeout_s"):
+            if value is None and field in ("name", "kind", "model", "base_url", "timeout_s", "is_fine_tuned"):
                 continue
             setattr(endpoint, field, value)
         await self.repo.session.flush()
@@ -246,18 +247,21 @@ class VariantService:
         """Rename freely; a config change edits the current version, or adds one if outputs use it."""
         variant = await self.get(variant_id)
         changes = data.model_dump(exclude_unset=True)
-        if (name := changes.pop("name", None)) and name != variant.name:
-            if await self.repo.by_name(name) is not None:
-                raise Conflict(f"a variant named {name!r} already exists")
-            variant.name = name
-        if (description := changes.pop("description", None)) is not None:
-            variant.description = description
+        name, description = changes.pop("name", None), changes.pop("description", None)
+        # Every check comes before the first change: a refused edit changes nothing.
+        renamed = bool(name) and name != variant.name
+        if renamed and await self.repo.by_name(name) is not None:
+            raise Conflict(f"a variant named {name!r} already exists")
         version = current_version(variant)
         old = {field: getattr(version, field) for field in CONFIG_FIELDS}
         # An explicit null unsets an optional reference; for any other field it means "unchanged".
         merged = old | {k: v for k, v in changes.items() if v is not None or k in NULLABLE_CONFIG}
         config = VariantConfig.model_validate(merged)
         embedding_model = await self._validate(variant.strategy, config)
+        if renamed:
+            variant.name = name
+        if description is not None:
+            variant.description = description
         new_hash = config_hash(variant.strategy, config.model_dump() | {"embedding_model": embedding_model})
         if new_hash != version.config_hash:
             if await self.repo.version_is_used(version.id):

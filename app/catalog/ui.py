@@ -258,7 +258,9 @@ async def create_endpoint(
         await form_values(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
     )
     try:
-        data = EndpointIn.model_validate(values | {"api_key": str(form.get("api_key", "")) or None})
+        data = EndpointIn.model_validate(
+            values | {"api_key": str(form.get("api_key", "")) or None, "is_fine_tuned": "is_fine_tuned" in form}
+        )
         await endpoints.create(data)
     except (ValidationError, DomainError) as exc:
         # The key the user typed is never echoed back into the page.
@@ -286,7 +288,8 @@ async def update_endpoint(
         await form_values(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
     )
     key = str(form.get("api_key", ""))
-    patch: dict[str, Any] = dict(values)
+    # An unticked checkbox is absent from the form: absent means "not a fine-tune".
+    patch: dict[str, Any] = dict(values) | {"is_fine_tuned": "is_fine_tuned" in form}
     if form.get("remove_key"):
         patch["api_key"] = ""
     elif key:

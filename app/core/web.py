@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from app.core.csrf import CSRF_FIELD, csrf_token_for, set_presession_cookie
+from app.core.database import fail_unit_of_work
 from app.core.errors import DomainError, FormInvalid
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -94,7 +95,10 @@ def nav_items(request: Request) -> list[tuple[str, str, bool]]:
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    """Render a page in the full layout, or only its content block for an HTMX request."""
+    """Render a page in the full layout, or only its content block for an HTMX request. A page answering
+    with an error (a form sent back with its problems) rolls the request's unit of work back."""
+    if status_code >= 400:
+        fail_unit_of_work(request)
     values = {
         "layout": "fragment.html" if is_htmx(request) else "base.html",
         "csrf_token": csrf_token_for(request),
@@ -108,8 +112,6 @@ def render(
     response.headers["Vary"] = "HX-Request"
     set_presession_cookie(request, response)
     return response
-
-
 
 
 def form_errors(exc: ValidationError | DomainError) -> list[str]:

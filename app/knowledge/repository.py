@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, VariantVersion
@@ -39,6 +39,17 @@ class KnowledgeRepository:
 
     async def by_name(self, name: str) -> KnowledgeBase | None:
         return await self.session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
+
+    async def lock(self, kb_id: int) -> KnowledgeBase | None:
+        """The knowledge base, held until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: its database
+        write lock, taken by a no-op write before anything is read)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = select(KnowledgeBase).where(KnowledgeBase.id == kb_id).with_for_update()
+            return await self.session.scalar(stmt)
+        await self.session.execute(
+            update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(name=KnowledgeBase.name)
+        )
+        return await self.session.get(KnowledgeBase, kb_id)
 
     async def is_used_by_variants(self, kb_id: int) -> bool:
         return bool(

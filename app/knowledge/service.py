@@ -121,16 +121,24 @@ class KnowledgeService:
         return kb
 
     async def delete(self, kb_id: int) -> None:
-        """Delete a knowledge base that no variant uses: its vectors, documents and jobs."""
-        kb = await self.get(kb_id)
-        async with self.sessions() as session:
-            if await KnowledgeRepository(session).is_used_by_variants(kb_id):
+        """Delete a knowledge base that no variant uses: its documents and jobs, then its vectors.
+
+        The check and the delete are one transaction holding the row, so a variant created meanwhile either
+        comes first (and the delete is refused) or finds the knowledge base gone (its validation waits on the
+        same row). The vectors go after the commit: a crash in between leaves an unreferenced collection,
+        never a knowledge base without its vectors."""
+        async with self.sessions.begin() as session:
+            repo = KnowledgeRepository(session)
+            kb = await repo.lock(kb_id)
+            if kb is None:
+                raise NotFound(f"knowledge base {kb_id} not found")
+            if await repo.is_used_by_variants(kb_id):
                 raise Conflict(
                     "variants use this knowledge base: point them elsewhere (or archive them) first"
                 )
-        await asyncio.to_thread(self.store.drop_collection, kb.collection_name)
-        async with self.sessions.begin() as session:
-            await session.delete(await session.get_one(KnowledgeBase, kb_id))
+            collection = kb.collection_name
+            await session.delete(kb)
+        await asyncio.to_thread(self.store.drop_collection, collection)
 
     def extract(self, files: list[tuple[str, bytes]]) -> list[ExtractedDocument]:
         """All documents from the uploads, or UploadRejected naming every refused file."""

@@ -108,6 +108,13 @@ class VectorStore:
     def all_ids(self, collection: str) -> set[str]:
         return set(self._collection(collection).get(include=[])["ids"])
 
+    def has_collection(self, collection: str) -> bool:
+        try:
+            self._client.get_collection(collection, embedding_function=self._embedding_function)  # type: ignore[arg-type]
+        except Exception:
+            return False
+        return True
+
     def drop_collection(self, collection: str) -> None:
         try:
             self._client.delete_collection(collection)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from app.core.settings import Settings
 from app.knowledge.kb_check import check_knowledge_bases
 from app.main import create_app
+from app.models import KnowledgeBase
 from app.state import AppState
 from tests.conftest import wipe
+from tests.factories import create_endpoint
 
 
 class Crash(BaseException):  # not an Exception: like a kill, nothing handles it
@@ -110,3 +113,33 @@ async def test_interrupted_delete_is_finished_on_start(settings: Settings) -> No
             assert await asyncio.to_thread(state.store.all_ids, kb.collection_name) == set()
         finally:
             await wipe(state)
+
+
+async def test_deleting_a_knowledge_base_while_a_variant_is_created_stays_consistent(
+    client: httpx.AsyncClient, auth: dict[str, str], state: AppState
+) -> None:
+    """Delete and create race, a few times over: whichever wins, SQL and Chroma agree, and nobody gets a 5xx."""
+    endpoint = await create_endpoint(client, auth)
+    outcomes = set()
+    for attempt in range(6):
+        kb = (await client.post("/api/v1/knowledge-bases", json={"name": f"race-{attempt}"}, headers=auth)).json()
+        async with state.sessions() as session:
+            collection = (await session.get_one(KnowledgeBase, kb["id"])).collection_name
+        await asyncio.to_thread(state.store.add_chunks, collection, ["c1"], ["a chunk"], [{"document_id": 0}])
+        body = {"name": f"uses-{attempt}", "strategy": "rag", "endpoint_id": endpoint["id"], "knowledge_base_id": kb["id"], "top_k": 2}
+        deleted, created = await asyncio.gather(
+            client.delete(f"/api/v1/knowledge-bases/{kb['id']}", headers=auth),
+            client.post("/api/v1/variants", json=body, headers=auth),
+        )
+        assert deleted.status_code in (204, 409) and created.status_code in (201, 422), (deleted.text, created.text)
+        assert (deleted.status_code == 204) != (created.status_code == 201), (deleted.text, created.text)
+        kb_row = await client.get(f"/api/v1/knowledge-bases/{kb['id']}", headers=auth)
+        has_vectors = await asyncio.to_thread(state.store.has_collection, collection)
+        if created.status_code == 201:
+            outcomes.add("variant first")
+            assert kb_row.status_code == 200 and has_vectors
+            await client.delete(f"/api/v1/variants/{created.json()['id']}", headers=auth)
+        else:
+            outcomes.add("delete first")
+            assert kb_row.status_code == 404 and not has_vectors
+    assert outcomes  # which order won is up to the scheduler; either must be consistent
