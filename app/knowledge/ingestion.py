@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.background import KeyedTasks
@@ -140,11 +139,7 @@ class IngestWorker:
         if self.after_batch is not None:
             self.after_batch(batch[-1][0].document_id)
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(IngestJob)
-                .where(IngestJob.id == run.job_id)
-                .values(chunks_done=IngestJob.chunks_done + len(batch))
-            )
+            await KnowledgeRepository(session).count_job_progress(run.job_id, chunks=len(batch))
             if run.on_progress is not None:
                 run.on_progress(await session.get_one(IngestJob, run.job_id))
         for item, _piece in batch:
@@ -171,21 +166,13 @@ class IngestWorker:
                 )
             document = await session.get_one(Document, document_id)
             document.status, document.chunk_count, document.error = "ready", len(pieces), None
-            await session.execute(
-                update(IngestJob)
-                .where(IngestJob.id == run.job_id)
-                .values(documents_done=IngestJob.documents_done + 1)
-            )
+            await repo.count_job_progress(run.job_id, documents=1)
 
     async def _fail_document(self, job_id: int, document_id: int, error: str) -> None:
         async with self.sessions.begin() as session:
             document = await session.get_one(Document, document_id)
             document.status, document.error = "failed", error[:2000]
-            await session.execute(
-                update(IngestJob)
-                .where(IngestJob.id == job_id)
-                .values(documents_done=IngestJob.documents_done + 1)
-            )
+            await KnowledgeRepository(session).count_job_progress(job_id, documents=1)
 
     async def recover(self) -> list[int]:
         """On start: finish interrupted deletions, and resume (or re-queue) interrupted ingestion."""

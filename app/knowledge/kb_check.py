@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.knowledge.ingestion import IngestWorker
 from app.knowledge.repository import KnowledgeRepository
-from app.models import Chunk, Document
 from app.retrieval.store import VectorStore
 
 
@@ -41,13 +39,7 @@ async def check_knowledge_bases(
     for kb in bases:
         async with sessions() as session:
             repo = KnowledgeRepository(session)
-            rows = (
-                await session.execute(
-                    select(Chunk, Document.source, Document.title)
-                    .join(Document, Document.id == Chunk.document_id)
-                    .where(Document.knowledge_base_id == kb.id, Document.status == "ready")
-                )
-            ).all()
+            rows = await repo.ready_chunks_with_sources(kb.id)
             unfinished = [d.id for d in await repo.documents(kb.id) if d.status in ("pending", "deleting")]
         sql = {row[0].id: row for row in rows}
         chroma = await asyncio.to_thread(store.all_ids, kb.collection_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,26 @@ class KnowledgeRepository:
             update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(name=KnowledgeBase.name)
         )
         return await self.session.get(KnowledgeBase, kb_id)
+
+    async def count_job_progress(self, job_id: int, *, chunks: int = 0, documents: int = 0) -> None:
+        """Add to a job's counters in the database itself (workers finish documents concurrently)."""
+        await self.session.execute(
+            update(IngestJob)
+            .where(IngestJob.id == job_id)
+            .values(
+                chunks_done=IngestJob.chunks_done + chunks,
+                documents_done=IngestJob.documents_done + documents,
+            )
+        )
+
+    async def ready_chunks_with_sources(self, kb_id: int) -> Sequence[Any]:
+        """(chunk, document source, document title) of every ready document's chunks."""
+        stmt = (
+            select(Chunk, Document.source, Document.title)
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Document.knowledge_base_id == kb_id, Document.status == "ready")
+        )
+        return (await self.session.execute(stmt)).all()
 
     async def is_used_by_variants(self, kb_id: int) -> bool:
         return bool(

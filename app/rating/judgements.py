@@ -4,30 +4,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import Invalid, NotFound
-from app.models import ChunkJudgement, Comparison, Output, Rating
+from app.models import ChunkJudgement, Output
+from app.rating.repository import JudgementRepository
 from app.rating.service import blind_to
 
 
 class JudgementService:
     def __init__(self, session: AsyncSession):
         self.session = session
+        self.repo = JudgementRepository(session)
 
     async def _shown_revealed(self, output_id: int, principal: Principal) -> Output:
         """The output, if the caller may see which variant wrote it; otherwise 404, exactly as for a missing
         output, so a blind rater learns nothing (not even which answer retrieved chunks, or how many)."""
-        output = await self.session.get(Output, output_id)
-        comparison = await self.session.get(Comparison, output.comparison_id) if output else None
-        if output is None or comparison is None:
+        found = await self.repo.output_with_comparison(output_id)
+        if found is None:
             raise NotFound(f"output {output_id} not found")
-        rated = await self.session.scalar(
-            select(Rating.id).where(Rating.comparison_id == comparison.id, Rating.rater == principal.name)
-        )
-        if blind_to(principal, created_by=comparison.created_by, has_rated=rated is not None):
+        output, comparison = found
+        rated = await self.repo.has_rated(comparison.id, principal.name)
+        if blind_to(principal, created_by=comparison.created_by, has_rated=rated):
             raise NotFound(f"output {output_id} not found")
         return output
 
@@ -37,13 +36,7 @@ class JudgementService:
         rater = principal.name
         if not 1 <= rank <= len(output.contexts or []):
             raise Invalid(f"rank must be between 1 and {len(output.contexts or [])} for output {output_id}")
-        existing = await self.session.scalar(
-            select(ChunkJudgement).where(
-                ChunkJudgement.output_id == output_id,
-                ChunkJudgement.rank == rank,
-                ChunkJudgement.rater == rater,
-            )
-        )
+        existing = await self.repo.mark_by(output_id, rank, rater)
         judgement = existing or ChunkJudgement(output_id=output_id, rank=rank, rater=rater, relevant=relevant)
         judgement.relevant = relevant
         self.session.add(judgement)
@@ -52,11 +45,7 @@ class JudgementService:
 
     async def marks(self, output_ids: list[int], rater: str) -> dict[int, dict[int, bool]]:
         """This rater's marks: output -> rank -> relevant."""
-        rows = await self.session.scalars(
-            select(ChunkJudgement).where(
-                ChunkJudgement.output_id.in_(output_ids), ChunkJudgement.rater == rater
-            )
-        )
+        rows = await self.repo.marks_of(output_ids, rater)
         marks: dict[int, dict[int, bool]] = defaultdict(dict)
         for j in rows:
             marks[j.output_id][j.rank] = j.relevant

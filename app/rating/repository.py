@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core.filters import filtered
 from app.models import (
+    ChunkJudgement,
     Comparison,
     ComparisonTag,
     Output,
@@ -118,8 +119,6 @@ async def ratings_for_export(session: AsyncSession, filters: Any) -> Sequence[Ra
         .order_by(Rating.id)
     )
     return (await session.scalars(filtered(stmt, filters))).all()
-
-
 
 
 _TALLIES_FROM_SCORES = """
@@ -284,3 +283,31 @@ class RatingRepository:
             .options(selectinload(Rating.scores))
         )
         return await self.session.scalar(stmt)
+
+
+class JudgementRepository:
+    """Raters' relevance marks on retrieved chunks."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def output_with_comparison(self, output_id: int) -> tuple[Output, Comparison] | None:
+        output = await self.session.get(Output, output_id)
+        comparison = await self.session.get(Comparison, output.comparison_id) if output else None
+        return (output, comparison) if output is not None and comparison is not None else None
+
+    async def has_rated(self, comparison_id: int, rater: str) -> bool:
+        stmt = select(Rating.id).where(Rating.comparison_id == comparison_id, Rating.rater == rater)
+        return await self.session.scalar(stmt) is not None
+
+    async def mark_by(self, output_id: int, rank: int, rater: str) -> ChunkJudgement | None:
+        stmt = select(ChunkJudgement).where(
+            ChunkJudgement.output_id == output_id, ChunkJudgement.rank == rank, ChunkJudgement.rater == rater
+        )
+        return await self.session.scalar(stmt)
+
+    async def marks_of(self, output_ids: list[int], rater: str) -> Sequence[ChunkJudgement]:
+        stmt = select(ChunkJudgement).where(
+            ChunkJudgement.output_id.in_(output_ids), ChunkJudgement.rater == rater
+        )
+        return (await self.session.scalars(stmt)).all()
