@@ -12,6 +12,7 @@ run: $(STAMP)
 
 test: $(STAMP) browser
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
 # The browser tests drive Debian's chromium through Playwright (Playwright's own download is not used).
@@ -33,6 +34,7 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
