@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.filters import Filters
 from app.models import Comparison, Output, Rating
+from app.rating.repository import ratings_for_export
 from app.rating.service import LABELS
 
 # A spreadsheet runs a cell starting with one of these as a formula: such cells get a leading quote.
@@ -196,3 +200,17 @@ def dpo_jsonl(ratings: Sequence[Rating]) -> str:
 
 def chat_jsonl(ratings: Sequence[Rating], min_score: float = 4.0) -> str:
     return _lines(chat_examples(ratings, min_score))
+
+
+# Each download by name: ratings (they only need the ratings) and the least mean score of a chat answer.
+EXPORTS: dict[str, Callable[[Sequence[Rating], float], str]] = {
+    "ratings.csv": lambda ratings, _min_score: ratings_csv(ratings),
+    "ratings.jsonl": lambda ratings, _min_score: ratings_jsonl(ratings),
+    "dpo.jsonl": lambda ratings, _min_score: dpo_jsonl(ratings),
+    "chat.jsonl": chat_jsonl,
+}
+
+
+async def export_body(session: AsyncSession, kind: str, filters: Filters, min_score: float) -> str:
+    """The text of export `kind` over the ratings `filters` let through."""
+    return EXPORTS[kind](await ratings_for_export(session, filters), min_score)

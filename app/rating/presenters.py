@@ -10,9 +10,8 @@ from app.core.deps import SessionDep
 from app.core.filters import Filters
 from app.core.types import IsoDateTime
 from app.models import Comparison, Rating
-from app.rating.exports import chat_jsonl, dpo_jsonl, ratings_csv, ratings_jsonl
+from app.rating.exports import export_body
 from app.rating.queues import QueueProgress
-from app.rating.repository import ratings_for_export
 from app.rating.schemas import (
     BlindComparisonOut,
     BlindOutputOut,
@@ -91,15 +90,8 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 async def export_response(session: SessionDep, kind: Kind, filters: Filters, min_score: float) -> Response:
-    ratings = await ratings_for_export(session, filters)
-    if kind == "ratings.csv":
-        body = ratings_csv(ratings)
-    elif kind == "ratings.jsonl":
-        body = ratings_jsonl(ratings)
-    elif kind == "dpo.jsonl":
-        body = dpo_jsonl(ratings)
-    else:
-        body = chat_jsonl(ratings, min_score)
+    """The download: one of the EXPORTS over the filtered ratings, as an attachment."""
+    body = await export_body(session, kind, filters, min_score)
     headers = {"Content-Disposition": f'attachment; filename="triptych-{kind}"'}
     return Response(body, media_type=MEDIA[kind.rsplit(".", 1)[1]], headers=headers)
 

@@ -137,3 +137,12 @@ async def test_leaderboard_page_links_to_downloads(
     assert "/exports/dpo.jsonl?dataset=hr" in page.text
     download = await client.get("/exports/ratings.csv?dataset=hr")
     assert download.status_code == 200 and download.text.count("\n") == 1 + 6
+
+
+def test_every_download_the_routes_accept_has_an_export() -> None:
+    from typing import get_args
+
+    from app.rating.exports import EXPORTS
+    from app.rating.presenters import Kind
+
+    assert set(get_args(Kind)) == set(EXPORTS)
