@@ -14,7 +14,7 @@ from app.core.auth import is_loopback_client, secure_request, session_cookie_nam
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import DomainError, Forbidden, Invalid
 from app.core.types import Id
-from app.core.web import error_status, form_errors, redirect_to, render
+from app.core.web import form_error_page, form_errors, redirect_to, render
 from app.models import ROLES, User
 
 router = APIRouter()
@@ -151,8 +151,9 @@ async def create_user(
     try:
         created = await accounts.create(name, role)
     except DomainError as exc:
-        context = await _users_context(request, accounts, errors=form_errors(exc), name=name, role=role)
-        return render(request, "pages/users.html", context, status_code=error_status(exc))
+        return form_error_page(
+            request, "pages/users.html", exc, await _users_context(request, accounts, name=name, role=role)
+        )
     assert created.invite is not None
     link = {"name": created.user.name, "url": _invite_url(request, created.invite)}
     return render(request, "pages/users.html", await _users_context(request, accounts, invite=link))
@@ -177,8 +178,7 @@ async def update_user(
         disabled = {"disable": True, "enable": False}.get(action)
         await accounts.update(user_id, role=role, disabled=disabled)
     except DomainError as exc:
-        context = await _users_context(request, accounts, errors=form_errors(exc))
-        return render(request, "pages/users.html", context, status_code=error_status(exc))
+        return form_error_page(request, "pages/users.html", exc, await _users_context(request, accounts))
     return redirect_to(request, "users_page")
 
 

@@ -27,8 +27,7 @@ from app.core.filters import Filters
 from app.core.types import Id
 from app.core.web import (
     blank_to_none,
-    error_status,
-    form_errors,
+    form_error_page,
     form_values,
     redirect_to,
     render,
@@ -151,9 +150,10 @@ async def create_variant(
     try:
         await variants.create(VariantIn.model_validate(values))
     except (ValidationError, DomainError) as exc:
-        context = {"values": values, "variant": None, "errors": form_errors(exc)}
-        context |= await _variant_choices(endpoints, example_sets, knowledge)
-        return render(request, "pages/variant_form.html", context, status_code=error_status(exc))
+        choices = await _variant_choices(endpoints, example_sets, knowledge)
+        return form_error_page(
+            request, "pages/variant_form.html", exc, {"values": values, "variant": None} | choices
+        )
     return redirect_to(request, "variants_page")
 
 
@@ -195,13 +195,9 @@ async def update_variant(
     try:
         after = variant_out(await variants.update(variant_id, VariantPatch.model_validate(values)))
     except (ValidationError, DomainError) as exc:
-        context = {
-            "values": values | {"strategy": before.strategy},
-            "variant": before,
-            "errors": form_errors(exc),
-        }
+        context = {"values": values | {"strategy": before.strategy}, "variant": before}
         context |= await _variant_choices(endpoints, example_sets, knowledge)
-        return render(request, "pages/variant_form.html", context, status_code=error_status(exc))
+        return form_error_page(request, "pages/variant_form.html", exc, context)
     url = request.url_for("variants_page").include_query_params(saved=after.id, was=before.version)
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
@@ -250,22 +246,20 @@ async def new_endpoint_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 
 @router.post("/endpoints", name="create_endpoint_ui", response_model=None)
-async def create_endpoint(
-    request: Request, _user: UiAdmin, endpoints: EndpointsDep
-) -> Response:
+async def create_endpoint(request: Request, _user: UiAdmin, endpoints: EndpointsDep) -> Response:
     form = await request.form()
     values = blank_to_none(
         await form_values(request, ENDPOINT_FIELDS), "price_prompt_per_m", "price_completion_per_m"
     )
     try:
         data = EndpointIn.model_validate(
-            values | {"api_key": str(form.get("api_key", "")) or None, "is_fine_tuned": "is_fine_tuned" in form}
+            values
+            | {"api_key": str(form.get("api_key", "")) or None, "is_fine_tuned": "is_fine_tuned" in form}
         )
         await endpoints.create(data)
     except (ValidationError, DomainError) as exc:
         # The key the user typed is never echoed back into the page.
-        context = {"values": values, "endpoint": None, "errors": form_errors(exc)}
-        return render(request, "pages/endpoint_form.html", context, status_code=error_status(exc))
+        return form_error_page(request, "pages/endpoint_form.html", exc, {"values": values, "endpoint": None})
     return redirect_to(request, "endpoints_page")
 
 
@@ -298,8 +292,9 @@ async def update_endpoint(
         update = await endpoints.update(endpoint_id, EndpointPatch.model_validate(patch))
     except (ValidationError, DomainError) as exc:
         endpoint = EndpointOut.model_validate(await endpoints.get(endpoint_id))
-        context = {"values": values, "endpoint": endpoint, "errors": form_errors(exc)}
-        return render(request, "pages/endpoint_form.html", context, status_code=error_status(exc))
+        return form_error_page(
+            request, "pages/endpoint_form.html", exc, {"values": values, "endpoint": endpoint}
+        )
     if update.key_cleared:
         return redirect_to(request, "endpoints_page", query_params={"key_cleared": endpoint_id})
     return redirect_to(request, "endpoints_page")
@@ -333,9 +328,7 @@ async def new_example_set_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 
 @router.post("/example-sets", name="create_example_set_ui", response_model=None)
-async def create_example_set(
-    request: Request, _user: UiAdmin, example_sets: ExampleSetsDep
-) -> Response:
+async def create_example_set(request: Request, _user: UiAdmin, example_sets: ExampleSetsDep) -> Response:
     values = await form_values(request, ("name", "description", "examples"))
     try:
         examples = parse_examples_jsonl(values.get("examples", ""))
@@ -345,8 +338,9 @@ async def create_example_set(
             )
         )
     except (ValidationError, DomainError) as exc:
-        context = {"values": values, "example_set": None, "errors": form_errors(exc)}
-        return render(request, "pages/example_set_form.html", context, status_code=error_status(exc))
+        return form_error_page(
+            request, "pages/example_set_form.html", exc, {"values": values, "example_set": None}
+        )
     return redirect_to(request, "example_sets_page")
 
 
@@ -378,8 +372,9 @@ async def update_example_set(
         )
     except (ValidationError, DomainError) as exc:
         example_set = example_set_out(await example_sets.get(set_id))
-        context = {"values": values, "example_set": example_set, "errors": form_errors(exc)}
-        return render(request, "pages/example_set_form.html", context, status_code=error_status(exc))
+        return form_error_page(
+            request, "pages/example_set_form.html", exc, {"values": values, "example_set": example_set}
+        )
     return redirect_to(request, "example_sets_page")
 
 

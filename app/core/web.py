@@ -132,6 +132,14 @@ def error_status(exc: ValidationError | DomainError) -> int:
     return exc.status_code if isinstance(exc, DomainError) else 422
 
 
+def form_error_page(
+    request: Request, name: str, exc: ValidationError | DomainError, context: dict[str, Any]
+) -> HTMLResponse:
+    """The form again, with what the user typed and each of its problems; the status tells the kind
+    (422 invalid, 409 conflict, ...), and the request's unit of work rolls back."""
+    return render(request, name, context | {"errors": form_errors(exc)}, status_code=error_status(exc))
+
+
 def redirect_to(
     request: Request, name: str, query_params: dict[str, Any] | None = None, **params: Any
 ) -> RedirectResponse:
@@ -151,11 +159,3 @@ async def form_values(request: Request, fields: tuple[str, ...]) -> dict[str, An
 def blank_to_none(values: dict[str, Any], *names: str) -> dict[str, Any]:
     """Empty form fields mean "not set" for optional values."""
     return {k: (None if k in names and v in ("", None) else v) for k, v in values.items()}
-
-
-
-
-
-
-
-

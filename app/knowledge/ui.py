@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.accounts.auth import UiAdmin, UiUser
 from app.core.errors import DomainError
 from app.core.types import Id
-from app.core.web import error_status, form_errors, render
+from app.core.web import error_status, form_error_page, form_errors, render
 from app.knowledge.deps import KnowledgeDep
 from app.knowledge.presenters import job_out, knowledge_base_out
 from app.knowledge.schemas import DocumentOut
@@ -52,12 +52,8 @@ async def create_knowledge_base(
         kb = await knowledge.create(name, description)
     except DomainError as exc:
         bases = [knowledge_base_out(s) for s in await knowledge.summaries()]
-        context = {
-            "bases": bases,
-            "errors": form_errors(exc),
-            "values": {"name": name, "description": description},
-        }
-        return render(request, "pages/knowledge_bases.html", context, status_code=error_status(exc))
+        context = {"bases": bases, "values": {"name": name, "description": description}}
+        return form_error_page(request, "pages/knowledge_bases.html", exc, context)
     return RedirectResponse(
         request.url_for("knowledge_base_page", kb_id=kb.id), status_code=status.HTTP_303_SEE_OTHER
     )
@@ -146,6 +142,7 @@ async def delete_knowledge_base(
     try:
         await knowledge.delete(kb_id)
     except DomainError as exc:
-        context = await _detail_context(knowledge, kb_id) | {"errors": form_errors(exc)}
-        return render(request, "pages/knowledge_base.html", context, status_code=error_status(exc))
+        return form_error_page(
+            request, "pages/knowledge_base.html", exc, await _detail_context(knowledge, kb_id)
+        )
     return RedirectResponse(request.url_for("knowledge_bases_page"), status_code=status.HTTP_303_SEE_OTHER)

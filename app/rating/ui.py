@@ -197,9 +197,7 @@ async def queue_page(request: Request, queue_id: Id, user: UiUser, queues: Queue
 
 
 @router.post("/queues/{queue_id}/delete", name="delete_queue_ui", response_model=None)
-async def delete_queue(
-    request: Request, queue_id: Id, _user: UiAdmin, queues: QueuesDep
-) -> Response:
+async def delete_queue(request: Request, queue_id: Id, _user: UiAdmin, queues: QueuesDep) -> Response:
     """Only the queue goes; its comparisons and their ratings stay."""
     await queues.delete(queue_id)
     return redirect_to(request, "queues_page")
