@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
@@ -14,7 +13,7 @@ from app.providers.base import ChatMessage, ChatRequest, ChatResult, EndpointCon
 from app.providers.openai_compat import model_ids
 from app.providers.redaction import api_error_message, short_reason
 from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
-from app.providers.sse import read_chat_stream
+from app.providers.sse import StreamState, read_chat_stream
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -97,25 +96,10 @@ def parse_anthropic_response(body: Any, *, fallback_model: str = "") -> ChatResu
 
 
 @dataclass
-class AnthropicStreamState:
+class AnthropicStreamState(StreamState):
     """Accumulates Messages stream events into one result."""
 
-    parts: list[str] = field(default_factory=list)
-    model: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-    finished: bool = False
-
-    def feed(self, data: str) -> str:
-        """Apply one SSE data payload (a JSON event); returns its text delta."""
-        try:
-            event = json.loads(data)
-        except ValueError:
-            raise ProviderError(f"malformed stream event ({len(data):,} characters that are not JSON)") from None
-        if not isinstance(event, dict):
-            raise ProviderError("malformed stream event (JSON that is not an object)")
-        return self.apply(event)
+    unit: ClassVar[str] = "event"
 
     def apply(self, event: dict[str, Any]) -> str:
         """Apply one parsed event; returns the text delta it carried ("" if none)."""
@@ -144,17 +128,6 @@ class AnthropicStreamState:
         if isinstance(usage, dict):
             self.prompt_tokens = usage.get("input_tokens", self.prompt_tokens)
             self.completion_tokens = usage.get("output_tokens", self.completion_tokens)
-
-    def result(self, fallback_model: str, ttft_ms: float | None) -> ChatResult:
-        """The accumulated completion."""
-        return ChatResult(
-            text="".join(self.parts),
-            model=self.model or fallback_model,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            ttft_ms=ttft_ms,
-            finish_reason=self.finish_reason,
-        )
 
 
 def api_root(endpoint: EndpointConfig) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
@@ -13,7 +12,7 @@ import httpx
 from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
 from app.providers.redaction import api_error_message
 from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
-from app.providers.sse import read_chat_stream
+from app.providers.sse import StreamState, read_chat_stream
 
 
 def to_openai_payload(
@@ -69,28 +68,17 @@ def parse_openai_response(body: Any, *, fallback_model: str = "") -> ChatResult:
 
 
 @dataclass
-class OpenAIStreamState:
+class OpenAIStreamState(StreamState):
     """Accumulates chat.completion.chunk events (text deltas, finish_reason, the final usage chunk)."""
 
-    parts: list[str] = field(default_factory=list)
-    model: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-    finished: bool = False
+    unit: ClassVar[str] = "chunk"
 
     def feed(self, data: str) -> str:
-        """Apply one SSE data payload (a JSON chunk or `[DONE]`); returns its text delta."""
+        """`[DONE]` ends the stream; every other payload is a JSON chunk."""
         if data.strip() == "[DONE]":
             self.finished = True
             return ""
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            raise ProviderError(f"malformed stream chunk ({len(data):,} characters that are not JSON)") from None
-        if not isinstance(chunk, dict):
-            raise ProviderError("malformed stream chunk (JSON that is not an object)")
-        return self.apply(chunk)
+        return super().feed(data)
 
     def apply(self, chunk: dict[str, Any]) -> str:
         """Apply one parsed chunk; returns the text delta it carried ("" if none)."""
@@ -109,17 +97,6 @@ class OpenAIStreamState:
         if delta_text:
             self.parts.append(delta_text)
         return delta_text
-
-    def result(self, fallback_model: str, ttft_ms: float | None) -> ChatResult:
-        """The accumulated completion."""
-        return ChatResult(
-            text="".join(self.parts),
-            model=self.model or fallback_model,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            ttft_ms=ttft_ms,
-            finish_reason=self.finish_reason,
-        )
 
 
 def downgrade_payload(payload: dict[str, Any], error: ProviderError) -> dict[str, Any] | None:

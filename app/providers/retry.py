@@ -195,7 +195,9 @@ async def open_stream(
                     await response.aclose()
                 return
             try:
-                body = (await _read_capped(response, MAX_ERROR_BODY_BYTES, truncate=True)).decode(errors="replace")
+                body = (await _read_capped(response, MAX_ERROR_BODY_BYTES, truncate=True)).decode(
+                    errors="replace"
+                )
             except (httpx.HTTPError, ProviderError):
                 body = ""
             finally:
@@ -215,7 +217,9 @@ async def stream_lines(response: httpx.Response, endpoint: EndpointConfig) -> As
         async for line in response.aiter_lines():
             received += len(line) + 1
             if received > MAX_RESPONSE_BYTES:
-                raise ProviderError(f"the stream from {host} went past {MAX_RESPONSE_BYTES // 2**20} MB: stopped")
+                raise ProviderError(
+                    f"the stream from {host} went past {MAX_RESPONSE_BYTES // 2**20} MB: stopped"
+                )
             yield line
     except httpx.TimeoutException:
         raise ProviderError(

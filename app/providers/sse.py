@@ -3,14 +3,56 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
-from app.providers.base import ChatResult, EndpointConfig
+from app.providers.base import ChatResult, EndpointConfig, ProviderError
 from app.providers.retry import read_json, stream_lines
+
+
+@dataclasses.dataclass
+class StreamState:
+    """What a streamed completion has said so far; each API family says how its events `apply`."""
+
+    parts: list[str] = dataclasses.field(default_factory=list)
+    model: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    finished: bool = False
+    # What the family calls one payload, for error messages ("chunk", "event").
+    unit: ClassVar[str] = "event"
+
+    def feed(self, data: str) -> str:
+        """Apply one SSE data payload (a JSON object); returns its text delta."""
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            raise ProviderError(
+                f"malformed stream {self.unit} ({len(data):,} characters that are not JSON)"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise ProviderError(f"malformed stream {self.unit} (JSON that is not an object)")
+        return self.apply(parsed)
+
+    def apply(self, payload: dict[str, Any]) -> str:
+        """Apply one parsed payload; returns the text delta it carried ("" if none)."""
+        raise NotImplementedError
+
+    def result(self, fallback_model: str, ttft_ms: float | None) -> ChatResult:
+        """The accumulated completion."""
+        return ChatResult(
+            text="".join(self.parts),
+            model=self.model or fallback_model,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            ttft_ms=ttft_ms,
+            finish_reason=self.finish_reason,
+        )
 
 
 async def iter_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
