@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -78,15 +78,22 @@ async def _variant_form(request: Request, fields: tuple[str, ...]) -> dict[str, 
 # --- variants ----------------------------------------------------------------------------------
 
 
-async def _variant_choices(
-    endpoints: EndpointsDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep
-) -> dict[str, Any]:
-    return {
-        "endpoints": await endpoints.list(),
-        "example_sets": [s for s, _n in await example_sets.list()],
-        "knowledge_bases": await knowledge.active(),
-        "strategies": list(Strategy),
-    }
+class VariantChoices:
+    """What the variant form offers to pick from, read only when a form is shown."""
+
+    def __init__(self, endpoints: EndpointsDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep):
+        self.endpoints, self.example_sets, self.knowledge = endpoints, example_sets, knowledge
+
+    async def __call__(self) -> dict[str, Any]:
+        return {
+            "endpoints": await self.endpoints.list(),
+            "example_sets": [s for s, _n in await self.example_sets.list()],
+            "knowledge_bases": await self.knowledge.active(),
+            "strategies": list(Strategy),
+        }
+
+
+VariantChoicesDep = Annotated[VariantChoices, Depends()]
 
 
 def _saved_message(items: list[VariantOut], saved: int | None, was: int | None) -> str | None:
@@ -121,9 +128,7 @@ async def variants_page(
 async def new_variant_page(
     request: Request,
     _user: UiUser,
-    endpoints: EndpointsDep,
-    example_sets: ExampleSetsDep,
-    knowledge: KnowledgeDep,
+    choices: VariantChoicesDep,
 ) -> HTMLResponse:
     values = {
         "strategy": "few_shot",
@@ -133,7 +138,7 @@ async def new_variant_page(
         "few_shot_k": 3,
         "top_k": 3,
     }
-    context = {"values": values, "variant": None} | await _variant_choices(endpoints, example_sets, knowledge)
+    context = {"values": values, "variant": None} | await choices()
     return render(request, "pages/variant_form.html", context)
 
 
@@ -142,18 +147,14 @@ async def create_variant(
     request: Request,
     _user: UiAdmin,
     variants: VariantsDep,
-    endpoints: EndpointsDep,
-    example_sets: ExampleSetsDep,
-    knowledge: KnowledgeDep,
+    choices: VariantChoicesDep,
 ) -> Response:
     values = await _variant_form(request, VARIANT_FIELDS)
     try:
         await variants.create(VariantIn.model_validate(values))
     except (ValidationError, DomainError) as exc:
-        choices = await _variant_choices(endpoints, example_sets, knowledge)
-        return form_error_page(
-            request, "pages/variant_form.html", exc, {"values": values, "variant": None} | choices
-        )
+        context = {"values": values, "variant": None} | await choices()
+        return form_error_page(request, "pages/variant_form.html", exc, context)
     return redirect_to(request, "variants_page")
 
 
@@ -163,9 +164,7 @@ async def edit_variant_page(
     variant_id: Id,
     _user: UiUser,
     variants: VariantsDep,
-    endpoints: EndpointsDep,
-    example_sets: ExampleSetsDep,
-    knowledge: KnowledgeDep,
+    choices: VariantChoicesDep,
 ) -> HTMLResponse:
     variant = variant_out(await variants.get(variant_id))
     values = variant.config | {
@@ -173,9 +172,7 @@ async def edit_variant_page(
         "strategy": variant.strategy,
         "description": variant.description,
     }
-    context = {"values": values, "variant": variant} | await _variant_choices(
-        endpoints, example_sets, knowledge
-    )
+    context = {"values": values, "variant": variant} | await choices()
     return render(request, "pages/variant_form.html", context)
 
 
@@ -185,9 +182,7 @@ async def update_variant(
     variant_id: Id,
     _user: UiAdmin,
     variants: VariantsDep,
-    endpoints: EndpointsDep,
-    example_sets: ExampleSetsDep,
-    knowledge: KnowledgeDep,
+    choices: VariantChoicesDep,
 ) -> Response:
     before = variant_out(await variants.get(variant_id))
     fields = tuple(f for f in VARIANT_FIELDS if f != "strategy")  # a variant's strategy is fixed
@@ -196,7 +191,7 @@ async def update_variant(
         after = variant_out(await variants.update(variant_id, VariantPatch.model_validate(values)))
     except (ValidationError, DomainError) as exc:
         context = {"values": values | {"strategy": before.strategy}, "variant": before}
-        context |= await _variant_choices(endpoints, example_sets, knowledge)
+        context |= await choices()
         return form_error_page(request, "pages/variant_form.html", exc, context)
     url = request.url_for("variants_page").include_query_params(saved=after.id, was=before.version)
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
