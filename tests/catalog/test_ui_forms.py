@@ -10,8 +10,8 @@ import pytest
 from app.catalog.service import parse_examples_jsonl
 from app.core.errors import FormInvalid
 from app.core.web import duration, thousands, usd
+from tests.comparisons.test_ui import csrf
 from tests.factories import create_endpoint, create_variant
-from tests.routes.test_ui import csrf
 
 
 @pytest.fixture

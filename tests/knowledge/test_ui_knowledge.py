@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.state import AppState
-from tests.routes.test_ui import csrf
+from tests.comparisons.test_ui import csrf
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ async def test_create_and_delete_from_the_ui(client: httpx.AsyncClient) -> None:
 async def test_chunk_mark_buttons(
     client: httpx.AsyncClient, kb_id: int, state: AppState, auth: dict[str, str]
 ) -> None:
-    from tests.api.test_judgements_api import rag_output
+    from tests.rating.test_judgements_api import rag_output
 
     output_id = await rag_output(client, auth, state, contexts=2)
     headers = await csrf(client) | {"HX-Request": "true"}
@@ -97,7 +97,7 @@ async def test_citations_link_to_chunks_and_marks_show_on_reload(
     from sqlalchemy import update
 
     from app.models import Output
-    from tests.api.test_judgements_api import rag_output
+    from tests.rating.test_judgements_api import rag_output
 
     output_id = await rag_output(client, auth, state, contexts=2)
     async with state.sessions.begin() as session:

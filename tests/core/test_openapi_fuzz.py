@@ -2,7 +2,7 @@
 no server error, and every answer is what the schema says (status documented, body shape, content type).
 
 Bounded: a fixed number of generated cases per operation, no shrinking, no stateful phase. Run alone with
-`pytest tests/api/test_openapi_fuzz.py`; TRIPTYCH_FUZZ_EXAMPLES raises the count for a longer hunt."""
+`pytest tests/core/test_openapi_fuzz.py`; TRIPTYCH_FUZZ_EXAMPLES raises the count for a longer hunt."""
 
 from __future__ import annotations
 

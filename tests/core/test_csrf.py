@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.state import AppState
-from tests.api.test_roles import _concrete, write_routes
+from tests.accounts.test_roles import _concrete, write_routes
 from tests.conftest import browser, csrf_of, sign_in
 from tests.factories import PASSWORD, make_user
 
