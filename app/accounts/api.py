@@ -8,10 +8,8 @@ from app.accounts.auth import ApiAdmin, ApiUser
 from app.accounts.deps import AccountsDep
 from app.accounts.presenters import token_out, user_out
 from app.accounts.schemas import MeOut, TokenIn, TokenOut, UserIn, UserOut, UserPatch
-from app.accounts.service import create_token, revoke_token_id, tokens_of
 from app.core.api_errors import API_ERRORS, errors
 from app.core.auth import Principal
-from app.core.deps import SessionDep
 from app.core.errors import Invalid
 from app.core.types import Id
 from app.models import User
@@ -58,25 +56,25 @@ async def _account(user: Principal, accounts: AccountsDep) -> User:
 
 
 @router.get("/tokens", response_model=list[TokenOut])
-async def list_tokens(user: ApiUser, accounts: AccountsDep, session: SessionDep) -> list[TokenOut]:
+async def list_tokens(user: ApiUser, accounts: AccountsDep) -> list[TokenOut]:
     """Your own tokens (never their values)."""
-    return [token_out(t) for t in await tokens_of(session, await _account(user, accounts))]
+    return [token_out(t) for t in await accounts.tokens(await _account(user, accounts))]
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
 async def create_own_token(
-    body: TokenIn, user: ApiUser, accounts: AccountsDep, session: SessionDep
+    body: TokenIn, user: ApiUser, accounts: AccountsDep
 ) -> TokenOut:
     """A new token acting as you; its value is in this answer only."""
     account = await _account(user, accounts)
-    secret = await create_token(session, body.name, account)
-    newest = (await tokens_of(session, account))[0]
+    secret = await accounts.new_token(body.name, account)
+    newest = (await accounts.tokens(account))[0]
     return token_out(newest, secret)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_own_token(
-    token_id: Id, user: ApiUser, accounts: AccountsDep, session: SessionDep
+    token_id: Id, user: ApiUser, accounts: AccountsDep
 ) -> Response:
-    await revoke_token_id(session, token_id, await _account(user, accounts))
+    await accounts.revoke_token(token_id, await _account(user, accounts))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -77,6 +77,17 @@ class AccountService:
         self.session = session
         self.repo = UserRepository(session)
 
+    async def tokens(self, user: User) -> Sequence[ApiToken]:
+        """The user's own API tokens, newest first (never their values)."""
+        return await tokens_of(self.session, user)
+
+    async def new_token(self, name: str, user: User) -> str:
+        """A new token acting as `user`; its value is returned once and only its hash kept."""
+        return await create_token(self.session, name, user)
+
+    async def revoke_token(self, token_id: int, user: User) -> None:
+        await revoke_token_id(self.session, token_id, user)
+
     async def list(self) -> Sequence[User]:
         return await self.repo.list()
 

@@ -9,9 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.accounts.auth import LoginsDep, UiAdmin, UiUser, local_admin_allowed, set_session_cookie
 from app.accounts.deps import AccountsDep
-from app.accounts.service import create_token, revoke_token_id, tokens_of
 from app.core.auth import is_loopback_client, secure_request, session_cookie_name, session_token_of
-from app.core.deps import SessionDep, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.errors import DomainError, Forbidden, Invalid
 from app.core.types import Id
 from app.core.web import form_error_page, form_errors, redirect_to, render
@@ -184,10 +183,10 @@ async def update_user(
 
 @router.get("/account", name="account_page", response_class=HTMLResponse)
 async def account_page(
-    request: Request, me: UiUser, accounts: AccountsDep, session: SessionDep
+    request: Request, me: UiUser, accounts: AccountsDep
 ) -> HTMLResponse:
     user = await accounts.get(me.user_id or 0)
-    return render(request, "pages/account.html", {"tokens": await tokens_of(session, user)})
+    return render(request, "pages/account.html", {"tokens": await accounts.tokens(user)})
 
 
 @router.post("/account/tokens", name="create_token_ui", response_model=None)
@@ -195,14 +194,13 @@ async def create_own_token(
     request: Request,
     me: UiUser,
     accounts: AccountsDep,
-    session: SessionDep,
     name: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
     """A token acting as you, with your role; shown once on this page and never again."""
     user = await accounts.get(me.user_id or 0)
     label = name.strip() or "api"
-    token = await create_token(session, label, user)
-    context = {"tokens": await tokens_of(session, user), "new_token": token, "new_token_name": label}
+    token = await accounts.new_token(label, user)
+    context = {"tokens": await accounts.tokens(user), "new_token": token, "new_token_name": label}
     return render(request, "pages/account.html", context, status_code=status.HTTP_201_CREATED)
 
 
@@ -212,7 +210,6 @@ async def revoke_own_token(
     token_id: Id,
     me: UiUser,
     accounts: AccountsDep,
-    session: SessionDep,
 ) -> Response:
-    await revoke_token_id(session, token_id, await accounts.get(me.user_id or 0))
+    await accounts.revoke_token(token_id, await accounts.get(me.user_id or 0))
     return redirect_to(request, "account_page")
