@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -114,19 +114,25 @@ async def comparisons_page(
     )
 
 
-async def _columns_context(
-    comparison_id: Id, user: Principal, reader: ReaderDep, judgements: JudgementsDep, ratings: RatingsDep
-) -> dict[str, object]:
+class ColumnsContext:
     """The comparison and this user's marks on retrieved chunks; a rater who has not rated it is kept blind."""
-    comparison = await reader.get(comparison_id)
-    if not ratings.sees_identities(comparison, user):
-        raise BlindUntilRated(comparison_id)
-    shown = comparison_out(comparison)
-    return {
-        "comparison": shown,
-        "rating": next((r for r in shown.ratings if r.rater == user.name), None),
-        "marks": await judgements.marks([o.id for o in shown.outputs], user.name),
-    }
+
+    def __init__(self, reader: ReaderDep, judgements: JudgementsDep, ratings: RatingsDep):
+        self.reader, self.judgements, self.ratings = reader, judgements, ratings
+
+    async def __call__(self, comparison_id: int, user: Principal) -> dict[str, object]:
+        comparison = await self.reader.get(comparison_id)
+        if not self.ratings.sees_identities(comparison, user):
+            raise BlindUntilRated(comparison_id)
+        shown = comparison_out(comparison)
+        return {
+            "comparison": shown,
+            "rating": next((r for r in shown.ratings if r.rater == user.name), None),
+            "marks": await self.judgements.marks([o.id for o in shown.outputs], user.name),
+        }
+
+
+ColumnsDep = Annotated[ColumnsContext, Depends()]
 
 
 class BlindUntilRated(Forbidden):
@@ -140,12 +146,10 @@ async def comparison_page(
     request: Request,
     comparison_id: Id,
     user: UiUser,
-    reader: ReaderDep,
-    judgements: JudgementsDep,
-    ratings: RatingsDep,
+    columns: ColumnsDep,
 ) -> Response:
     try:
-        context = await _columns_context(comparison_id, user, reader, judgements, ratings)
+        context = await columns(comparison_id, user)
     except BlindUntilRated:
         return redirect_to(request, "rate_page", comparison_id=comparison_id)
     return render(request, "pages/comparison.html", context)
@@ -156,10 +160,8 @@ async def comparison_columns(
     request: Request,
     comparison_id: Id,
     user: UiUser,
-    reader: ReaderDep,
-    judgements: JudgementsDep,
-    ratings: RatingsDep,
+    columns: ColumnsDep,
 ) -> HTMLResponse:
     """The columns fragment the page polls while any variant is still answering."""
-    context = await _columns_context(comparison_id, user, reader, judgements, ratings)
+    context = await columns(comparison_id, user)
     return render(request, "partials/_comparison.html", context)
