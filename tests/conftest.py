@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,17 +29,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Embedded defaults in a temp data dir; no bundled model, no demo unless a test asks."""
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=database_url,
         serve_local_model=False,
         load_demo=False,
         api_token=API_TOKEN,
         local_model_url="http://127.0.0.1:9/v1",
+        **overrides,
     )
+
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path / "data")
 
 
 async def wipe(state: AppState) -> None:

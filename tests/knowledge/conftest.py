@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.core.settings import Settings
-from tests.conftest import API_TOKEN
+from tests.conftest import make_settings
 from tests.servers import free_port
 
 
@@ -57,12 +57,4 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(params=["embedded", "server"])
 def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
     chroma_url = request.getfixturevalue("chroma_server") if request.param == "server" else None
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        serve_local_model=False,
-        load_demo=False,
-        api_token=API_TOKEN,
-        local_model_url="http://127.0.0.1:9/v1",
-        chroma_url=chroma_url,
-    )
+    return make_settings(database_url, tmp_path / "data", chroma_url=chroma_url)
