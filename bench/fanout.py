@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -102,30 +104,7 @@ def main() -> None:
             "TRIPTYCH_API_TOKEN": TOKEN,
             "TRIPTYCH_PORT": str(app_port),
         }
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.fakes.fake_openai",
-                "--port",
-                str(fake_port),
-                "--latency",
-                str(args.latency),
-                "--models",
-                models,
-            ],
-            cwd=ROOT,
-        )
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stderr=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(f"http://127.0.0.1:{app_port}/healthz")
-            wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
+        with app_beside_fake(env, app_port, fake_port, args.latency, models):
             print(f"fake variant latency: {args.latency * 1000:.0f} ms; database: SQLite (embedded)")
             asyncio.run(
                 measure(
@@ -135,10 +114,42 @@ def main() -> None:
                     args.concurrency,
                 )
             )
-        finally:
-            for process in (app, fake):
-                process.terminate()
-                process.wait(timeout=30)
+
+
+@contextmanager
+def app_beside_fake(
+    env: dict[str, str], app_port: int, fake_port: int, latency: float, models: str
+) -> Iterator[None]:
+    """`triptych serve` and the fake OpenAI-compatible server, each in a process of its own, until exit."""
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.fake_openai",
+            "--port",
+            str(fake_port),
+            "--latency",
+            str(latency),
+            "--models",
+            models,
+        ],
+        cwd=ROOT,
+    )
+    app = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{app_port}/healthz")
+        wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
+        yield
+    finally:
+        for process in (app, fake):
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def wait_for(url: str, timeout: float = 120) -> None:

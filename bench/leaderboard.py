@@ -44,7 +44,7 @@ from app.leaderboard.service import (  # noqa: E402
     LeaderboardService,
     summarise,
 )
-from bench.fanout import wait_for  # noqa: E402
+from bench.fanout import app_beside_fake  # noqa: E402
 from tests.databases import blank_database  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
@@ -284,30 +284,7 @@ def main() -> None:
             }
         )
         models = ",".join(f"fixed-{i}" for i in range(VARIANTS))
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.fakes.fake_openai",
-                "--port",
-                str(fake_port),
-                "--latency",
-                "0",
-                "--models",
-                models,
-            ],
-            cwd=ROOT,
-        )
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=ROOT,
-            env=_ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(f"http://127.0.0.1:{app_port}/healthz")
-            wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
+        with app_beside_fake(_ENV, app_port, fake_port, 0.0, models):
             asyncio.run(
                 post_ratings(
                     f"http://127.0.0.1:{app_port}",
@@ -317,10 +294,6 @@ def main() -> None:
                     args.database,
                 )
             )
-        finally:
-            for process in (app, fake):
-                process.terminate()
-                process.wait(timeout=30)
 
 
 if __name__ == "__main__":
