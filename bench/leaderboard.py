@@ -3,7 +3,7 @@
 1. Fills a fresh database (a SQLite file, or a throwaway database on the local PostgreSQL) with N ratings as
    stored before migration 0005 (comparisons of 4 variants, each rated by 4 of 40 raters on the 3 default rubric
    dimensions, with rankings and shuffled display orders), then migrates it, which digests every rating into the
-   leaderboard's aggregates. Times the statistics alone (means + t intervals, Bradley-Terry with 200 bootstrap
+   leaderboard's aggregates. Times the statistics alone (means + t intervals, Bradley-Terry with 1,000 bootstrap
    fits, win rates, P(best), Krippendorff's alpha per dimension, position bias) and the whole leaderboard
    including the database read, cold, filtered and cached.
 2. Starts the real app (uvicorn, one worker, on the same kind of database) in its own process with variants on a
@@ -152,7 +152,7 @@ async def time_leaderboard(url: str, runs: int = 3) -> None:
     await engine.dispose()
     print(f"ratings: {board.ratings}, raters: {board.raters}, variants: {len(board.standings)}")
     print(
-        f"  statistics (200 bootstrap fits, alpha x3, intervals): {statistics.median(stats) * 1000:7.0f} ms"
+        f"  statistics (1,000 bootstrap fits, alpha x3, intervals): {statistics.median(stats) * 1000:7.0f} ms"
     )
     print(f"  database read and aggregation:                      {statistics.median(loads) * 1000:7.0f} ms")
     print(f"  whole leaderboard, cold (read + statistics):        {statistics.median(totals) * 1000:7.0f} ms")

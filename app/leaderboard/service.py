@@ -24,7 +24,7 @@ from app.leaderboard.repository import (
     variant_names,
 )
 from app.stats.agreement import alpha_from_counts
-from app.stats.bradley_terry import analyse_patterns
+from app.stats.bradley_terry import BOOTSTRAP_RESAMPLES, analyse_patterns
 from app.stats.intervals import MeanInterval, interval_from_moments
 from app.stats.rating_digest import parse_variant_ranks
 
@@ -104,7 +104,7 @@ class LeaderboardService:
         """Precision@k and MRR per RAG variant (see `retrieval_metrics`)."""
         return await retrieval_metrics(self.session, filters)
 
-    async def compute(self, filters: Filters | None = None, *, resamples: int = 200) -> Leaderboard:
+    async def compute(self, filters: Filters | None = None, *, resamples: int = BOOTSTRAP_RESAMPLES) -> Leaderboard:
         filters = filters or Filters()
         # Relevance marks feed the retrieval metrics, which are cached with the board.
         fingerprint = await ratings_fingerprint(self.session) + await marks_fingerprint(self.session)
@@ -127,7 +127,7 @@ class LeaderboardService:
         return board
 
 
-def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: int = 200) -> Leaderboard:
+def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: int = BOOTSTRAP_RESAMPLES) -> Leaderboard:
     """The statistics from what `load` grouped. Pure, so the bench can time it apart from the database."""
     patterns = _patterns(data.digests)
     variant_ids = sorted(

@@ -1,7 +1,7 @@
 """Bradley-Terry strengths from pairwise outcomes implied by rankings (ties count half), with bootstrap.
 
 Ratings are compressed to their distinct outcome patterns before bootstrapping: a resample of N ratings is
-then a multinomial draw over a handful of patterns, which keeps 100k ratings x 200 resamples fast.
+then a multinomial draw over a handful of patterns, which keeps 100k ratings x 1,000 resamples fast.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+# Interval bounds from 200 resamples wander by about 0.015 from seed to seed (0.05 at worst); from 1,000 they
+# are stable to the digits shown. Over counted ranking patterns 1,000 cost about 5 ms (200: 2 ms).
+BOOTSTRAP_RESAMPLES = 1000
 
 Ranking = Sequence[int | None]  # rank per item (1 = best; equal ranks are ties; None = not ranked)
 
@@ -74,7 +78,7 @@ class BradleyTerryResult:
 
 
 def analyse(
-    rankings: Sequence[Ranking], k: int, *, resamples: int = 200, seed: int = 0
+    rankings: Sequence[Ranking], k: int, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> BradleyTerryResult:
     """Fit strengths, bootstrap 95% intervals and P(best), and the win-rate matrix, from per-rating rankings."""
     patterns: dict[tuple[int | None, ...], int] = {}
@@ -85,7 +89,7 @@ def analyse(
 
 
 def analyse_patterns(
-    patterns: dict[tuple[int | None, ...], int], k: int, *, resamples: int = 200, seed: int = 0
+    patterns: dict[tuple[int | None, ...], int], k: int, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> BradleyTerryResult:
     """`analyse` for rankings already counted: {ranking: how many ratings gave it}."""
     if any(len(key) != k for key in patterns):
