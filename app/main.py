@@ -31,7 +31,7 @@ from app.core.errors import DomainError
 from app.core.middleware import BodySizeLimit, SecurityHeaders
 from app.core.settings import Settings, get_settings
 from app.core.types import reject_bad_text
-from app.core.web import render, templates
+from app.core.web import render, templates, validation_messages
 from app.demo.load import load_demo
 from app.knowledge import api as knowledge_api
 from app.knowledge import ui as knowledge_ui
@@ -54,10 +54,7 @@ def error_response(
     if wants_json or request.url.path.startswith(("/api/", "/local/", "/static/", "/healthz")):
         return JSONResponse({"detail": detail}, status_code=status_code, headers=dict(headers or {}))
     if isinstance(detail, list):  # validation errors: one line per problem
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {str(e.get('msg')).removeprefix('Value error, ')}"
-            for e in detail
-        )
+        detail = "; ".join(validation_messages(detail, skip_location=1))
     return render(request, "pages/error.html", {"status_code": status_code, "detail": detail}, status_code)
 
 

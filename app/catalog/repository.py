@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.database import hold_row
 from app.models import Endpoint, Example, ExampleSet, KnowledgeBase, Output, Variant, VariantVersion
 
 
@@ -113,10 +114,6 @@ class VariantRepository:
         """The knowledge base a variant would retrieve from, held against deletion until the transaction
         ends (PostgreSQL: FOR SHARE, which a delete's FOR UPDATE waits for and vice versa; SQLite: the write
         lock, by a no-op write, as the delete takes it)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = select(KnowledgeBase).where(KnowledgeBase.id == kb_id).with_for_update(read=True)
-            return await self.session.scalar(stmt)
-        await self.session.execute(
-            update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(name=KnowledgeBase.name)
-        )
-        return await self.session.scalar(select(KnowledgeBase).where(KnowledgeBase.id == kb_id))
+        if not await hold_row(self.session, KnowledgeBase, kb_id, touch=KnowledgeBase.name, lock="share"):
+            return None  # never there, or deleted while we waited for the row
+        return await self.session.get(KnowledgeBase, kb_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.requests import Request
 
@@ -44,3 +44,18 @@ def fail_unit_of_work(request: Request) -> None:
 
 def unit_of_work_failed(request: Request) -> bool:
     return bool(getattr(request.state, _FAILED, False))
+
+
+async def hold_row(
+    session: AsyncSession, model: Any, row_id: int, *, touch: Any, lock: str = "update"
+) -> bool:
+    """Hold one row until the transaction ends. PostgreSQL locks it: `lock` "update" (FOR UPDATE), "no key
+    update" (FOR NO KEY UPDATE: others may still add rows that reference it) or "share" (FOR SHARE). SQLite has
+    no row locks: a no-op write of column `touch` takes its database write lock before anything is read.
+    Whether the row exists once held (a concurrent delete may have won)."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(model.id).where(model.id == row_id)
+        stmt = stmt.with_for_update(read=lock == "share", key_share=lock == "no key update")
+        return await session.scalar(stmt) is not None
+    result = await session.execute(update(model).where(model.id == row_id).values({touch: touch}))
+    return bool(getattr(result, "rowcount", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,15 @@ def form_errors(exc: ValidationError | DomainError) -> list[str]:
         return exc.messages
     if isinstance(exc, DomainError):
         return [exc.detail]
+    return validation_messages(exc.errors())
+
+
+def validation_messages(errors: Sequence[Mapping[str, Any]], *, skip_location: int = 0) -> list[str]:
+    """Pydantic's error entries as "field: problem" lines; `skip_location` drops leading parts of the
+    location (a request's "body"/"query")."""
     messages = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()))
+    for error in errors:
+        where = ".".join(str(p) for p in tuple(error.get("loc", ()))[skip_location:])
         message = str(error.get("msg")).removeprefix("Value error, ")
         messages.append(f"{where}: {message}" if where else message)
     return messages

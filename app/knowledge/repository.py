@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import hold_row
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, VariantVersion
 
 
@@ -44,12 +45,8 @@ class KnowledgeRepository:
     async def lock(self, kb_id: int) -> KnowledgeBase | None:
         """The knowledge base, held until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: its database
         write lock, taken by a no-op write before anything is read)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = select(KnowledgeBase).where(KnowledgeBase.id == kb_id).with_for_update()
-            return await self.session.scalar(stmt)
-        await self.session.execute(
-            update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(name=KnowledgeBase.name)
-        )
+        if not await hold_row(self.session, KnowledgeBase, kb_id, touch=KnowledgeBase.name):
+            return None
         return await self.session.get(KnowledgeBase, kb_id)
 
     async def count_job_progress(self, job_id: int, *, chunks: int = 0, documents: int = 0) -> None:

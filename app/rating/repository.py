@@ -6,11 +6,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.database import hold_row
 from app.core.filters import filtered
 from app.models import (
     ChunkJudgement,
@@ -138,13 +139,7 @@ async def lock_comparison(session: AsyncSession, comparison_id: int) -> None:
     """Hold one comparison's ratings still until the transaction ends, so a rating's old scores (which the tally
     change is worked out from) cannot change underneath it. PostgreSQL locks the row; SQLite takes its
     database write lock with a no-op write, before anything is read."""
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = select(Comparison.id).where(Comparison.id == comparison_id).with_for_update(key_share=True)
-        await session.execute(stmt)
-    else:
-        await session.execute(
-            update(Comparison).where(Comparison.id == comparison_id).values(dataset=Comparison.dataset)
-        )
+    await hold_row(session, Comparison, comparison_id, touch=Comparison.dataset, lock="no key update")
 
 
 async def adjust_tallies(
