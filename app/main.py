@@ -32,7 +32,11 @@ from app.core.middleware import BodySizeLimit, SecurityHeaders
 from app.core.settings import Settings, get_settings
 from app.core.types import reject_bad_text
 from app.core.web import render, templates, validation_messages
+from app.datasets import api as datasets_api
+from app.datasets import ui as datasets_ui
 from app.demo.load import load_demo
+from app.experiments import api as experiments_api
+from app.experiments import ui as experiments_ui
 from app.knowledge import api as knowledge_api
 from app.knowledge import ui as knowledge_ui
 from app.leaderboard import api as leaderboard_api
@@ -121,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token_file = await ensure_bootstrap_token(state.sessions, settings.api_token, settings.data_dir)
         if token_file is not None:
             log.warning("API token for Authorization: Bearer is in %s", token_file.resolve())
+        experiments = await state.experiments.resume_unfinished()
+        if experiments:
+            log.warning("resuming %d unfinished experiment(s)", len(experiments))
         resumed = await state.ingest.recover()
         if resumed:
             log.warning("resuming %d interrupted ingestion job(s)", len(resumed))
@@ -129,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await state.experiments.shutdown()
             await state.runner.shutdown()
             await state.ingest.shutdown()
             await state.http.aclose()
@@ -188,11 +196,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (knowledge_api, "knowledge"),
         (rating_api, "rating"),
         (leaderboard_api, "leaderboard"),
+        (datasets_api, "datasets"),
+        (experiments_api, "experiments"),
     ):
         app.include_router(module.router, tags=[tag])
     # Every unsafe request to a page route is CSRF-checked here, so no route can forget it.
     csrf = [Depends(verify_csrf)]
-    for module in (accounts_ui, comparisons_ui, rating_ui, leaderboard_ui, catalog_ui, knowledge_ui):
+    for module in (
+        accounts_ui,
+        comparisons_ui,
+        rating_ui,
+        leaderboard_ui,
+        catalog_ui,
+        knowledge_ui,
+        datasets_ui,
+        experiments_ui,
+    ):
         app.include_router(module.router, include_in_schema=False, dependencies=csrf)
     document_all_errors(app)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")

@@ -14,6 +14,8 @@ from app.core.database import create_engine, create_session_factory
 from app.core.migrate import upgrade_database
 from app.core.secrets import KeyCipher
 from app.core.settings import Settings
+from app.experiments.runner import ExperimentRunner
+from app.experiments.scoring import Scorer
 from app.ingest.limits import IngestLimits
 from app.knowledge.ingestion import IngestWorker
 from app.knowledge.service import KnowledgeService
@@ -36,6 +38,7 @@ class AppState:
     ingest: IngestWorker
     knowledge: KnowledgeService
     runner: ComparisonRunner
+    experiments: ExperimentRunner
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     leaderboards: LeaderboardCache = field(default_factory=LeaderboardCache)
 
@@ -72,6 +75,7 @@ async def build_state(settings: Settings) -> AppState:
     knowledge = KnowledgeService(
         sessions, store, ingest, limits, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
     )
+    experiments = ExperimentRunner(sessions, runner, (("scoring", Scorer(sessions, embedder.embed)),))
     return AppState(
         settings=settings,
         engine=engine,
@@ -83,4 +87,5 @@ async def build_state(settings: Settings) -> AppState:
         ingest=ingest,
         knowledge=knowledge,
         runner=runner,
+        experiments=experiments,
     )

@@ -21,6 +21,8 @@ class EndpointIn(Strict):
     price_prompt_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     price_completion_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    # How many requests an experiment keeps in flight here at once (a rate limit's friend).
+    max_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
     # The model behind this endpoint is a fine-tune (a hosted one, or one served elsewhere): fine-tuned
     # variants on it are then shown as the real thing, not as a base-model stand-in.
     is_fine_tuned: bool = False
@@ -40,6 +42,7 @@ class EndpointPatch(Strict):
     price_prompt_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     price_completion_per_m: Annotated[float | None, Field(ge=0, le=10_000)] = None
     timeout_s: Annotated[float | None, Field(gt=0, le=600)] = None
+    max_concurrency: Annotated[int | None, Field(ge=1, le=256)] = None
     is_fine_tuned: bool | None = None
 
 
@@ -56,6 +59,7 @@ class EndpointOut(BaseModel):
     price_prompt_per_m: float | None
     price_completion_per_m: float | None
     timeout_s: float
+    max_concurrency: int
     is_bundled: bool
     is_fine_tuned: bool
     archived_at: UtcDateTime | None

@@ -83,6 +83,7 @@ class EndpointService:
             price_prompt_per_m=data.price_prompt_per_m,
             price_completion_per_m=data.price_completion_per_m,
             timeout_s=data.timeout_s,
+            max_concurrency=data.max_concurrency,
             is_bundled=is_bundled,
             is_fine_tuned=data.is_fine_tuned,
         )
@@ -108,7 +109,7 @@ class EndpointService:
             key = changes.pop("api_key")
             endpoint.api_key_encrypted = self.cipher.encrypt(key) if key else None
         for field, value in changes.items():
-            if value is None and field in ("name", "kind", "model", "base_url", "timeout_s", "is_fine_tuned"):
+            if value is None and field in ("name", "kind", "model", "base_url", "timeout_s", "max_concurrency", "is_fine_tuned"):
                 continue
             setattr(endpoint, field, value)
         await self.repo.session.flush()

@@ -61,6 +61,7 @@ ENDPOINT_FIELDS = (
     "price_prompt_per_m",
     "price_completion_per_m",
     "timeout_s",
+    "max_concurrency",
 )
 
 
@@ -236,7 +237,7 @@ async def endpoints_page(
 @router.get("/endpoints/new", name="new_endpoint_page", response_class=HTMLResponse)
 async def new_endpoint_page(request: Request, _user: UiUser) -> HTMLResponse:
     return render(
-        request, "pages/endpoint_form.html", {"values": {"kind": "openai", "timeout_s": 60}, "endpoint": None}
+        request, "pages/endpoint_form.html", {"values": {"kind": "openai", "timeout_s": 60, "max_concurrency": 4}, "endpoint": None}
     )
 
 

@@ -27,6 +27,8 @@ def output_out(output: Output) -> OutputOut:
         model=output.model,
         latency_ms=output.latency_ms,
         ttft_ms=output.ttft_ms,
+        wait_ms=output.wait_ms,
+        cached_from_id=output.cached_from_id,
         prompt_tokens=output.prompt_tokens,
         completion_tokens=output.completion_tokens,
         cost_usd=output.cost_usd,
@@ -43,6 +45,7 @@ def comparison_out(comparison: Comparison) -> ComparisonOut:
         created_at=comparison.created_at,
         dataset=comparison.dataset,
         tags=[t.tag for t in comparison.tags],
+        experiment_id=comparison.experiment_id,
         outputs=[output_out(o) for o in comparison.outputs],
         ratings=[rating_out(r, comparison) for r in comparison.ratings],
     )

@@ -71,10 +71,12 @@ class ComparisonRepository:
         await self.session.execute(update(Output).where(Output.id == output_id).values(**values))
 
     async def fail_pending_outputs(self, error: str, finished_at: datetime) -> int:
-        """Mark outputs left pending by a stopped process as failed; returns how many."""
+        """Mark outputs left pending by a stopped process as failed; returns how many. An experiment's
+        outputs stay pending: the experiment resumes them."""
+        standalone = select(Comparison.id).where(Comparison.experiment_id.is_(None))
         result = await self.session.execute(
             update(Output)
-            .where(Output.status == "pending")
+            .where(Output.status == "pending", Output.comparison_id.in_(standalone))
             .values(status="error", error=error, finished_at=finished_at)
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -70,8 +70,12 @@ class OutputOut(BaseModel):
     # The answer went past the server's cap (TRIPTYCH_MAX_ANSWER_KB) and is stored cut there.
     truncated: bool = False
     model: str
+    # The model's own time; waiting behind other requests for the same model is wait_ms, not in these.
     latency_ms: float | None
     ttft_ms: float | None
+    wait_ms: float | None = None
+    # An experiment reused this answer from an earlier identical request (the id of the one it copies).
+    cached_from_id: int | None = None
     prompt_tokens: int | None
     completion_tokens: int | None
     cost_usd: float | None
@@ -87,6 +91,8 @@ class ComparisonOut(BaseModel):
     created_at: UtcDateTime
     dataset: str = ""
     tags: list[str] = []
+    # Set when the comparison is one item (and sample) of an experiment.
+    experiment_id: int | None = None
     outputs: list[OutputOut]
     ratings: list[RatingOut] = []
 

@@ -43,8 +43,11 @@ def cost_usd(endpoint: Endpoint, prompt_tokens: int | None, completion_tokens: i
 
 
 @dataclass(frozen=True)
-class _Job:
+class OutputJob:
+    """One pending output and everything needed to produce it."""
+
     output_id: int
+    query: str
     spec: VariantSpec
     endpoint: Endpoint
 
@@ -107,8 +110,8 @@ class ComparisonRunner:
 
     async def run(self, comparison_id: int) -> None:
         """Run every pending output of the comparison concurrently."""
-        query, jobs = await self._load_jobs(comparison_id)
-        await asyncio.gather(*(self._run_one(query, job) for job in jobs))
+        jobs = await self._load_jobs(comparison_id)
+        await asyncio.gather(*(self._run_one(job) for job in jobs))
 
     async def shutdown(self) -> None:
         """Cancel running comparisons; their pending outputs are failed on the next start."""
@@ -119,21 +122,20 @@ class ComparisonRunner:
         async with self.sessions.begin() as session:
             return await ComparisonRepository(session).fail_pending_outputs(INTERRUPTED, utcnow())
 
-    async def _load_jobs(self, comparison_id: int) -> tuple[str, list[_Job]]:
+    async def _load_jobs(self, comparison_id: int) -> list[OutputJob]:
         async with self.sessions() as session:
             repo = ComparisonRepository(session)
             comparison = await repo.get(comparison_id)
             if comparison is None:
                 raise NotFound(f"comparison {comparison_id} not found")
-            pending = [o for o in comparison.outputs if o.status == "pending"]
-            versions = await repo.versions_for_run([o.variant_version_id for o in pending])
-            jobs = [
-                _Job(
-                    o.id, self._spec(versions[o.variant_version_id]), versions[o.variant_version_id].endpoint
-                )
-                for o in pending
-            ]
-            return comparison.query, jobs
+            pending = [(o.id, comparison.query, o.variant_version_id) for o in comparison.outputs if o.status == "pending"]
+            return await self.jobs(session, pending)
+
+    async def jobs(self, session: AsyncSession, pending: Sequence[tuple[int, str, int]]) -> list[OutputJob]:
+        """Jobs for (output id, query, variant version id) triples, loading each version once."""
+        versions = await ComparisonRepository(session).versions_for_run([v for _o, _q, v in pending])
+        specs = {version_id: self._spec(version) for version_id, version in versions.items()}
+        return [OutputJob(o, q, specs[v], versions[v].endpoint) for o, q, v in pending]
 
     def _spec(self, version: VariantVersion) -> VariantSpec:
         examples = tuple(
@@ -159,13 +161,24 @@ class ComparisonRunner:
             use_mmr=version.use_mmr,
         )
 
-    async def _run_one(self, query: str, job: _Job) -> None:
+    async def _run_one(self, job: OutputJob) -> None:
         """One variant end to end; whatever happens, its output row is finished."""
+        values = await self.execute(job)
+        async with self.sessions.begin() as session:
+            await ComparisonRepository(session).finish_output(job.output_id, values)
+
+    async def execute(self, job: OutputJob) -> dict[str, Any]:
+        """Run one variant and return its output row's values (never raises for a model's failure).
+
+        latency_ms and ttft_ms are the variant's own time from this call; time the request spent in the
+        model server's queue (behind other requests, as the bundled model serves one at a time) is taken out
+        of both and reported as wait_ms."""
         started = time.perf_counter()
-        values: dict[str, Any] = {"model": job.spec.endpoint.model}
+        values: dict[str, Any] = {"model": job.spec.endpoint.model, "wait_ms": None}
+        server_wait = 0.0
         try:
             pipeline = self.pipelines[job.spec.strategy]
-            prepared = await pipeline.prepare(query, job.spec)
+            prepared = await pipeline.prepare(job.query, job.spec)
             values["contexts"] = prepared.contexts
             values["prompt"] = [asdict(m) for m in prepared.messages]
             if not job.endpoint.is_bundled:
@@ -189,6 +202,7 @@ class ComparisonRunner:
             retries = job.spec.endpoint.max_retries
             guard = job.spec.endpoint.timeout_s * (retries + 2) + 30 * (retries + 1)
             result = await asyncio.wait_for(provider.chat(job.spec.endpoint, request), timeout=guard)
+            server_wait = result.queue_ms or 0.0
             values |= {
                 "status": "done",
                 # max_tokens is a request, not a guarantee: a hostile endpoint can answer megabytes.
@@ -200,7 +214,8 @@ class ComparisonRunner:
                 "cost_usd": cost_usd(job.endpoint, result.prompt_tokens, result.completion_tokens),
                 "ttft_ms": None
                 if result.ttft_ms is None
-                else round((model_started - started) * 1000 + result.ttft_ms, 1),
+                else round(max(0.0, (model_started - started) * 1000 + result.ttft_ms - server_wait), 1),
+                "wait_ms": None if result.queue_ms is None else round(server_wait, 1),
             }
         except (PipelineError, ProviderError) as exc:
             # Providers redact already; this is the last line before the database.
@@ -210,10 +225,9 @@ class ComparisonRunner:
         except Exception as exc:
             log.exception("variant %s failed unexpectedly", job.spec.name)
             values |= {"status": "error", "error": f"internal error: {type(exc).__name__}"}
-        values["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        values["latency_ms"] = round(max(0.0, (time.perf_counter() - started) * 1000 - server_wait), 1)
         values["finished_at"] = utcnow()
-        async with self.sessions.begin() as session:
-            await ComparisonRepository(session).finish_output(job.output_id, values)
+        return values
 
 
 class ComparisonReader:

@@ -53,3 +53,21 @@ def document_not_found(schema: dict[str, Any]) -> dict[str, Any]:
                 {"description": WHY[404], "content": {"application/json": {"schema": ERROR_SCHEMA_REF}}},
             )
     return schema
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` written in place, for an `openapi_extra` request body (whose
+    refs FastAPI does not rewrite)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node and node["$ref"].startswith("#/$defs/"):
+                return resolve(defs[node["$ref"].removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return dict(resolve(schema))

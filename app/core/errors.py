@@ -31,3 +31,7 @@ class FormInvalid(Invalid):
     def __init__(self, messages: list[str]):
         super().__init__("; ".join(messages))
         self.messages = messages
+
+
+class TooLarge(DomainError):
+    status_code = 413

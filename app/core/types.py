@@ -69,12 +69,13 @@ class Strict(BaseModel):
         return _check_tree(value)
 
 
-def _as_utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """The moment in UTC; a naive one (SQLite hands them back so) is taken as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # In answers: serialised as 2026-12-01T10:00:00Z.
-UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 ISO_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -90,7 +91,7 @@ def _iso_only(value: Any) -> Any:
 
 
 # In filters: an ISO date or date-time (a bare number is not a date), read as UTC when it names no zone.
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_as_utc)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(as_utc)]
 
 
 def _bad_text_error(where: str, name: str, problem: str) -> RequestValidationError:

@@ -69,10 +69,12 @@ NAV = [
     ("compare_page", "Compare"),
     ("comparisons_page", "History"),
     ("queues_page", "Queues"),
+    ("experiments_page", "Experiments"),
     ("leaderboard_page", "Leaderboard"),
     ("variants_page", "Variants"),
     ("knowledge_bases_page", "Knowledge"),
     ("endpoints_page", "Endpoints"),
+    ("datasets_page", "Datasets"),
     ("example_sets_page", "Example sets"),
 ]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ class Generation:
     completion_tokens: int = 0
     finish_reason: str = "stop"
     deltas: list[str] = field(default_factory=list)
+    # How long the request waited for the worker thread (behind other requests) before generation began.
+    queue_ms: float = 0.0
 
 
 _DONE = object()
@@ -101,9 +104,14 @@ class LlamaCppEngine:
         params: GenerationParams,
         on_delta: Any,
         cancelled: threading.Event,
+        submitted: float,
+        on_start: Callable[[float], None] | None = None,
     ) -> Generation:
+        queue_ms = round((time.perf_counter() - submitted) * 1000, 1)
+        if on_start is not None:
+            on_start(queue_ms)
         prompt, stops, prompt_tokens, max_tokens = self._prepare(messages, params)
-        result = Generation(prompt_tokens=prompt_tokens, finish_reason="length")
+        result = Generation(prompt_tokens=prompt_tokens, finish_reason="length", queue_ms=queue_ms)
         stream = self._llm.create_completion(
             prompt=prompt,
             max_tokens=max_tokens,
@@ -135,13 +143,23 @@ class LlamaCppEngine:
         """Generate to the end on the worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, self._generate, messages, params, lambda _t: None, threading.Event()
+            self._executor,
+            self._generate,
+            messages,
+            params,
+            lambda _t: None,
+            threading.Event(),
+            time.perf_counter(),
         )
 
     async def stream(
-        self, messages: list[dict[str, str]], params: GenerationParams
+        self,
+        messages: list[dict[str, str]],
+        params: GenerationParams,
+        on_start: Callable[[float], None] | None = None,
     ) -> AsyncGenerator[str | Generation, None]:
-        """Yield text deltas as they are produced, then the final Generation; stops if the consumer leaves."""
+        """Yield text deltas as they are produced, then the final Generation; stops if the consumer leaves.
+        `on_start` hears the queue time (ms) on the worker thread once generation begins."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
@@ -149,7 +167,16 @@ class LlamaCppEngine:
         def on_delta(text: str) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, text)
 
-        future = loop.run_in_executor(self._executor, self._generate, messages, params, on_delta, cancelled)
+        future = loop.run_in_executor(
+            self._executor,
+            self._generate,
+            messages,
+            params,
+            on_delta,
+            cancelled,
+            time.perf_counter(),
+            on_start,
+        )
         future.add_done_callback(lambda _f: loop.call_soon_threadsafe(queue.put_nowait, _DONE))
         try:
             while True:

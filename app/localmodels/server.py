@@ -25,6 +25,10 @@ def _usage(generation: Generation) -> dict[str, int]:
     }
 
 
+# How long a request waited behind others for the model (ms): callers report latency without the queue.
+QUEUE_HEADER = "X-Queue-Ms"
+
+
 def create_app(registry: ModelRegistry) -> FastAPI:
     """The sub-app; the registry is owned (and closed) by the caller, since mounts get no lifespan."""
     app = FastAPI(title="Triptych local models", docs_url=None, redoc_url=None, openapi_url=None)
@@ -92,9 +96,11 @@ def create_app(registry: ModelRegistry) -> FastAPI:
                         }
                     ],
                     "usage": _usage(generation),
-                }
+                },
+                headers={QUEUE_HEADER: f"{generation.queue_ms:.1f}"},
             )
-        stream = engine.stream(body.chat_messages(), params)
+        timing: dict[str, float] = {}
+        stream = engine.stream(body.chat_messages(), params, on_start=lambda ms: timing.update(queue_ms=ms))
         # Pull the first item before answering, so a prompt that does not fit is a 400, not a broken stream.
         try:
             first = await anext(stream)
@@ -127,7 +133,10 @@ def create_app(registry: ModelRegistry) -> FastAPI:
                 await stream.aclose()
 
         return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            events(),
+            media_type="text/event-stream",
+            # Generation has begun (the first item is in hand), so the queue time is known.
+            headers={"Cache-Control": "no-cache", QUEUE_HEADER: f"{timing.get('queue_ms', 0.0):.1f}"},
         )
 
     return app

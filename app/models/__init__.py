@@ -21,6 +21,15 @@ from app.models.comparisons import (
     RatingScore,
     ScoreTally,
 )
+from app.models.evaluation import (
+    Dataset,
+    DatasetItem,
+    DatasetVersion,
+    Experiment,
+    ExperimentVariant,
+    JudgeVerdict,
+    OutputMetric,
+)
 from app.models.team import ROLES, ApiToken, ReviewQueue, ReviewQueueItem, RubricDimension, User, UserSession
 
 __all__ = [
@@ -33,13 +42,20 @@ __all__ = [
     "ChunkJudgement",
     "Comparison",
     "ComparisonTag",
+    "Dataset",
+    "DatasetItem",
+    "DatasetVersion",
     "Document",
     "Endpoint",
     "Example",
     "ExampleSet",
+    "Experiment",
+    "ExperimentVariant",
     "IngestJob",
+    "JudgeVerdict",
     "KnowledgeBase",
     "Output",
+    "OutputMetric",
     "Rating",
     "RatingScore",
     "ReviewQueue",

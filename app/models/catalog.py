@@ -25,6 +25,8 @@ class Endpoint(Timestamped, Base):
     price_prompt_per_m: Mapped[float | None] = mapped_column(Float)
     price_completion_per_m: Mapped[float | None] = mapped_column(Float)
     timeout_s: Mapped[float] = mapped_column(Float, default=60.0)
+    # How many requests an experiment keeps in flight against this endpoint at once.
+    max_concurrency: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     # True for endpoints served by this app's own bundled model server.
     is_bundled: Mapped[bool] = mapped_column(default=False)
     # True when `model` is the result of a fine-tune (not a base model standing in).

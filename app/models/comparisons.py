@@ -27,12 +27,19 @@ if TYPE_CHECKING:
 
 class Comparison(Timestamped, Base):
     __tablename__ = "comparisons"
+    __table_args__ = (UniqueConstraint("experiment_id", "dataset_item_id", "sample"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     query: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(120), default="")
     # Where the question came from (a question set, an experiment); the leaderboard filters on it.
     dataset: Mapped[str] = mapped_column(String(120), default="", index=True)
+    # Set when the comparison is one (item, sample) of an experiment: at most one comparison per pair.
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    dataset_item_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_items.id"), index=True)
+    sample: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tags: Mapped[list[ComparisonTag]] = relationship(
         cascade="all, delete-orphan", order_by="ComparisonTag.tag", lazy="selectin"
     )
@@ -55,6 +62,8 @@ class Output(Timestamped, Base):
     """One variant's answer with its evidence. status: pending -> done | error."""
 
     __tablename__ = "outputs"
+    # Exactly one output per variant version in a comparison (and so per item, variant and sample).
+    __table_args__ = (UniqueConstraint("comparison_id", "variant_version_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
@@ -66,8 +75,13 @@ class Output(Timestamped, Base):
     truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     error: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(200), default="")
+    # The model's own time: waiting for a turn (behind other requests to the same model) is in wait_ms.
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
+    wait_ms: Mapped[float | None] = mapped_column(Float)
+    # Experiments: the response-cache key, and the output this one's answer was copied from (a cache hit).
+    cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("outputs.id", ondelete="SET NULL"))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)

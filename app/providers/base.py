@@ -45,6 +45,9 @@ class ChatResult:
     completion_tokens: int | None = None
     ttft_ms: float | None = None
     finish_reason: str | None = None
+    # Time the request waited in the server's queue before the model began, when the server reports it
+    # (the bundled server does, in X-Queue-Ms); included in ttft_ms as measured here.
+    queue_ms: float | None = None
 
 
 class ProviderError(Exception):

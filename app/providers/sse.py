@@ -110,15 +110,27 @@ async def read_chat_stream(
     parse_body: Callable[[Any], ChatResult],
 ) -> ChatResult:
     """Consume a 2xx chat response; time to first token is the first non-empty text delta after `started`."""
+    queue_ms = reported_queue_ms(response)
     if not is_event_stream(response):
         result = parse_body(await read_json(response, endpoint))
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         # Unstreamed, the first token arrives with the last one.
-        return dataclasses.replace(result, model=result.model or endpoint.model, ttft_ms=elapsed)
+        return dataclasses.replace(
+            result, model=result.model or endpoint.model, ttft_ms=elapsed, queue_ms=queue_ms
+        )
     ttft_ms: float | None = None
     async for _event, data in iter_sse_data(stream_lines(response, endpoint)):
         if stream.feed(data) and ttft_ms is None:
             ttft_ms = round((time.perf_counter() - started) * 1000, 1)
         if stream.finished:
             break
-    return stream.result(endpoint.model, ttft_ms)
+    return dataclasses.replace(stream.result(endpoint.model, ttft_ms), queue_ms=queue_ms)
+
+
+def reported_queue_ms(response: httpx.Response) -> float | None:
+    """The server's own queue time (X-Queue-Ms), if it sends a sane one."""
+    try:
+        value = float(response.headers.get("x-queue-ms", ""))
+    except ValueError:
+        return None
+    return value if 0 <= value < 86_400_000 else None

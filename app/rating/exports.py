@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.filters import Filters
+from app.core.spreadsheet import safe_cell
 from app.models import Comparison, Output, Rating
 from app.rating.repository import ratings_for_export
 from app.rating.service import LABELS
-
-# A spreadsheet runs a cell starting with one of these as a formula: such cells get a leading quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -52,12 +50,6 @@ def rated_outputs(rating: Rating) -> list[RatedOutput]:
     ]
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _tags(comparison: Comparison) -> list[str]:
     return [t.tag for t in comparison.tags]
 
@@ -86,7 +78,7 @@ def ratings_csv(ratings: Sequence[Rating]) -> str:
                 rating.rater, item.position or "", item.label, item.output.id, variant.id, variant.name,
                 variant.strategy, item.rank or "",
             ] + [item.scores.get(d, "") for d in dimensions] + [rating.comment, rating.corrected_answer, _when(rating)]  # fmt: skip
-            writer.writerow([_cell(v) for v in row])
+            writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -76,3 +77,22 @@ def _distances(
             d = marginals[c : k + 1].sum() - (marginals[c] + marginals[k]) / 2
             delta[c, k] = delta[k, c] = d**2
     return delta
+
+
+def cohen_kappa(pairs: Sequence[tuple[Hashable, Hashable]]) -> float | None:
+    """Cohen's kappa for two raters' nominal labels on the same units; None when it is undefined.
+
+    Undefined means no pairs, or chance agreement of 1: both raters gave every unit one and the same label,
+    so kappa is 0/0 (perfect agreement that says nothing beyond chance).
+    """
+    n = len(pairs)
+    if n == 0:
+        return None
+    agreed = sum(1 for first, second in pairs if first == second)
+    firsts = Counter(first for first, _ in pairs)
+    seconds = Counter(second for _, second in pairs)
+    # Integer numerators over n^2, so chance agreement of exactly 1 is detected without rounding.
+    chance = sum(count * seconds[label] for label, count in firsts.items())
+    if chance == n * n:
+        return None
+    return (agreed * n - chance) / (n * n - chance)

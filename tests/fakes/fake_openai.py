@@ -48,6 +48,8 @@ class FakeModel:
     error_body: str | None = None
     # A hostile server: answer the whole reply whatever max_tokens asked for.
     ignore_max_tokens: bool = False
+    # Like the bundled server: wait this long "in a queue" first and report it in X-Queue-Ms.
+    queue_s: float = 0.0
     calls: int = field(default=0, init=False)
 
 
@@ -137,8 +139,9 @@ class FakeOpenAIServer:
             return _error(model.fail_status, f"fake failure {model.fail_status}", "fake_error", **headers)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        queue = {"X-Queue-Ms": f"{model.queue_s * 1000:.1f}"} if model.queue_s else None
         try:
-            await asyncio.sleep(model.latency_s)
+            await asyncio.sleep(model.queue_s + model.latency_s)
         finally:
             self.in_flight -= 1
         words = model.reply.split(" ")
@@ -160,12 +163,14 @@ class FakeOpenAIServer:
                         }
                     ],
                     "usage": _usage(payload, words),
-                }
+                },
+                headers=queue,
             )
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
             self._stream(payload, words, finish, include_usage, model.token_delay_s),
             media_type="text/event-stream",
+            headers=queue,
         )
 
     async def _stream(

@@ -1,0 +1,17 @@
+"""The dataset service for its routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.core.deps import SessionDep
+from app.datasets.service import DatasetService
+
+
+def get_dataset_service(session: SessionDep) -> DatasetService:
+    return DatasetService(session)
+
+
+DatasetsDep = Annotated[DatasetService, Depends(get_dataset_service)]

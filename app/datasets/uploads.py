@@ -1,0 +1,59 @@
+"""Reading a dataset upload within its size limit, as JSON or multipart, before anything is stored."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from app.core.errors import FormInvalid, Invalid, TooLarge
+from app.datasets.imports import parse_items
+from app.datasets.schemas import DatasetIn
+
+READ_CHUNK = 1024 * 1024
+
+
+async def read_limited(upload: UploadFile, max_bytes: int) -> bytes:
+    """The file's bytes; a file over the limit is refused without reading it all. The upload is closed
+    (its spooled temporary file released) either way."""
+    data = bytearray()
+    try:
+        while chunk := await upload.read(READ_CHUNK):
+            data.extend(chunk)
+            if len(data) > max_bytes:
+                raise TooLarge(f"file: larger than {max_bytes // (1024 * 1024)} MB")
+    finally:
+        await upload.close()
+    return bytes(data)
+
+
+async def dataset_from_request(request: Request, max_bytes: int) -> DatasetIn:
+    """JSON `{"name", "items", ...}`, or multipart with a CSV/JSONL `file` plus `name` (and optionally
+    `description`, `format_kind`, `format_rule`)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Invalid("file: send the items as a CSV or JSONL file in the field 'file'")
+        items = parse_items(upload.filename or "", await read_limited(upload, max_bytes))
+        fields = {k: v for k in ("name", "description", "format_kind", "format_rule") if isinstance(v := form.get(k), str)}
+        return _validated(fields | {"items": [i.model_dump() for i in items]})
+    if content_type != "application/json":
+        raise Invalid("send application/json or multipart/form-data")
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Invalid(f"the body is not valid JSON: {exc}") from None
+    return _validated(body)
+
+
+def _validated(body: object) -> DatasetIn:
+    try:
+        return DatasetIn.model_validate(body)
+    except ValidationError as exc:
+        raise FormInvalid(
+            [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:20]]
+        ) from None

@@ -1,0 +1,1 @@
+"""Automatic scoring of answers (pure: no domain, no database, no web framework)."""

@@ -1,0 +1,219 @@
+"""Experiments, their comparisons and outputs as a batch, the response cache, metrics and judge verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.models import (
+    Comparison,
+    DatasetItem,
+    DatasetVersion,
+    Experiment,
+    JudgeVerdict,
+    Output,
+    OutputMetric,
+    VariantVersion,
+)
+
+# What a cache hit copies from the output it reuses.
+CACHED_COLUMNS = (
+    "text",
+    "truncated",
+    "model",
+    "latency_ms",
+    "ttft_ms",
+    "wait_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "contexts",
+    "prompt",
+)
+
+
+@dataclass(frozen=True)
+class PendingOutput:
+    output_id: int
+    query: str
+    version_id: int
+    endpoint_id: int
+    cache_key: str | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    done: int
+    errors: int
+    cached: int
+    pending: int
+    recent: int  # model calls finished in the last minute
+    scored: int
+    judged: int
+
+
+@dataclass(frozen=True)
+class ScoringRow:
+    output_id: int
+    status: str
+    text: str
+    error: str | None
+    contexts: list[Any]
+    reference: str
+    expected_source: str
+
+
+class ExperimentRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    def add(self, experiment: Experiment) -> None:
+        self.session.add(experiment)
+
+    async def get(self, experiment_id: int) -> Experiment | None:
+        stmt = (
+            select(Experiment)
+            .where(Experiment.id == experiment_id)
+            .options(selectinload(Experiment.dataset_version).selectinload(DatasetVersion.dataset))
+        )
+        return await self.session.scalar(stmt)
+
+    async def recent(self, *, limit: int = 100, offset: int = 0) -> Sequence[Experiment]:
+        stmt = (
+            select(Experiment)
+            .order_by(Experiment.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .options(selectinload(Experiment.dataset_version).selectinload(DatasetVersion.dataset))
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def unfinished(self) -> Sequence[int]:
+        """Experiments a stopped process left queued or running: they resume on start."""
+        stmt = select(Experiment.id).where(Experiment.status.in_(("queued", "running", "scoring", "judging")))
+        return (await self.session.scalars(stmt.order_by(Experiment.id))).all()
+
+    async def versions(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
+        stmt = (
+            select(VariantVersion)
+            .where(VariantVersion.id.in_(set(version_ids)))
+            .options(selectinload(VariantVersion.variant), selectinload(VariantVersion.endpoint))
+        )
+        return {v.id: v for v in (await self.session.scalars(stmt)).all()}
+
+    async def insert_outputs(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Output), list(rows))
+
+    async def comparison_ids(self, experiment_id: int) -> dict[tuple[int, int], int]:
+        """(item id, sample) -> comparison id."""
+        stmt = select(Comparison.dataset_item_id, Comparison.sample, Comparison.id).where(
+            Comparison.experiment_id == experiment_id
+        )
+        return {(int(item or 0), sample): cid for item, sample, cid in (await self.session.execute(stmt)).all()}
+
+    async def set_status(self, experiment_id: int, status: str, **values: Any) -> None:
+        await self.session.execute(
+            update(Experiment).where(Experiment.id == experiment_id).values(status=status, **values)
+        )
+
+    async def status(self, experiment_id: int) -> str | None:
+        return await self.session.scalar(select(Experiment.status).where(Experiment.id == experiment_id))
+
+    async def pending(self, experiment_id: int) -> list[PendingOutput]:
+        stmt = (
+            select(Output.id, Comparison.query, Output.variant_version_id, VariantVersion.endpoint_id, Output.cache_key)
+            .join(Comparison, Output.comparison_id == Comparison.id)
+            .join(VariantVersion, Output.variant_version_id == VariantVersion.id)
+            .where(Comparison.experiment_id == experiment_id, Output.status == "pending")
+            .order_by(Comparison.id, Output.position)
+        )
+        return [PendingOutput(*row) for row in (await self.session.execute(stmt)).all()]
+
+    async def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """For each key, the newest answer actually produced by a model (not itself a cache hit)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            stmt = (
+                select(Output.id, Output.cache_key, *(getattr(Output, c) for c in CACHED_COLUMNS))
+                .where(
+                    Output.cache_key.in_(unique[start : start + 500]),
+                    Output.status == "done",
+                    Output.cached_from_id.is_(None),
+                )
+                .order_by(Output.id.desc())
+            )
+            for row in (await self.session.execute(stmt)).all():
+                values = row._asdict()
+                found.setdefault(values.pop("cache_key"), values)
+        return found
+
+    async def finish_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write finished outputs (each dict has its `id`); only pending rows change, so a result that arrives
+        twice (a resumed run racing a late one) is written once."""
+        for row in rows:
+            values = {k: v for k, v in row.items() if k != "id"}
+            await self.session.execute(
+                update(Output).where(Output.id == row["id"], Output.status == "pending").values(**values)
+            )
+
+    async def counts(self, experiment_id: int, now: datetime) -> Counts:
+        of_experiment = select(Comparison.id).where(Comparison.experiment_id == experiment_id)
+        recent_from = now - timedelta(seconds=60)
+        stmt = select(
+            func.count(Output.id),
+            func.count(case((Output.status == "done", 1))),
+            func.count(case((Output.status == "error", 1))),
+            func.count(Output.cached_from_id),
+            func.count(case((Output.status == "pending", 1))),
+            func.count(
+                case((and_(Output.finished_at >= recent_from, Output.cached_from_id.is_(None)), 1))
+            ),
+        ).where(Output.comparison_id.in_(of_experiment))
+        total, done, errors, cached, pending, recent = (await self.session.execute(stmt)).one()
+        scored = await self.session.scalar(
+            select(func.count(func.distinct(OutputMetric.output_id)))
+            .join(Output, Output.id == OutputMetric.output_id)
+            .where(Output.comparison_id.in_(of_experiment))
+        )
+        judged = await self.session.scalar(
+            select(func.count(JudgeVerdict.id)).where(JudgeVerdict.experiment_id == experiment_id)
+        )
+        return Counts(total, done, errors, cached, pending, recent, int(scored or 0), int(judged or 0))
+
+    async def unscored(self, experiment_id: int, limit: int) -> list[ScoringRow]:
+        """Finished outputs with no metrics yet, with what scoring them needs."""
+        scored = select(OutputMetric.output_id)
+        stmt = (
+            select(
+                Output.id,
+                Output.status,
+                Output.text,
+                Output.error,
+                Output.contexts,
+                DatasetItem.reference,
+                DatasetItem.expected_source,
+            )
+            .join(Comparison, Output.comparison_id == Comparison.id)
+            .join(DatasetItem, Comparison.dataset_item_id == DatasetItem.id)
+            .where(
+                Comparison.experiment_id == experiment_id,
+                Output.status != "pending",
+                Output.id.not_in(scored),
+            )
+            .order_by(Output.id)
+            .limit(limit)
+        )
+        return [ScoringRow(*row) for row in (await self.session.execute(stmt)).all()]
+
+    async def add_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(OutputMetric), list(rows))
