@@ -45,3 +45,13 @@ def test_the_page_says_the_fine_tuned_variant_is_the_base_model(running_app: tup
         page = http.post("/login", data=form)
     assert page.status_code == 200 and str(page.url) == url + "/"
     assert "Not fine-tuned yet" in page.text
+
+
+def test_the_demo_ships_its_evaluation_set_as_a_dataset(running_app: tuple[str, str]) -> None:
+    url, token = running_app
+    datasets = httpx.get(f"{url}/api/v1/datasets", headers={"Authorization": f"Bearer {token}"}).json()
+    demo = next(d for d in datasets if d["name"] == "Larkspur evaluation")
+    assert (demo["item_count"], demo["format_kind"], demo["probe_tag"]) == (50, "regex", "general")
+    items = httpx.get(f"{url}/api/v1/datasets/{demo['id']}", headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    assert sum("general" in i["tags"] for i in items) == 20
+    assert all(i["expected_source"].endswith(".md") for i in items if "policy" in i["tags"])

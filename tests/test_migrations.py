@@ -3,6 +3,7 @@ rankings existed, and can be taken back; `triptych leaderboard rebuild` does the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,3 +116,53 @@ def test_the_rebuild_reports_progress_per_batch(at_0004: tuple[str, Engine]) -> 
         assert rebuild(connection, batch=1, on_progress=lambda done, total: seen.append((done, total))) == 2
     assert seen == [(1, 2), (2, 2)]
     assert _aggregates(engine) == EXPECTED
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def labelled_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A database at 0006 whose comparisons carry free-text dataset labels."""
+    with blank_database(request.param, tmp_path) as url:
+        upgrade_database(url, "0006")
+        engine = create_engine(to_sync_url(url))
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO comparisons (id, query, created_by, dataset, created_at) VALUES"
+                    " (1, 'q1', 'x', 'hr', :now), (2, 'q2', 'x', 'hr', :now), (3, 'q1', 'x', 'hr', :now),"
+                    " (4, 'other', 'x', '', :now), (5, 'z', 'x', 'legal', :now)"
+                ),
+                {"now": NOW},
+            )
+            connection.execute(
+                text("INSERT INTO comparison_tags (comparison_id, tag) VALUES (1, 'b'), (3, 'a'), (2, 'c')")
+            )
+        yield url, engine
+        engine.dispose()
+
+
+def test_0007_turns_dataset_labels_into_datasets_and_can_be_taken_back(labelled_at_0006: tuple[str, Engine]) -> None:
+    url, engine = labelled_at_0006
+    upgrade_database(url)
+    with engine.connect() as connection:
+        datasets = connection.execute(
+            text(
+                "SELECT d.name, v.version, i.position, i.query, i.tags FROM datasets d"
+                " JOIN dataset_versions v ON v.dataset_id = d.id JOIN dataset_items i ON i.dataset_version_id = v.id"
+                " ORDER BY d.name, i.position"
+            )
+        ).all()
+        pointers = connection.execute(
+            text(
+                "SELECT c.id, i.query FROM comparisons c LEFT JOIN dataset_items i ON i.id = c.dataset_item_id"
+                " ORDER BY c.id"
+            )
+        ).all()
+    tags = [t if isinstance(t, list) else json.loads(t) for *_r, t in datasets]
+    # One dataset per label; each distinct query once, in the order first asked; tags gathered per query.
+    assert [tuple(r[:4]) for r in datasets] == [("hr", 1, 0, "q1"), ("hr", 1, 1, "q2"), ("legal", 1, 0, "z")]
+    assert tags == [["a", "b"], ["c"], []]
+    assert [tuple(p) for p in pointers] == [(1, "q1"), (2, "q2"), (3, "q1"), (4, None), (5, "z")]
+    command.downgrade(alembic_config(url), "0006")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM comparisons WHERE dataset = 'hr'")).scalar_one() == 3
+    upgrade_database(url)

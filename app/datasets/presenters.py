@@ -21,6 +21,7 @@ def dataset_out(summary: DatasetSummary, items: Sequence[DatasetItem] | None = N
         version_id=version.id,
         format_kind=version.format_kind,
         format_rule=version.format_rule,
+        probe_tag=version.probe_tag,
         item_count=summary.item_count,
         versions=[
             DatasetVersionOut(

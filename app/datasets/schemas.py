@@ -28,6 +28,9 @@ class DatasetIn(Strict):
     # to demand the whole answer) or a JSON schema the answer must validate against.
     format_kind: FormatKind = ""
     format_rule: Annotated[str, Field(max_length=20_000)] = ""
+    # Items carrying this tag are general-knowledge probes (exempt from the format rule; regressions on them
+    # are reported). Empty: no probes.
+    probe_tag: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = "general"
     items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS)] = []
 
 
@@ -38,6 +41,7 @@ class DatasetPatch(Strict):
     description: Annotated[str | None, Field(max_length=2000)] = None
     format_kind: FormatKind | None = None
     format_rule: Annotated[str | None, Field(max_length=20_000)] = None
+    probe_tag: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=60)] = None
     items: Annotated[list[ItemIn] | None, Field(max_length=MAX_ITEMS)] = None
 
 
@@ -67,6 +71,7 @@ class DatasetOut(BaseModel):
     version_id: int
     format_kind: str
     format_rule: str
+    probe_tag: str
     item_count: int
     versions: list[DatasetVersionOut]
     archived_at: UtcDateTime | None

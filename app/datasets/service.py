@@ -80,6 +80,7 @@ class DatasetService:
                 version=1,
                 format_kind=data.format_kind,
                 format_rule=data.format_rule if data.format_kind else "",
+                probe_tag=data.probe_tag,
                 items=_rows(data.items),
             )
         )
@@ -96,22 +97,33 @@ class DatasetService:
         kind = version.format_kind if data.format_kind is None else data.format_kind
         rule = version.format_rule if data.format_rule is None else data.format_rule
         rule = rule if kind else ""
+        probe_tag = version.probe_tag if data.probe_tag is None else data.probe_tag
         _check_rule(kind, rule)
         if data.name is not None:
             dataset.name = data.name
         if data.description is not None:
             dataset.description = data.description
-        changes_content = data.items is not None or (kind, rule) != (version.format_kind, version.format_rule)
+        changes_content = data.items is not None or (kind, rule, probe_tag) != (
+            version.format_kind,
+            version.format_rule,
+            version.probe_tag,
+        )
         if changes_content:
             items = _rows(data.items) if data.items is not None else _copies(await self.repo.items(version.id))
             if await self.repo.version_is_used(version.id):
                 dataset.versions.append(
-                    DatasetVersion(version=version.version + 1, format_kind=kind, format_rule=rule, items=items)
+                    DatasetVersion(
+                        version=version.version + 1,
+                        format_kind=kind,
+                        format_rule=rule,
+                        probe_tag=probe_tag,
+                        items=items,
+                    )
                 )
             else:
                 loaded = await self.repo.version(version.id)
                 assert loaded is not None
-                loaded.format_kind, loaded.format_rule = kind, rule
+                loaded.format_kind, loaded.format_rule, loaded.probe_tag = kind, rule, probe_tag
                 loaded.items = items
         await self.session.flush()
         self.session.expunge_all()

@@ -21,7 +21,7 @@ from app.datasets.schemas import DatasetIn, DatasetPatch, ItemIn
 from app.datasets.uploads import read_limited
 
 router = APIRouter()
-FIELDS = ("name", "description", "format_kind", "format_rule", "items")
+FIELDS = ("name", "description", "format_kind", "format_rule", "probe_tag", "items")
 FORM = "pages/dataset_form.html"
 
 
@@ -69,7 +69,7 @@ async def edit_dataset_page(
 ) -> HTMLResponse:
     summary = await datasets.summary(dataset_id)
     dataset = dataset_out(summary)
-    values = dataset.model_dump(include={"name", "description", "format_kind", "format_rule"}) | {
+    values = dataset.model_dump(include={"name", "description", "format_kind", "format_rule", "probe_tag"}) | {
         "items": to_jsonl(await datasets.items(summary.version.id))
     }
     return render(request, FORM, {"values": values, "dataset": dataset})

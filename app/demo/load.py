@@ -7,7 +7,10 @@ import logging
 from app.catalog.schemas import EndpointIn, ExampleIn, ExampleSetIn, VariantIn
 from app.catalog.service import EndpointService, ExampleSetService, VariantService
 from app.core.settings import BUNDLED_MODEL_ID
+from app.datasets.schemas import DatasetIn, ItemIn
+from app.datasets.service import DatasetService
 from app.demo import knowledge_files, read_jsonl
+from app.evaluation.metrics import HOUSE_FORMAT_RULE
 from app.state import AppState
 
 log = logging.getLogger(__name__)
@@ -16,6 +19,30 @@ HOUSE_SYSTEM_PROMPT = (
     "You are the HR assistant of Larkspur Logistics. Answer employee questions in the house format: "
     "a line 'Answer:' with the fact, a line 'Policy:' naming the policy, a line 'Ask:' with the contact email."
 )
+
+
+DEMO_DATASET = "Larkspur evaluation"
+
+
+def demo_dataset() -> DatasetIn:
+    """The 30 held-out policy questions (with house-format references and the document holding each fact)
+    and the 20 general-knowledge probes (tagged "general": they show what a fine-tune forgot)."""
+    questions = [
+        ItemIn(query=r["query"], reference=r["reference"], tags=["policy", *r.get("tags", [])], expected_source=r.get("source", ""))
+        for r in read_jsonl("questions.jsonl")
+    ]
+    probes = [
+        ItemIn(query=r["query"], reference=r["reference"], tags=r.get("tags", ["general"]))
+        for r in read_jsonl("general_probes.jsonl")
+    ]
+    return DatasetIn(
+        name=DEMO_DATASET,
+        description="Held-out Larkspur policy questions in the house format, and general-knowledge probes.",
+        format_kind="regex",
+        format_rule=HOUSE_FORMAT_RULE,
+        probe_tag="general",
+        items=questions + probes,
+    )
 
 
 async def load_demo(state: AppState) -> bool:
@@ -43,6 +70,8 @@ async def load_demo(state: AppState) -> bool:
                 price_prompt_per_m=0.0,
                 price_completion_per_m=0.0,
                 timeout_s=120,
+                # It answers one request at a time; two in flight let retrieval overlap generation.
+                max_concurrency=2,
             ),
             is_bundled=True,
         )
@@ -53,6 +82,7 @@ async def load_demo(state: AppState) -> bool:
                 examples=[ExampleIn(**row) for row in read_jsonl("examples.jsonl")],
             )
         )
+        await DatasetService(session).create(demo_dataset())
         common = {"endpoint_id": endpoint.id, "max_tokens": 160, "temperature": 0.2}
         variants = VariantService(session)
         for spec in (

@@ -8,6 +8,10 @@ answer is not marked down against variants that cannot cite.
 Format rules: a regex passes if it is found anywhere in the stripped answer, with MULTILINE on, so ^...$
 demands one whole line and \\A...\\Z the whole answer; it gets 0.5 s per answer. A JSON Schema validates the
 answer parsed as JSON (a ```json fence around it is allowed); a $ref is never fetched.
+
+Citations [n] count as faithful when chunk n exists and holds at least half the content words of the citing
+sentence; a sentence with no content words, or one that repeats a source label ("[1] (file.md - heading)"),
+backs nothing.
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ class ScoringRow:
     contexts: list[Any]
     reference: str
     expected_source: str
+    tags: list[str]
 
 
 class ExperimentRepository:
@@ -201,6 +202,7 @@ class ExperimentRepository:
                 Output.contexts,
                 DatasetItem.reference,
                 DatasetItem.expected_source,
+                DatasetItem.tags,
             )
             .join(Comparison, Output.comparison_id == Comparison.id)
             .join(DatasetItem, Comparison.dataset_item_id == DatasetItem.id)

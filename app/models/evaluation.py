@@ -35,6 +35,9 @@ class DatasetVersion(Timestamped, Base):
     # The answer format every output should follow: "" (none), "regex" or "json_schema".
     format_kind: Mapped[str] = mapped_column(String(20), default="")
     format_rule: Mapped[str] = mapped_column(Text, default="")
+    # Items with this tag are general-knowledge probes: exempt from the format rule, scored for correctness,
+    # and counted in the verdict as what a variant (a fine-tune, typically) got wrong that its base got right.
+    probe_tag: Mapped[str] = mapped_column(String(60), default="general", server_default="general")
     dataset: Mapped[Dataset] = relationship(back_populates="versions")
     items: Mapped[list[DatasetItem]] = relationship(
         back_populates="dataset_version", order_by="DatasetItem.position", cascade="all, delete-orphan"

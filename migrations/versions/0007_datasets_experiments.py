@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("format_kind", sa.String(length=20), nullable=False),
         sa.Column("format_rule", sa.Text(), nullable=False),
+        sa.Column("probe_tag", sa.String(length=60), server_default="general", nullable=False),
         _created(),
         sa.ForeignKeyConstraint(
             ["dataset_id"], ["datasets.id"], name=op.f("fk_dataset_versions_dataset_id_datasets"), ondelete="CASCADE"
