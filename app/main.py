@@ -44,6 +44,8 @@ from app.leaderboard import ui as leaderboard_ui
 from app.rating import api as rating_api
 from app.rating import ui as rating_ui
 from app.state import build_state
+from app.verdict import api as verdict_api
+from app.verdict import ui as verdict_ui
 
 log = logging.getLogger("triptych")
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (leaderboard_api, "leaderboard"),
         (datasets_api, "datasets"),
         (experiments_api, "experiments"),
+        (verdict_api, "verdict"),
     ):
         app.include_router(module.router, tags=[tag])
     # Every unsafe request to a page route is CSRF-checked here, so no route can forget it.
@@ -211,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge_ui,
         datasets_ui,
         experiments_ui,
+        verdict_ui,
     ):
         app.include_router(module.router, include_in_schema=False, dependencies=csrf)
     document_all_errors(app)

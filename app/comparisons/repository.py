@@ -40,7 +40,7 @@ class ComparisonRepository:
         return await self.session.scalar(stmt)
 
 
-    async def list(self, *, limit: int, offset: int = 0) -> Sequence[Comparison]:
+    async def list(self, *, limit: int, offset: int = 0, experiment_id: int | None = None) -> Sequence[Comparison]:
         stmt = (
             select(Comparison)
             .order_by(Comparison.id.desc())
@@ -48,10 +48,15 @@ class ComparisonRepository:
             .offset(offset)
             .options(*_COMPARISON_LOADS)
         )
+        if experiment_id is not None:
+            stmt = stmt.where(Comparison.experiment_id == experiment_id)
         return (await self.session.scalars(stmt)).all()
 
-    async def count(self) -> int:
-        return int(await self.session.scalar(select(func.count(Comparison.id))) or 0)
+    async def count(self, *, experiment_id: int | None = None) -> int:
+        stmt = select(func.count(Comparison.id))
+        if experiment_id is not None:
+            stmt = stmt.where(Comparison.experiment_id == experiment_id)
+        return int(await self.session.scalar(stmt) or 0)
 
     async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
         """Variant versions with everything a run needs (endpoint, examples, knowledge base), in one go."""

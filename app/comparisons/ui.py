@@ -18,7 +18,11 @@ from app.core.auth import Principal
 from app.core.errors import DomainError, Forbidden
 from app.core.types import Id, PageNumber
 from app.core.web import error_status, form_errors, is_htmx, redirect_to, render
+from app.datasets.deps import DatasetsDep
+from app.datasets.presenters import dataset_out
 from app.demo import read_jsonl
+from app.experiments.deps import ExperimentsDep
+from app.experiments.presenters import experiment_view
 from app.rating.deps import JudgementsDep, RatingsDep
 
 router = APIRouter()
@@ -35,12 +39,18 @@ def _suggestions() -> list[str]:
 
 
 @router.get("/", name="compare_page", response_class=HTMLResponse)
-async def compare_page(request: Request, _user: UiUser, variants: VariantsDep) -> HTMLResponse:
-    return render(
-        request,
-        "pages/compare.html",
-        {"variants": [variant_out(v) for v in await variants.list()], "suggestions": _suggestions()},
-    )
+async def compare_page(
+    request: Request, _user: UiUser, variants: VariantsDep, datasets: DatasetsDep, experiments: ExperimentsDep
+) -> HTMLResponse:
+    recent = await experiments.service.recent(limit=1)
+    context = {
+        "variants": [variant_out(v) for v in await variants.list()],
+        "suggestions": _suggestions(),
+        # One click from here to a whole dataset across every variant, and to the latest run's verdict.
+        "offer_datasets": [dataset_out(s) for s in await datasets.list()][:3],
+        "latest_experiment": await experiment_view(experiments.service, recent[0].id) if recent else None,
+    }
+    return render(request, "pages/compare.html", context)
 
 
 @router.post("/comparisons", name="create_comparison_ui", response_model=None)
@@ -98,9 +108,13 @@ async def create_comparison(
 
 @router.get("/comparisons", name="comparisons_page", response_class=HTMLResponse)
 async def comparisons_page(
-    request: Request, user: UiUser, reader: ReaderDep, page: Annotated[PageNumber, Query()] = 1
+    request: Request,
+    user: UiUser,
+    reader: ReaderDep,
+    page: Annotated[PageNumber, Query()] = 1,
+    experiment: Annotated[Id | None, Query(description="only this experiment's comparisons")] = None,
 ) -> HTMLResponse:
-    comparisons, total = await reader.page(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    comparisons, total = await reader.page(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, experiment_id=experiment)
     return render(
         request,
         "pages/comparisons.html",
@@ -110,6 +124,7 @@ async def comparisons_page(
             "pages": max(1, -(-total // PAGE_SIZE)),
             "has_next": page * PAGE_SIZE < total,
             "total": total,
+            "experiment": experiment,
         },
     )
 

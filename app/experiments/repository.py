@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.models import (
     Comparison,
+    ComparisonTag,
     DatasetItem,
     DatasetVersion,
     Experiment,
@@ -113,6 +114,19 @@ class ExperimentRepository:
         if rows:
             await self.session.execute(insert(Output), list(rows))
 
+    async def insert_comparisons(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert comparisons in one multi-row statement; their ids, in the order given."""
+        if not rows:
+            return []
+        result = await self.session.execute(
+            insert(Comparison).returning(Comparison.id, sort_by_parameter_order=True), list(rows)
+        )
+        return [int(i) for i in result.scalars().all()]
+
+    async def insert_tags(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(ComparisonTag), list(rows))
+
     async def comparison_ids(self, experiment_id: int) -> dict[tuple[int, int], int]:
         """(item id, sample) -> comparison id."""
         stmt = select(Comparison.dataset_item_id, Comparison.sample, Comparison.id).where(
@@ -158,13 +172,21 @@ class ExperimentRepository:
         return found
 
     async def finish_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Write finished outputs (each dict has its `id`); only pending rows change, so a result that arrives
-        twice (a resumed run racing a late one) is written once."""
+        """Write finished outputs (each dict has its `id`), one executemany per set of columns; only pending
+        rows change, so a result that arrives twice (a resumed run racing a late one) is written once."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
-            values = {k: v for k, v in row.items() if k != "id"}
-            await self.session.execute(
-                update(Output).where(Output.id == row["id"], Output.status == "pending").values(**values)
+            shapes.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+        for columns, group in shapes.items():
+            # The Core table, not the ORM entity: an executemany, not the ORM's per-row bulk update.
+            table = cast(Table, Output.__table__)
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("output_id"), table.c.status == "pending")
+                .values({c: bindparam(f"v_{c}") for c in columns})
             )
+            params = [{"output_id": r["id"], **{f"v_{c}": r[c] for c in columns}} for r in group]
+            await self.session.execute(stmt, params)
 
     async def counts(self, experiment_id: int, now: datetime) -> Counts:
         of_experiment = select(Comparison.id).where(Comparison.experiment_id == experiment_id)
@@ -219,3 +241,51 @@ class ExperimentRepository:
     async def add_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(OutputMetric), list(rows))
+
+
+@dataclass(frozen=True)
+class JudgePair:
+    comparison_id: int
+    query: str
+    reference: str
+    a_id: int
+    a_text: str
+    b_id: int
+    b_text: str
+
+
+async def judge_pairs(session: AsyncSession, experiment_id: int) -> list[JudgePair]:
+    """Every pair of answered outputs in each of the experiment's comparisons (in shown order) with no
+    verdict yet."""
+    stmt = (
+        select(Comparison.id, Comparison.query, DatasetItem.reference, Output.id, Output.text, Output.position)
+        .join(Output, Output.comparison_id == Comparison.id)
+        .join(DatasetItem, Comparison.dataset_item_id == DatasetItem.id)
+        .where(Comparison.experiment_id == experiment_id, Output.status == "done")
+        .order_by(Comparison.id, Output.position)
+    )
+    judged = {
+        (c, a, b)
+        for c, a, b in (
+            await session.execute(
+                select(JudgeVerdict.comparison_id, JudgeVerdict.output_a_id, JudgeVerdict.output_b_id).where(
+                    JudgeVerdict.experiment_id == experiment_id
+                )
+            )
+        ).all()
+    }
+    by_comparison: dict[int, list[tuple[str, str, int, str]]] = {}
+    for cid, query, reference, oid, text, _position in (await session.execute(stmt)).all():
+        by_comparison.setdefault(cid, []).append((query, reference, oid, text))
+    pairs = []
+    for cid, outputs in by_comparison.items():
+        for i, (query, reference, a_id, a_text) in enumerate(outputs):
+            for _q, _r, b_id, b_text in outputs[i + 1 :]:
+                if (cid, a_id, b_id) not in judged:
+                    pairs.append(JudgePair(cid, query, reference, a_id, a_text, b_id, b_text))
+    return pairs
+
+
+async def add_verdicts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(JudgeVerdict), list(rows))

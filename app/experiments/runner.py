@@ -5,6 +5,7 @@ every output row exists from the start and only pending ones are run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -27,35 +28,43 @@ Phase = Callable[[int], Awaitable[None]]
 class _BatchWriter:
     """Buffers finished outputs and writes them every `interval` seconds in one transaction: one commit per
     answer would cap throughput on SQLite. A kill loses at most the buffer, whose outputs stay pending and
-    are run again on resume (never doubled: each output row exists once)."""
+    are run again on resume (never doubled: each output row exists once). A flush is never cancelled half
+    way (that could leave a write transaction open): closing waits for the one in progress."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float):
         self.sessions = sessions
         self.interval = interval
         self.rows: list[dict[str, Any]] = []
+        self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def put(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
 
     async def flush(self) -> None:
-        rows, self.rows = self.rows, []
-        if rows:
-            async with self.sessions.begin() as session:
-                await ExperimentRepository(session).finish_many(rows)
+        async with self._lock:
+            rows, self.rows = self.rows, []
+            if rows:
+                async with self.sessions.begin() as session:
+                    await ExperimentRepository(session).finish_many(rows)
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
             await self.flush()
 
-    def __enter__(self) -> _BatchWriter:
+    async def __aenter__(self) -> _BatchWriter:
         self._task = asyncio.create_task(self._loop())
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    async def __aexit__(self, *_exc: object) -> None:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
+            # Shielded: a cancelled run (shutdown) still lets the last flush finish cleanly.
+            await asyncio.shield(self._task)
+        await self.flush()
 
 
 class ExperimentRunner:
@@ -101,6 +110,10 @@ class ExperimentRunner:
                 await repo.set_status(experiment_id, "running", started_at=experiment.started_at or utcnow())
             if not await self._generate(experiment_id, refresh):
                 return  # cancelled: finished outputs are kept, nothing more is asked
+            async with self.sessions() as session:
+                left = len(await ExperimentRepository(session).pending(experiment_id))
+            if left:
+                raise RuntimeError(f"{left} outputs are still pending after the run; resume to try them again")
             for status, phase in self.phases:
                 if not await self._still(experiment_id, status):
                     return
@@ -139,7 +152,7 @@ class ExperimentRunner:
                 p.endpoint_id: max(1, job.endpoint.max_concurrency) for p, job in zip(to_run, jobs, strict=True)
             }
         cancelled = asyncio.Event()
-        with _BatchWriter(self.sessions, self.flush_interval) as writer:
+        async with _BatchWriter(self.sessions, self.flush_interval) as writer:
             for p in pending:
                 if p.cache_key in cached:
                     writer.put(_cache_hit(p, cached[p.cache_key]))
@@ -157,7 +170,6 @@ class ExperimentRunner:
                 )
             finally:
                 watcher.cancel()
-            await writer.flush()
         return not cancelled.is_set()
 
     async def _worker(

@@ -17,7 +17,7 @@ from app.core.types import as_utc
 from app.datasets.service import DatasetService
 from app.experiments.repository import Counts, ExperimentRepository
 from app.experiments.schemas import ExperimentIn
-from app.models import Comparison, ComparisonTag, Experiment, ExperimentVariant, VariantVersion, utcnow
+from app.models import Experiment, ExperimentVariant, VariantVersion, utcnow
 
 FINISHED = ("done", "cancelled", "failed")
 
@@ -95,26 +95,34 @@ class ExperimentService:
         )
         self.repo.add(experiment)
         await self.session.flush()
-        comparisons = [
-            Comparison(
-                query=item.query,
-                created_by=created_by,
-                dataset=summary.dataset.name,
-                experiment_id=experiment.id,
-                dataset_item_id=item.id,
-                sample=sample,
-                tags=[ComparisonTag(tag=t) for t in dict.fromkeys(item.tags)],
-            )
-            for item in items
-            for sample in range(data.repeats)
-        ]
-        self.session.add_all(comparisons)
-        await self.session.flush()
         now = utcnow()
+        runs = [(item, sample) for item in items for sample in range(data.repeats)]
+        # Multi-row inserts: a 500-item experiment is 500 comparisons and 2,000 outputs, written at once.
+        comparison_ids = await self.repo.insert_comparisons(
+            [
+                {
+                    "query": item.query,
+                    "created_by": created_by,
+                    "dataset": summary.dataset.name,
+                    "experiment_id": experiment.id,
+                    "dataset_item_id": item.id,
+                    "sample": sample,
+                    "created_at": now,
+                }
+                for item, sample in runs
+            ]
+        )
+        await self.repo.insert_tags(
+            [
+                {"comparison_id": cid, "tag": tag}
+                for cid, (item, _sample) in zip(comparison_ids, runs, strict=True)
+                for tag in dict.fromkeys(item.tags)
+            ]
+        )
         await self.repo.insert_outputs(
             [
                 {
-                    "comparison_id": c.id,
+                    "comparison_id": cid,
                     "variant_version_id": v.id,
                     "position": position,
                     "status": "pending",
@@ -123,10 +131,10 @@ class ExperimentService:
                     "model": "",
                     "contexts": [],
                     "prompt": [],
-                    "cache_key": cache_key(v, c.query, c.sample),
+                    "cache_key": cache_key(v, item.query, sample),
                     "created_at": now,
                 }
-                for c in comparisons
+                for cid, (item, sample) in zip(comparison_ids, runs, strict=True)
                 for position, v in enumerate(versions)
             ]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -119,12 +120,26 @@ async def read_chat_stream(
             result, model=result.model or endpoint.model, ttft_ms=elapsed, queue_ms=queue_ms
         )
     ttft_ms: float | None = None
-    async for _event, data in iter_sse_data(stream_lines(response, endpoint)):
+    events = iter_sse_data(stream_lines(response, endpoint))
+    async for _event, data in events:
         if stream.feed(data) and ttft_ms is None:
             ttft_ms = round((time.perf_counter() - started) * 1000, 1)
         if stream.finished:
+            await _drain(events)
             break
     return dataclasses.replace(stream.result(endpoint.model, ttft_ms), queue_ms=queue_ms)
+
+
+async def _drain(events: AsyncIterator[tuple[str | None, str]], *, seconds: float = 1.0, most: int = 64) -> None:
+    """Read what follows the end of the answer (normally only the end of the body) so the connection goes
+    back to the pool instead of being closed: a new TCP connection per answer cost an experiment a third of
+    its throughput. A server that keeps talking past the end is cut off instead."""
+    try:
+        async with asyncio.timeout(seconds):
+            for _ in range(most):
+                await anext(events)
+    except (StopAsyncIteration, TimeoutError, ProviderError):
+        return
 
 
 def reported_queue_ms(response: httpx.Response) -> float | None:

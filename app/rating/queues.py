@@ -31,20 +31,21 @@ class QueueService:
         self.repo = QueueRepository(session)
 
     async def create(self, data: QueueIn, created_by: str) -> ReviewQueue:
-        if data.comparison_ids and (data.dataset or data.tag):
-            raise Invalid("give either comparison_ids or a dataset/tag filter, not both")
+        filtered = bool(data.dataset or data.tag or data.experiment_id)
+        if data.comparison_ids and filtered:
+            raise Invalid("give either comparison_ids or a dataset/tag/experiment filter, not both")
         if data.comparison_ids:
             ids = list(dict.fromkeys(data.comparison_ids))
             if missing := sorted(set(ids) - await self.repo.existing_comparisons(ids)):
                 raise Invalid(f"comparison_ids: unknown comparison id(s): {', '.join(map(str, missing[:20]))}")
-        elif data.dataset or data.tag:
-            ids = await self.repo.matching_comparisons(data.dataset, data.tag)
+        elif filtered:
+            ids = await self.repo.matching_comparisons(data.dataset, data.tag, data.experiment_id)
             if len(ids) > MAX_QUEUE_ITEMS:
                 raise Invalid(f"more than {MAX_QUEUE_ITEMS} comparisons match: narrow the filter")
         else:
-            raise Invalid("say which comparisons to queue: comparison_ids, or a dataset and/or tag")
+            raise Invalid("say which comparisons to queue: comparison_ids, or a dataset, tag or experiment_id")
         if not ids:
-            raise Invalid("no comparisons match that dataset and tag")
+            raise Invalid("no comparisons match that dataset, tag and experiment")
         queue = ReviewQueue(name=data.name, raters_per_item=data.raters_per_item, created_by=created_by)
         queue.items = [ReviewQueueItem(comparison_id=cid, position=i) for i, cid in enumerate(ids)]
         self.repo.add(queue)

@@ -67,9 +67,11 @@ class QueueRepository:
         found = await self.session.scalars(select(Comparison.id).where(Comparison.id.in_(set(ids))))
         return set(found.all())
 
-    async def matching_comparisons(self, dataset: str, tag: str) -> list[int]:
-        """Comparisons from a dataset and/or with a tag, oldest first."""
+    async def matching_comparisons(self, dataset: str, tag: str, experiment_id: int | None = None) -> list[int]:
+        """Comparisons from a dataset, with a tag and/or of an experiment, oldest first."""
         stmt = select(Comparison.id).order_by(Comparison.id).limit(MAX_QUEUE_ITEMS + 1)
+        if experiment_id is not None:
+            stmt = stmt.where(Comparison.experiment_id == experiment_id)
         if dataset:
             stmt = stmt.where(Comparison.dataset == dataset)
         if tag:

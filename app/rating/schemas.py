@@ -86,6 +86,8 @@ class QueueIn(Strict):
     comparison_ids: Annotated[list[Id], Field(max_length=5000)] = []
     dataset: Annotated[str, Field(max_length=120)] = ""
     tag: Annotated[str, Field(max_length=60)] = ""
+    # Every comparison (item x sample) of one experiment.
+    experiment_id: Id | None = None
 
 
 class RaterProgressOut(BaseModel):

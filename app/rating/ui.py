@@ -162,8 +162,9 @@ async def create_queue(
     comparison_ids: Annotated[str, Form(max_length=60_000)] = "",
     dataset: Annotated[str, Form(max_length=200)] = "",
     tag: Annotated[str, Form(max_length=100)] = "",
+    experiment_id: Annotated[Id | None, Form()] = None,
 ) -> Response:
-    """Comparison ids separated by commas or spaces, or a dataset and/or tag that selects them."""
+    """Comparison ids separated by commas or spaces, or a dataset, tag and/or experiment that selects them."""
     try:
         ids = [int(p) for p in comparison_ids.replace(",", " ").split()]
     except ValueError:
@@ -176,6 +177,7 @@ async def create_queue(
                 comparison_ids=ids,
                 dataset=dataset.strip(),
                 tag=tag.strip(),
+                experiment_id=experiment_id,
             )
             queue = await queues.create(data, user.name)
             return redirect_to(request, "queue_page", queue_id=queue.id)

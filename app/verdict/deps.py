@@ -1,0 +1,17 @@
+"""The verdict service for its routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.core.deps import SessionDep
+from app.verdict.service import VerdictService
+
+
+def get_verdict_service(session: SessionDep) -> VerdictService:
+    return VerdictService(session)
+
+
+VerdictDep = Annotated[VerdictService, Depends(get_verdict_service)]

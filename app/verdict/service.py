@@ -1,0 +1,41 @@
+"""The verdict's rules: load the evidence (blind raters see only what they rated) and analyse it off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Invalid, NotFound
+from app.verdict.analysis import analyse, compare
+from app.verdict.evidence import Evidence, PairedComparison, Verdict
+from app.verdict.repository import load_evidence
+
+
+class VerdictService:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def evidence(self, experiment_id: int, *, rated_by: str | None = None) -> Evidence:
+        evidence = await load_evidence(self.session, experiment_id, rated_by=rated_by)
+        if evidence is None:
+            raise NotFound(f"experiment {experiment_id} not found")
+        return evidence
+
+    async def verdict(self, experiment_id: int, *, rated_by: str | None = None) -> Verdict:
+        evidence = await self.evidence(experiment_id, rated_by=rated_by)
+        # Bootstraps are CPU work: keep the event loop free for other requests.
+        return await asyncio.to_thread(analyse, evidence)
+
+    async def compare(
+        self, experiment_id: int, a_variant_id: int, b_variant_id: int, *, rated_by: str | None = None
+    ) -> PairedComparison:
+        """A against B, item by item; a and b are variant ids of the experiment."""
+        evidence = await self.evidence(experiment_id, rated_by=rated_by)
+        version_of = {v.variant_id: v.version_id for v in evidence.variants}
+        for field, variant_id in (("a", a_variant_id), ("b", b_variant_id)):
+            if variant_id not in version_of:
+                raise Invalid(f"{field}: variant {variant_id} is not part of experiment {experiment_id}")
+        if a_variant_id == b_variant_id:
+            raise Invalid("b: compare two different variants")
+        return await asyncio.to_thread(compare, evidence, version_of[a_variant_id], version_of[b_variant_id])
