@@ -118,6 +118,9 @@ class VariantConfig(Strict):
     # Chunks scoring below this cosine similarity are dropped; MMR trades a little relevance for variety.
     min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
     use_mmr: bool = False
+    # RAG: how the retrieved sources and the question are laid out for the model (a Jinja template with
+    # `contexts` — each with source, heading, text — and `query`); empty = the built-in template.
+    context_template: Annotated[str, Field(max_length=8000)] = ""
 
 
 class VariantIn(VariantConfig):
@@ -131,6 +134,7 @@ class VariantPatch(Strict):
     description: Annotated[str | None, Field(max_length=2000)] = None
     endpoint_id: Id | None = None
     system_prompt: Annotated[str | None, Field(max_length=8000)] = None
+    context_template: Annotated[str | None, Field(max_length=8000)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
     max_tokens: Annotated[int | None, Field(ge=1, le=4096)] = None

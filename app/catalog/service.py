@@ -27,6 +27,7 @@ from app.core.secrets import KeyCipher
 from app.core.settings import BUNDLED_MODEL_ID
 from app.models import Endpoint, Example, ExampleSet, Variant, VariantVersion, utcnow
 from app.pipelines.base import FINE_TUNED_STRATEGIES, RETRIEVAL_STRATEGIES
+from app.prompts import user_template_problem
 from app.providers.base import EndpointConfig
 from app.providers.urls import avalidate_endpoint_url
 
@@ -188,11 +189,15 @@ CONFIG_FIELDS = tuple(VariantConfig.model_fields)
 
 
 NULLABLE_CONFIG = frozenset({"example_set_id", "knowledge_base_id"})
+# Config fields added after the first variants were stored, with the value that means "not set".
+LATER_FIELDS: dict[str, Any] = {"context_template": ""}
 
 
 def config_hash(strategy: str, config: dict[str, Any]) -> str:
-    """A stable identity for a recipe: same strategy and settings, same hash."""
-    canonical = json.dumps({"strategy": strategy, **config}, sort_keys=True, separators=(",", ":"))
+    """A stable identity for a recipe: same strategy and settings, same hash. Settings added later count only
+    when set, so recipes stored before they existed keep their hash."""
+    material = {k: v for k, v in config.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+    canonical = json.dumps({"strategy": strategy, **material}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -315,6 +320,8 @@ class VariantService:
             example_set = await ExampleSetRepository(self.session).get(config.example_set_id)
             if example_set is None or example_set.archived_at is not None:
                 raise Invalid(f"example_set_id {config.example_set_id} does not name an active example set")
+        if config.context_template and (problem := user_template_problem(config.context_template)):
+            raise Invalid(f"context_template: {problem}")
         if strategy == "few_shot" and config.few_shot_k > 0 and config.example_set_id is None:
             raise Invalid("a few_shot variant with few_shot_k > 0 needs an example_set_id")
         kb = None

@@ -35,6 +35,7 @@ from app.core.web import (
 from app.knowledge.deps import KnowledgeDep
 from app.leaderboard.deps import LeaderboardDep
 from app.pipelines.base import Strategy
+from app.prompts import template_source
 
 router = APIRouter()
 VARIANT_FIELDS = (
@@ -43,6 +44,7 @@ VARIANT_FIELDS = (
     "description",
     "endpoint_id",
     "system_prompt",
+    "context_template",
     "temperature",
     "top_p",
     "max_tokens",
@@ -91,6 +93,7 @@ class VariantChoices:
             "example_sets": [s for s, _n in await self.example_sets.list()],
             "knowledge_bases": await self.knowledge.active(),
             "strategies": list(Strategy),
+            "default_context_template": template_source("rag_user.j2"),
         }
 
 

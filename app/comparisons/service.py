@@ -151,6 +151,7 @@ class ComparisonRunner:
             strategy=version.variant.strategy,
             endpoint=endpoint_config(version.endpoint, self.cipher),
             system_prompt=version.system_prompt,
+            context_template=version.context_template,
             temperature=version.temperature,
             top_p=version.top_p,
             max_tokens=version.max_tokens,

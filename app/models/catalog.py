@@ -159,6 +159,8 @@ class VariantVersion(Timestamped, Base):
     config_hash: Mapped[str] = mapped_column(String(64), index=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"))
     system_prompt: Mapped[str] = mapped_column(Text, default="")
+    # RAG: the layout of sources and question (a Jinja template); "" = the built-in one.
+    context_template: Mapped[str] = mapped_column(Text, default="", server_default="")
     temperature: Mapped[float] = mapped_column(Float, default=0.2)
     top_p: Mapped[float] = mapped_column(Float, default=1.0)
     max_tokens: Mapped[int] = mapped_column(Integer, default=200)

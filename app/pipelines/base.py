@@ -40,6 +40,7 @@ class VariantSpec:
     strategy: str
     endpoint: EndpointConfig
     system_prompt: str = ""
+    context_template: str = ""
     temperature: float = 0.2
     top_p: float = 1.0
     max_tokens: int = 200

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import ClassVar
 
 from app.pipelines.base import PipelineError, PreparedPrompt, Strategy, VariantSpec, system_messages
-from app.prompts import render_prompt
+from app.prompts import render_prompt, render_user_template
 from app.providers.base import ChatMessage
 from app.retrieval.store import VectorStore
 
@@ -24,7 +24,14 @@ class RagPipeline:
         contexts = await self.retrieve(query, spec)
         default = render_prompt("rag_system.j2") if self.default_system is None else self.default_system
         messages = system_messages(spec, default=default)
-        messages.append(ChatMessage("user", render_prompt("rag_user.j2", contexts=contexts, query=query)))
+        if spec.context_template:
+            try:
+                user = render_user_template(spec.context_template, contexts=contexts, query=query)
+            except ValueError as exc:
+                raise PipelineError(f"the variant's context template failed: {exc}") from exc
+        else:
+            user = render_prompt("rag_user.j2", contexts=contexts, query=query)
+        messages.append(ChatMessage("user", user))
         return PreparedPrompt(messages=messages, contexts=contexts)
 
     async def retrieve(self, query: str, spec: VariantSpec) -> list[dict[str, object]]:

@@ -136,6 +136,8 @@ def upgrade() -> None:
         batch.create_unique_constraint(op.f("uq_outputs_comparison_id"), ["comparison_id", "variant_version_id"])
     with op.batch_alter_table("endpoints") as batch:
         batch.add_column(sa.Column("max_concurrency", sa.Integer(), server_default="4", nullable=False))
+    with op.batch_alter_table("variant_versions") as batch:
+        batch.add_column(sa.Column("context_template", sa.Text(), server_default="", nullable=False))
     op.create_table(
         "output_metrics",
         sa.Column("output_id", sa.Integer(), nullable=False),
@@ -266,6 +268,8 @@ def _labels_to_datasets(bind: sa.Connection) -> None:
 def downgrade() -> None:
     op.drop_table("judge_verdicts")
     op.drop_table("output_metrics")
+    with op.batch_alter_table("variant_versions") as batch:
+        batch.drop_column("context_template")
     with op.batch_alter_table("endpoints") as batch:
         batch.drop_column("max_concurrency")
     with op.batch_alter_table("outputs") as batch:

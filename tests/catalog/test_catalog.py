@@ -156,3 +156,18 @@ async def test_example_set_crud(client: httpx.AsyncClient, auth: dict[str, str])
     assert (await client.get("/api/v1/example-sets", headers=auth)).json() == []
     listed = (await client.get("/api/v1/example-sets?include_archived=true", headers=auth)).json()
     assert [s["id"] for s in listed] == [set_id]
+
+
+async def test_a_rag_variants_context_template_is_checked_and_versioned(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    endpoint = await create_endpoint(client, auth)
+    kb = (await client.post("/api/v1/knowledge-bases", json={"name": "kb-t"}, headers=auth)).json()
+    body = {"name": "rag-t", "strategy": "rag", "endpoint_id": endpoint["id"], "knowledge_base_id": kb["id"], "top_k": 2}
+    bad = await client.post("/api/v1/variants", json=body | {"context_template": "{% for c in contexts %}"}, headers=auth)
+    assert bad.status_code == 422 and "context_template" in bad.json()["detail"]
+    plain = (await client.post("/api/v1/variants", json=body, headers=auth)).json()
+    templated = await client.patch(
+        f"/api/v1/variants/{plain['id']}", json={"context_template": "{{ query }}"}, headers=auth
+    )
+    assert templated.status_code == 200
+    assert templated.json()["config"]["context_template"] == "{{ query }}"
+    assert templated.json()["config_hash"] != plain["config_hash"]

@@ -50,6 +50,8 @@ class FakeModel:
     ignore_max_tokens: bool = False
     # Like the bundled server: wait this long "in a queue" first and report it in X-Queue-Ms.
     queue_s: float = 0.0
+    # A judge: answer "A" when the text between "[Answer A]" and its end marker contains this, else "B".
+    judge_prefers: str | None = None
     calls: int = field(default=0, init=False)
 
 
@@ -65,6 +67,12 @@ def _usage(payload: dict[str, Any], completion: list[str]) -> dict[str, int]:
         "completion_tokens": len(completion),
         "total_tokens": prompt + len(completion),
     }
+
+
+def _judged(payload: dict[str, Any], prefers: str) -> str:
+    prompt = str(payload.get("messages", [{}])[-1].get("content", ""))
+    first = prompt.split("[Answer A]", 1)[-1].split("[End of answer A]", 1)[0]
+    return "A" if prefers in first else "B"
 
 
 class FakeOpenAIServer:
@@ -144,7 +152,8 @@ class FakeOpenAIServer:
             await asyncio.sleep(model.queue_s + model.latency_s)
         finally:
             self.in_flight -= 1
-        words = model.reply.split(" ")
+        reply = model.reply if model.judge_prefers is None else _judged(payload, model.judge_prefers)
+        words = reply.split(" ")
         limit = None if model.ignore_max_tokens else payload.get("max_tokens") or payload.get("max_completion_tokens")
         finish = "length" if isinstance(limit, int) and len(words) > limit else "stop"
         words = words[:limit] if finish == "length" else words

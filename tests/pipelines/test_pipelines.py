@@ -83,3 +83,35 @@ async def test_fine_tuned_sends_the_query_alone_and_hybrid_adds_context() -> Non
     )  # type: ignore[arg-type]
     assert [m.role for m in hybrid.messages] == ["user"]  # no default system prompt for the tuned model
     assert "[1] (01-vacation.md" in hybrid.messages[0].content
+
+
+async def test_a_variants_context_template_lays_out_the_sources_in_a_sandbox() -> None:
+    template = "{% for c in contexts %}Fact {{ loop.index }}: {{ c.text }}\n{% endfor %}Q: {{ query }}"
+    prepared = await RagPipeline(FakeStore()).prepare(
+        "vacation days?", spec("rag", collection="kb-x", top_k=2, context_template=template)  # type: ignore[arg-type]
+    )
+    assert prepared.messages[-1].content == (
+        "Fact 1: New employees receive 22 vacation days.\nFact 2: Meals are capped at EUR 45.\nQ: vacation days?"
+    )
+    # The sandbox refuses reaching into Python internals; the run fails with the reason, not a 500.
+    escape = "{{ query.__class__.__mro__[1].__subclasses__() }}"
+    with pytest.raises(PipelineError, match="context template failed"):
+        await RagPipeline(FakeStore()).prepare(
+            "q", spec("rag", collection="kb-x", top_k=1, context_template=escape)  # type: ignore[arg-type]
+        )
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{% for c in contexts %}{{ c.text }}", "line 1"),  # unclosed block
+        ("{{ nothing_here }}", "undefined"),
+        ("{{ query.__class__.__mro__ }}", "unsafe"),
+        ("{% for c in contexts %}[{{ loop.index }}] {{ c.text }}{% endfor %}\n{{ query }}", None),
+    ],
+)
+def test_context_templates_are_checked_before_they_are_saved(template: str, problem: str | None) -> None:
+    from app.prompts import user_template_problem
+
+    found = user_template_problem(template)
+    assert (found is None) if problem is None else (found is not None and problem in found.lower())
