@@ -32,6 +32,16 @@ async def _state() -> AsyncIterator[AppState]:
         await state.engine.dispose()
 
 
+@asynccontextmanager
+async def _refused_exits() -> AsyncIterator[None]:
+    """A refused command says why and exits 1 (not a traceback)."""
+    try:
+        yield
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+
+
 async def _view(state: AppState, experiment_id: int) -> ExperimentOut:
     async with state.sessions() as session:
         return await experiment_view(ExperimentService(session, state.cipher), experiment_id)
@@ -109,12 +119,8 @@ def run(
             data = ExperimentIn(
                 dataset_id=dataset_id, variant_ids=variant_ids, repeats=repeats, refresh=refresh, name=name
             )
-            try:
-                async with state.sessions.begin() as session:
-                    experiment = await ExperimentService(session, state.cipher).create(data, "cli")
-            except DomainError as exc:
-                typer.echo(f"refused: {exc.detail}", err=True)
-                raise typer.Exit(1) from exc
+            async with _refused_exits(), state.sessions.begin() as session:
+                experiment = await ExperimentService(session, state.cipher).create(data, "cli")
             typer.echo(f"experiment {experiment.id}: {experiment.name}")
             return await _follow(state, experiment.id)
 
@@ -127,12 +133,8 @@ def resume(experiment_id: int = typer.Argument(..., help="Experiment id.")) -> N
 
     async def go() -> ExperimentOut:
         async with _state() as state:
-            try:
-                async with state.sessions.begin() as session:
-                    await ExperimentService(session, state.cipher).reopen(experiment_id)
-            except DomainError as exc:
-                typer.echo(f"refused: {exc.detail}", err=True)
-                raise typer.Exit(1) from exc
+            async with _refused_exits(), state.sessions.begin() as session:
+                await ExperimentService(session, state.cipher).reopen(experiment_id)
             return await _follow(state, experiment_id)
 
     typer.echo(_summary(asyncio.run(go())))
@@ -144,12 +146,8 @@ def cancel(experiment_id: int = typer.Argument(..., help="Experiment id.")) -> N
 
     async def go() -> ExperimentOut:
         async with _state() as state:
-            try:
-                async with state.sessions.begin() as session:
-                    await ExperimentService(session, state.cipher).cancel(experiment_id)
-            except DomainError as exc:
-                typer.echo(f"refused: {exc.detail}", err=True)
-                raise typer.Exit(1) from exc
+            async with _refused_exits(), state.sessions.begin() as session:
+                await ExperimentService(session, state.cipher).cancel(experiment_id)
             return await _view(state, experiment_id)
 
     typer.echo(_summary(asyncio.run(go())))

@@ -376,8 +376,5 @@ def parse_examples_jsonl(text: str) -> list[ExampleIn]:
         except ValidationError:
             problems.append(f"line {number}: {_example_problem(row)}")
     if problems:
-        shown = problems[:MAX_LINE_ERRORS]
-        if len(problems) > len(shown):
-            shown.append(f"… and {len(problems) - len(shown)} more bad lines")
-        raise FormInvalid(shown)
+        raise FormInvalid.for_lines(problems, MAX_LINE_ERRORS)
     return examples

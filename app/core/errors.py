@@ -1,5 +1,7 @@
 """Domain errors; routes map them to 4xx responses in one place (app.main)."""
 
+from __future__ import annotations
+
 
 class DomainError(Exception):
     status_code = 400
@@ -31,6 +33,14 @@ class FormInvalid(Invalid):
     def __init__(self, messages: list[str]):
         super().__init__("; ".join(messages))
         self.messages = messages
+
+    @classmethod
+    def for_lines(cls, problems: list[str], shown: int = 20) -> FormInvalid:
+        """One message per bad line of an import, the first `shown` of them and how many more."""
+        messages = problems[:shown]
+        if len(problems) > shown:
+            messages.append(f"… and {len(problems) - shown} more bad lines")
+        return cls(messages)
 
 
 class TooLarge(DomainError):

@@ -110,10 +110,7 @@ def _validated(rows: Iterable[tuple[int, Any]]) -> list[ItemIn]:
         except ValidationError as exc:
             problems.append(f"line {number}: {_reason(row, exc)}")
     if problems:
-        shown = problems[:MAX_LINE_ERRORS]
-        if len(problems) > len(shown):
-            shown.append(f"… and {len(problems) - len(shown)} more bad lines")
-        raise FormInvalid(shown)
+        raise FormInvalid.for_lines(problems, MAX_LINE_ERRORS)
     return items
 
 
