@@ -70,8 +70,12 @@ class Strict(BaseModel):
 
 
 def as_utc(moment: datetime) -> datetime:
-    """The moment in UTC; a naive one (SQLite hands them back so) is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """The moment in UTC; a naive one (SQLite hands them back so) is taken as UTC. A moment at the very edge
+    of the calendar (9999-12-31T23:59-01:00) has no UTC form: that is invalid input, not a crash."""
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date is out of range once converted to UTC") from None
 
 
 # In answers: serialised as 2026-12-01T10:00:00Z.

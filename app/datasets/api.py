@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 
 from app.accounts.auth import ApiAdmin, ApiUser
 from app.core.api_errors import API_ERRORS, errors, inline_schema
@@ -79,12 +79,12 @@ async def update_dataset(dataset_id: Id, body: DatasetPatch, _user: ApiAdmin, da
 
 @router.get(
     "/datasets/{dataset_id}/export",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}, "description": "The download"}},
 )
 async def export_dataset(
     dataset_id: Id, _user: ApiUser, datasets: DatasetsDep, format: Literal["jsonl", "csv"] = "jsonl"
-) -> PlainTextResponse:
+) -> Response:
     """The current version's items in the format the import takes."""
     return attachment(*await datasets.export(dataset_id, format))
 

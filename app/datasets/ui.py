@@ -37,11 +37,15 @@ async def new_dataset_page(request: Request, _user: UiUser) -> HTMLResponse:
 
 async def _items_from_form(request: Request, values: dict[str, Any]) -> list[ItemIn]:
     """An uploaded file wins over the text box; either way a bad line names its number."""
-    upload = (await request.form()).get("file")
-    if isinstance(upload, UploadFile) and upload.filename:
-        max_bytes = app_state(request).settings.ingest_max_file_mb * 1024 * 1024
-        return parse_items(upload.filename, await read_limited(upload, max_bytes))
-    return parse_jsonl(values.get("items", ""))
+    form = await request.form()
+    try:
+        upload = form.get("file")
+        if isinstance(upload, UploadFile) and upload.filename:
+            max_bytes = app_state(request).settings.ingest_max_file_mb * 1024 * 1024
+            return parse_items(upload.filename, await read_limited(upload, max_bytes))
+        return parse_jsonl(values.get("items", ""))
+    finally:
+        await form.close()  # every uploaded part's spooled file, read or not
 
 
 @router.post("/datasets", name="create_dataset_ui", response_model=None)

@@ -34,12 +34,17 @@ async def dataset_from_request(request: Request, max_bytes: int) -> DatasetIn:
     `description`, `format_kind`, `format_rule`)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise Invalid("file: send the items as a CSV or JSONL file in the field 'file'")
-        items = parse_items(upload.filename or "", await read_limited(upload, max_bytes))
-        fields = {k: v for k in ("name", "description", "format_kind", "format_rule") if isinstance(v := form.get(k), str)}
+        # Closing the form releases every uploaded part's spooled file, whatever goes wrong.
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise Invalid("file: send the items as a CSV or JSONL file in the field 'file'")
+            items = parse_items(upload.filename or "", await read_limited(upload, max_bytes))
+            fields = {
+                k: v
+                for k in ("name", "description", "format_kind", "format_rule", "probe_tag")
+                if isinstance(v := form.get(k), str)
+            }
         return _validated(fields | {"items": [i.model_dump() for i in items]})
     if content_type != "application/json":
         raise Invalid("send application/json or multipart/form-data")
