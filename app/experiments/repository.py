@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -239,8 +241,9 @@ class ExperimentRepository:
         return [ScoringRow(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def add_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Metric rows; a row another process scored first is kept, not an error."""
         if rows:
-            await self.session.execute(insert(OutputMetric), list(rows))
+            await self.session.execute(_insert_new(self.session, OutputMetric), list(rows))
 
 
 @dataclass(frozen=True)
@@ -287,5 +290,14 @@ async def judge_pairs(session: AsyncSession, experiment_id: int) -> list[JudgePa
 
 
 async def add_verdicts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Judge verdicts; a pair another process judged first keeps its verdict."""
     if rows:
-        await session.execute(insert(JudgeVerdict), list(rows))
+        await session.execute(_insert_new(session, JudgeVerdict), list(rows))
+
+
+def _insert_new(session: AsyncSession, model: type[Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on either database: two processes resuming one experiment may score
+    or judge the same output; the first answer stands and the run goes on."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(model).on_conflict_do_nothing()
+    return sqlite_insert(model).on_conflict_do_nothing()

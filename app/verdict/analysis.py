@@ -39,6 +39,7 @@ from app.verdict.wording import recommend
 
 FAILED = "the output failed"
 NOT_SCORED = "not scored yet"  # an answered output the scorer has not reached
+NOT_ANSWERED = "not answered yet"  # the experiment is still running (or was cancelled before it)
 MIN_PRIMARY = 10  # rankings (or judge verdicts) before that signal leads the recommendation
 MAX_FLIPS = 50
 TIE_TOLERANCE = 1e-9  # compare_paired's default: flips must list exactly the items it counts as wins
@@ -126,7 +127,7 @@ def _variant(
     return VariantVerdict(
         variant=info,
         outputs=len(outputs),
-        errors=sum(1 for o in outputs if not o.ok),
+        errors=sum(1 for o in outputs if not o.ok and not o.pending),
         cached=sum(1 for o in outputs if o.cached),
         metrics={name: _metric(task, name, evidence.repeats, seed) for name in METRIC_NAMES},
         human_score=_estimate(human, seed) if human else None,
@@ -163,7 +164,10 @@ def _metric(outputs: Sequence[OutputEvidence], name: str, repeats: int, seed: in
     values: dict[int, list[float]] = defaultdict(list)
     reasons: Counter[str] = Counter()
     for o in outputs:
-        value, reason = o.metrics.get(name, (None, NOT_SCORED)) if o.ok else (None, FAILED)
+        if o.ok:
+            value, reason = o.metrics.get(name, (None, NOT_SCORED))
+        else:
+            value, reason = None, NOT_ANSWERED if o.pending else FAILED
         if value is None or not math.isfinite(value):
             reasons[reason or NOT_SCORED] += 1
         else:

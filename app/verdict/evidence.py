@@ -33,6 +33,7 @@ class OutputEvidence:
     wait_ms: float | None
     cost_usd: float | None
     cached: bool
+    pending: bool = False  # not answered yet (the experiment is still running, or was cancelled)
     # metric name -> (value, reason); value None only with a reason
     metrics: Mapping[str, tuple[float | None, str]] = field(default_factory=dict)
     # each rater's mean rubric score (1-5) for this output

@@ -424,3 +424,26 @@ def test_no_figure_is_nan_on_sparse_evidence() -> None:
     assert not any(math.isnan(f) for f in floats(verdict))
     assert verdict.variants[0].human_score is not None and verdict.variants[0].human_score.mean == 4.5
     assert not any(math.isnan(f) for f in floats(compare(ev, 1, 2)))
+
+
+def test_a_pending_output_is_neither_an_error_nor_a_failure() -> None:
+    from app.verdict.analysis import analyse
+    from app.verdict.evidence import Evidence, OutputEvidence, VariantInfo
+
+    variant = VariantInfo(version_id=1, variant_id=1, name="v", strategy="few_shot", fine_tuned=False)
+    answered = OutputEvidence(
+        output_id=1, comparison_id=1, item_id=1, sample=0, version_id=1, ok=True, error=None, probe=False,
+        latency_ms=10.0, ttft_ms=5.0, wait_ms=0.0, cost_usd=0.0, cached=False, metrics={"key_facts": (1.0, "")},
+    )
+    waiting = OutputEvidence(
+        output_id=2, comparison_id=2, item_id=2, sample=0, version_id=1, ok=False, error=None, probe=False,
+        latency_ms=None, ttft_ms=None, wait_ms=None, cost_usd=None, cached=False, pending=True,
+    )
+    evidence = Evidence(
+        experiment_id=1, variants=[variant], outputs=[answered, waiting], rankings=[], judge=[], has_judge=False,
+        repeats=1, queries={1: "a", 2: "b"}, comparisons={(1, 0): 1, (2, 0): 2},
+    )
+    verdict = analyse(evidence).variants[0]
+    facts = verdict.metrics["key_facts"]
+    assert (verdict.outputs, verdict.errors) == (2, 0)
+    assert (facts.mean, facts.n, facts.missing, facts.missing_reason) == (1.0, 1, 1, "not answered yet")
