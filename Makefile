@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/leaderboard.py
+	$(BIN)/python bench/experiment.py
 
 clean-data:
 	rm -rf data
