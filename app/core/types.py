@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -104,20 +105,28 @@ def _bad_text_error(where: str, name: str, problem: str) -> RequestValidationErr
     )
 
 
-async def reject_bad_text(request: Request) -> None:
+async def reject_bad_text(request: Request) -> AsyncIterator[None]:
     """A global dependency: NUL bytes and lone surrogates in the path, the query string or a form are a 422,
-    before any route code (or the database) sees them. JSON bodies are checked by `Strict`."""
+    before any route code (or the database) sees them. JSON bodies are checked by `Strict`. A form it read is
+    closed when the request is done, whoever else reads it (an uploaded part is a spooled temporary file, and
+    a request refused before its route runs must not leave one open)."""
     for where, values in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
         for name, value in values:
             if isinstance(value, str) and (problem := text_problem(value)) is not None:
                 raise _bad_text_error(where, name, problem)
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        yield
+        return
+    form = await request.form()
+    try:
         for name, value in form.multi_items():
             text = value.filename or "" if isinstance(value, UploadFile) else value
             if (problem := text_problem(name) or text_problem(text)) is not None:
                 raise _bad_text_error("body", name, problem)
+        yield
+    finally:
+        await form.close()
 
 
 # A name people give a thing (an endpoint, a variant, a knowledge base): one line, trimmed.
