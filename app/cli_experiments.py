@@ -160,7 +160,7 @@ def list_experiments() -> None:
     async def go() -> list[ExperimentOut]:
         async with _state() as state, state.sessions() as session:
             service = ExperimentService(session, state.cipher)
-            return [await experiment_view(service, e.id) for e in await service.recent(limit=50)]
+            return [await experiment_view(service, e) for e in await service.recent(limit=50)]
 
     for view in asyncio.run(go()):
         p = view.progress

@@ -48,7 +48,7 @@ async def compare_page(
         "suggestions": _suggestions(),
         # One click from here to a whole dataset across every variant, and to the latest run's verdict.
         "offer_datasets": [dataset_out(s) for s in await datasets.list()][:3],
-        "latest_experiment": await experiment_view(experiments.service, recent[0].id) if recent else None,
+        "latest_experiment": await experiment_view(experiments.service, recent[0]) if recent else None,
     }
     return render(request, "pages/compare.html", context)
 

@@ -9,7 +9,6 @@ from fastapi.responses import Response
 
 from app.accounts.auth import ApiAdmin, ApiUser
 from app.core.api_errors import API_ERRORS, errors, inline_schema
-from app.core.deps import app_state
 from app.core.types import Id
 from app.datasets.deps import DatasetsDep
 from app.datasets.presenters import attachment, dataset_out
@@ -60,8 +59,7 @@ async def list_datasets(_user: ApiUser, datasets: DatasetsDep, include_archived:
 async def create_dataset(request: Request, _user: ApiAdmin, datasets: DatasetsDep) -> DatasetOut:
     """Create from JSON with `items`, or from a multipart `file` (CSV or JSONL) plus `name`. A bad line is
     refused with its line number and nothing is stored."""
-    max_bytes = app_state(request).settings.ingest_max_file_mb * 1024 * 1024
-    dataset = await datasets.create(await dataset_from_request(request, max_bytes))
+    dataset = await datasets.create(await dataset_from_request(request))
     return await _out(datasets, dataset.id)
 
 

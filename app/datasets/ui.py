@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from app.accounts.auth import UiAdmin, UiUser
-from app.core.deps import app_state
 from app.core.errors import DomainError
 from app.core.types import Id
 from app.core.web import form_error_page, form_values, redirect_to, render
@@ -18,7 +17,7 @@ from app.datasets.deps import DatasetsDep
 from app.datasets.imports import parse_items, parse_jsonl, to_jsonl
 from app.datasets.presenters import attachment, dataset_out
 from app.datasets.schemas import DatasetIn, DatasetPatch, ItemIn
-from app.datasets.uploads import read_limited
+from app.datasets.uploads import read_limited, upload_limit
 
 router = APIRouter()
 FIELDS = ("name", "description", "format_kind", "format_rule", "probe_tag", "items")
@@ -41,8 +40,7 @@ async def _items_from_form(request: Request, values: dict[str, Any]) -> list[Ite
     try:
         upload = form.get("file")
         if isinstance(upload, UploadFile) and upload.filename:
-            max_bytes = app_state(request).settings.ingest_max_file_mb * 1024 * 1024
-            return parse_items(upload.filename, await read_limited(upload, max_bytes))
+            return parse_items(upload.filename, await read_limited(upload, upload_limit(request)))
         return parse_jsonl(values.get("items", ""))
     finally:
         await form.close()  # every uploaded part's spooled file, read or not

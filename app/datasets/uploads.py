@@ -8,11 +8,17 @@ from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from app.core.deps import app_state
 from app.core.errors import FormInvalid, Invalid, TooLarge
 from app.datasets.imports import parse_items
 from app.datasets.schemas import DatasetIn
 
 READ_CHUNK = 1024 * 1024
+
+
+def upload_limit(request: Request) -> int:
+    """The largest dataset file accepted, in bytes (the ingest file limit)."""
+    return int(app_state(request).settings.ingest_max_file_mb) * 1024 * 1024
 
 
 async def read_limited(upload: UploadFile, max_bytes: int) -> bytes:
@@ -29,7 +35,7 @@ async def read_limited(upload: UploadFile, max_bytes: int) -> bytes:
     return bytes(data)
 
 
-async def dataset_from_request(request: Request, max_bytes: int) -> DatasetIn:
+async def dataset_from_request(request: Request) -> DatasetIn:
     """JSON `{"name", "items", ...}`, or multipart with a CSV/JSONL `file` plus `name` (and optionally
     `description`, `format_kind`, `format_rule`)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -39,7 +45,7 @@ async def dataset_from_request(request: Request, max_bytes: int) -> DatasetIn:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise Invalid("file: send the items as a CSV or JSONL file in the field 'file'")
-            items = parse_items(upload.filename or "", await read_limited(upload, max_bytes))
+            items = parse_items(upload.filename or "", await read_limited(upload, upload_limit(request)))
             fields = {
                 k: v
                 for k in ("name", "description", "format_kind", "format_rule", "probe_tag")

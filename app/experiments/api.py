@@ -22,7 +22,7 @@ async def create_experiment(body: ExperimentIn, principal: ApiAdmin, experiments
 
 @router.get("/experiments", response_model=list[ExperimentOut])
 async def list_experiments(_user: ApiUser, experiments: ExperimentsDep, offset: Offset = 0) -> list[ExperimentOut]:
-    return [await experiment_view(experiments.service, e.id) for e in await experiments.service.recent(limit=50, offset=offset)]
+    return [await experiment_view(experiments.service, e) for e in await experiments.service.recent(limit=50, offset=offset)]
 
 
 @router.get("/experiments/{experiment_id}", response_model=ExperimentOut)

@@ -51,8 +51,9 @@ def experiment_out(experiment: Experiment, versions: Sequence[VariantVersion], p
     )
 
 
-async def experiment_view(service: ExperimentService, experiment_id: int) -> ExperimentOut:
-    """The experiment with its variants and live progress."""
-    experiment = await service.get(experiment_id)
+async def experiment_view(service: ExperimentService, experiment: Experiment | int) -> ExperimentOut:
+    """The experiment (or the one with this id) with its variants and live progress."""
+    if isinstance(experiment, int):
+        experiment = await service.get(experiment)
     versions = await service.variant_versions(experiment)
     return experiment_out(experiment, versions, await service.progress(experiment))

@@ -154,6 +154,14 @@ class ExperimentRepository:
         )
         return [PendingOutput(*row) for row in (await self.session.execute(stmt)).all()]
 
+    async def pending_count(self, experiment_id: int) -> int:
+        stmt = (
+            select(func.count(Output.id))
+            .join(Comparison, Output.comparison_id == Comparison.id)
+            .where(Comparison.experiment_id == experiment_id, Output.status == "pending")
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
     async def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """For each key, the newest answer actually produced by a model (not itself a cache hit)."""
         found: dict[str, dict[str, Any]] = {}

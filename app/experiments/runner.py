@@ -111,7 +111,7 @@ class ExperimentRunner:
             if not await self._generate(experiment_id, refresh):
                 return  # cancelled: finished outputs are kept, nothing more is asked
             async with self.sessions() as session:
-                left = len(await ExperimentRepository(session).pending(experiment_id))
+                left = await ExperimentRepository(session).pending_count(experiment_id)
             if left:
                 raise RuntimeError(f"{left} outputs are still pending after the run; resume to try them again")
             for status, phase in self.phases:

@@ -156,11 +156,10 @@ class ExperimentService:
         if experiment.judge_endpoint_id is not None:
             pairs = len(experiment.variants) * (len(experiment.variants) - 1) // 2
             judge_total = pairs * (counts.total // max(1, len(experiment.variants)))
-        progress = progress_of(counts, judge_total, experiment.started_at, now)
         if experiment.status in FINISHED:
             # Nothing is running: there is no pace and no time left to speak of.
             return Progress(counts, judge_total, None, None)
-        return progress
+        return progress_of(counts, judge_total, experiment.started_at, now)
 
     async def variant_versions(self, experiment: Experiment) -> list[VariantVersion]:
         versions = await self.repo.versions([v.variant_version_id for v in experiment.variants])

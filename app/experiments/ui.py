@@ -24,7 +24,7 @@ FORM = "pages/experiment_form.html"
 
 @router.get("/experiments", name="experiments_page", response_class=HTMLResponse)
 async def experiments_page(request: Request, _user: UiUser, experiments: ExperimentsDep) -> HTMLResponse:
-    items = [await experiment_view(experiments.service, e.id) for e in await experiments.service.recent(limit=100)]
+    items = [await experiment_view(experiments.service, e) for e in await experiments.service.recent(limit=100)]
     return render(request, "pages/experiments.html", {"experiments": items})
 
 
