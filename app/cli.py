@@ -41,6 +41,9 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every model call at INFO: an experiment's thousands of lines, and their cost, say nothing
+    # that the outputs do not (failures are recorded on the output and logged by the app).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     typer.echo(f"Triptych on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 

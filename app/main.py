@@ -28,6 +28,7 @@ from app.core.api_errors import document_not_found, errors
 from app.core.auth import LoginRequired
 from app.core.csrf import verify_csrf
 from app.core.errors import DomainError
+from app.core.heap import freeze_loaded_objects, release_frozen_objects
 from app.core.middleware import BodySizeLimit, SecurityHeaders
 from app.core.settings import Settings, get_settings
 from app.core.types import reject_bad_text
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("resuming %d interrupted ingestion job(s)", len(resumed))
         if settings.load_demo:
             await load_demo(state)
+        freeze_loaded_objects()
         try:
             yield
         finally:
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.engine.dispose()
             if local_models is not None:
                 await local_models.aclose()
+            release_frozen_objects()
 
     app = FastAPI(
         title="Triptych",

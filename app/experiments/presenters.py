@@ -22,6 +22,7 @@ def progress_out(progress: Progress) -> ProgressOut:
         judge_total=progress.judge_total,
         throughput_per_min=progress.throughput_per_min,
         eta_s=None if progress.eta_s is None else round(progress.eta_s, 1),
+        last_answer_at=c.last_answer_at,
     )
 
 

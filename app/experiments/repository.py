@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.types import as_utc
 from app.models import (
     Comparison,
     ComparisonTag,
@@ -60,6 +61,8 @@ class Counts:
     recent: int  # model calls finished in the last minute
     scored: int
     judged: int
+    # When the latest output (a model answer or a cache copy) was finished; None before any.
+    last_answer_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -210,8 +213,9 @@ class ExperimentRepository:
             func.count(
                 case((and_(Output.finished_at >= recent_from, Output.cached_from_id.is_(None)), 1))
             ),
+            func.max(Output.finished_at),
         ).where(Output.comparison_id.in_(of_experiment))
-        total, done, errors, cached, pending, recent = (await self.session.execute(stmt)).one()
+        total, done, errors, cached, pending, recent, last = (await self.session.execute(stmt)).one()
         scored = await self.session.scalar(
             select(func.count(func.distinct(OutputMetric.output_id)))
             .join(Output, Output.id == OutputMetric.output_id)
@@ -220,7 +224,9 @@ class ExperimentRepository:
         judged = await self.session.scalar(
             select(func.count(JudgeVerdict.id)).where(JudgeVerdict.experiment_id == experiment_id)
         )
-        return Counts(total, done, errors, cached, pending, recent, int(scored or 0), int(judged or 0))
+        return Counts(
+            total, done, errors, cached, pending, recent, int(scored or 0), int(judged or 0), None if last is None else as_utc(last)
+        )
 
     async def unscored(self, experiment_id: int, limit: int) -> list[ScoringRow]:
         """Finished outputs with no metrics yet, with what scoring them needs."""

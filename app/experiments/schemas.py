@@ -35,6 +35,8 @@ class ProgressOut(BaseModel):
     # Outputs finished per minute over the last minute (model calls, not cache hits); None before any.
     throughput_per_min: float | None
     eta_s: float | None
+    # When the latest output was finished: with started_at, how long the answers took.
+    last_answer_at: UtcDateTime | None = None
 
 
 class ExperimentVariantOut(BaseModel):

@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from app.core.heap import freeze_loaded_objects
+
 EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
@@ -41,6 +43,8 @@ class Embedder:
                 transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                 self._model = SentenceTransformer(str(self._model_path), device="cpu", local_files_only=True)
+                # torch and transformers stay loaded from now on: keep the collector from walking them.
+                freeze_loaded_objects()
             return self._model
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -86,6 +87,10 @@ async def test_an_experiment_answers_every_item_variant_and_sample_once_and_scor
     assert len(rows) == 12 and all(n == 1 for *_k, n in rows)
     assert dict(metrics) == dict.fromkeys(METRIC_NAMES, 12)
     assert body["progress"]["scored"] == 12
+    # How long the answers took is on record: the last answer came after the start, before the end.
+    last_answer = datetime.fromisoformat(body["progress"]["last_answer_at"])
+    started_at, finished_at = (datetime.fromisoformat(body[k]) for k in ("started_at", "finished_at"))
+    assert started_at < last_answer <= finished_at
 
     # The same run again: every answer comes from the cache, no model is called, and each says so.
     again = await client.post(

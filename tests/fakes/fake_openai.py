@@ -11,6 +11,7 @@ overlap exactly as they would against a real server.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -214,6 +215,9 @@ def main() -> None:
     args = parser.parse_args()
     models = {name: FakeModel(reply=args.reply, latency_s=args.latency) for name in args.models.split(",")}
     with FakeOpenAIServer(models, port=args.port):
+        # Its own collector pauses would show up as the app's latency: freeze what is loaded (as the app does).
+        gc.collect()
+        gc.freeze()
         threading.Event().wait()
 
 

@@ -1,0 +1,74 @@
+"""A peft LoRA adapter written as a GGUF LoRA adapter, which llama.cpp applies at run time on the Q4_1 base.
+
+Never merged into the base and re-quantised: 4-bit rounding erases a small fine-tune. llama.cpp stores each
+llama block's q and k projections with their rows permuted (for its rotary layout); W = B·A, so permuting
+the rows of B is the same as permuting W."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ARCH = "llama"
+_PREFIX = "base_model.model."
+
+
+@dataclass(frozen=True)
+class Converted:
+    path: Path
+    tensors: int
+    bytes: int
+    seconds: float
+
+
+def _permute(weights: Any, n_head: int) -> Any:
+    """llama.cpp's row order for q/k (convert_hf_to_gguf's LlamaModel.permute), applied to LoRA's B."""
+    rows = weights.shape[0]
+    return weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+
+
+def convert(adapter_dir: Path, base_config: dict[str, Any], out_path: Path, *, model_id: str) -> Converted:
+    """Write adapter_dir (peft's adapter_model.safetensors + adapter_config.json) to out_path as f16 GGUF.
+    `base_config` holds the base model's num_hidden_layers, num_attention_heads and num_key_value_heads."""
+    import gguf
+    import numpy as np
+    from safetensors.torch import load_file
+
+    started = time.perf_counter()
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    layers = int(base_config["num_hidden_layers"])
+    n_head = int(base_config["num_attention_heads"])
+    n_kv_head = int(base_config.get("num_key_value_heads") or n_head)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+    tmp = out_path.with_suffix(".part")
+    writer = gguf.GGUFWriter(str(tmp), ARCH)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(config["lora_alpha"]))
+    writer.add_string("general.name", model_id)
+    count = 0
+    for name in sorted(tensors):
+        hf_name, _, part = name.removeprefix(_PREFIX).partition(".lora_")
+        if part not in ("A.weight", "B.weight"):
+            raise ValueError(f"unexpected tensor in the adapter: {name}")
+        target = names.get_name(hf_name + ".weight", try_suffixes=(".weight",))
+        if target is None:
+            raise ValueError(f"no llama.cpp name for {hf_name}")
+        weights = tensors[name].float()
+        if part == "B.weight" and hf_name.endswith("q_proj"):
+            weights = _permute(weights, n_head)
+        elif part == "B.weight" and hf_name.endswith("k_proj"):
+            weights = _permute(weights, n_kv_head)
+        suffix = ".lora_a" if part == "A.weight" else ".lora_b"
+        writer.add_tensor(target + suffix, weights.numpy().astype(np.float16))
+        count += 1
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.replace(out_path)  # a crash mid-write never leaves a half adapter under the real name
+    return Converted(out_path, count, out_path.stat().st_size, round(time.perf_counter() - started, 2))
