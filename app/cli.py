@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli_experiments import experiments_cli
+from app.cli_finetune import finetune_cli
 from app.core.migrate import upgrade_database
 from app.core.settings import Settings, get_settings
 from app.knowledge.presenters import job_out
@@ -26,6 +27,7 @@ cli = typer.Typer(
 tokens_cli = typer.Typer(help="API tokens for Authorization: Bearer.", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(experiments_cli, name="experiments")
+cli.add_typer(finetune_cli, name="finetune")
 
 
 @cli.command()

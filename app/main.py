@@ -38,6 +38,8 @@ from app.datasets import ui as datasets_ui
 from app.demo.load import load_demo
 from app.experiments import api as experiments_api
 from app.experiments import ui as experiments_ui
+from app.finetune import api as finetune_api
+from app.finetune import ui as finetune_ui
 from app.knowledge import api as knowledge_api
 from app.knowledge import ui as knowledge_ui
 from app.leaderboard import api as leaderboard_api
@@ -115,7 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from app.localmodels.server import create_app as create_local_app
 
         local_models = ModelRegistry.with_bundled(
-            n_threads=settings.local_model_threads, n_ctx=settings.local_model_context
+            n_threads=settings.local_model_threads,
+            n_ctx=settings.local_model_context,
+            adapters_dir=settings.adapters_dir,
         )
 
     @asynccontextmanager
@@ -131,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         experiments = await state.experiments.resume_unfinished()
         if experiments:
             log.warning("resuming %d unfinished experiment(s)", len(experiments))
+        jobs = await state.finetune.resume_unfinished()
+        if jobs:
+            log.warning("resuming %d unfinished fine-tuning job(s)", len(jobs))
         resumed = await state.ingest.recover()
         if resumed:
             log.warning("resuming %d interrupted ingestion job(s)", len(resumed))
@@ -140,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await state.finetune.shutdown()
             await state.experiments.shutdown()
             await state.runner.shutdown()
             await state.ingest.shutdown()
@@ -203,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (leaderboard_api, "leaderboard"),
         (datasets_api, "datasets"),
         (experiments_api, "experiments"),
+        (finetune_api, "fine-tuning"),
         (verdict_api, "verdict"),
     ):
         app.include_router(module.router, tags=[tag])
@@ -217,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge_ui,
         datasets_ui,
         experiments_ui,
+        finetune_ui,
         verdict_ui,
     ):
         app.include_router(module.router, include_in_schema=False, dependencies=csrf)

@@ -16,11 +16,19 @@ from app.core.secrets import KeyCipher
 from app.core.settings import Settings
 from app.experiments.judging import Judge
 from app.experiments.runner import ExperimentRunner
+from app.experiments.schemas import ExperimentIn
 from app.experiments.scoring import Scorer
+from app.experiments.service import ExperimentService
+from app.finetune.backends import BackendRegistry
+from app.finetune.hosted import HostedFineTuning
+from app.finetune.local import LocalLoraBackend
+from app.finetune.publishing import Publisher
+from app.finetune.runner import FineTuneRunner
 from app.ingest.limits import IngestLimits
 from app.knowledge.ingestion import IngestWorker
 from app.knowledge.service import KnowledgeService
 from app.leaderboard.service import LeaderboardCache
+from app.localmodels.weights import bundled_gguf_path
 from app.pipelines import build_pipelines
 from app.providers.registry import ProviderRegistry, build_registry
 from app.retrieval.embeddings import Embedder
@@ -40,6 +48,7 @@ class AppState:
     knowledge: KnowledgeService
     runner: ComparisonRunner
     experiments: ExperimentRunner
+    finetune: FineTuneRunner
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     leaderboards: LeaderboardCache = field(default_factory=LeaderboardCache)
 
@@ -84,6 +93,29 @@ async def build_state(settings: Settings) -> AppState:
     )
     phases = (("scoring", Scorer(sessions, embedder.embed)), ("judging", Judge(sessions, providers, cipher)))
     experiments = ExperimentRunner(sessions, runner, phases)
+
+    async def start_experiment(dataset_id: int, variant_ids: list[int], name: str) -> int:
+        async with sessions.begin() as session:
+            experiment = await ExperimentService(session, cipher).create(
+                ExperimentIn(dataset_id=dataset_id, variant_ids=variant_ids, name=name), "fine-tuning"
+            )
+            experiment_id = experiment.id
+        experiments.start(experiment_id)
+        return experiment_id
+
+    backends = BackendRegistry(
+        [
+            LocalLoraBackend(bundled_gguf_path, settings.adapters_dir, threads=settings.finetune_threads),
+            HostedFineTuning(http, allow_private=settings.allow_private_endpoints),
+        ]
+    )
+    finetune = FineTuneRunner(
+        sessions,
+        backends,
+        Publisher(cipher, settings.resolved_local_model_url),
+        settings.finetune_dir,
+        start_experiment,
+    )
     return AppState(
         settings=settings,
         engine=engine,
@@ -96,4 +128,5 @@ async def build_state(settings: Settings) -> AppState:
         knowledge=knowledge,
         runner=runner,
         experiments=experiments,
+        finetune=finetune,
     )

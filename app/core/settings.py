@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=800, ge=50)
     chunk_overlap: int = Field(default=120, ge=0)
     load_demo: bool = True
+    # On the demo's first start, fine-tune the bundled model on the demo examples in the background, so the
+    # fine-tuned variants run a real fine-tune within minutes. Off: they stay on the base model until you
+    # start a job.
+    demo_finetune: bool = True
+    # CPU threads a local fine-tuning worker uses (the bundled model server keeps answering beside it).
+    finetune_threads: int = Field(default=2, ge=1)
 
     @field_validator("trusted_origins", mode="before")
     @classmethod
@@ -76,6 +82,16 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Fine-tuned LoRA adapters the bundled model server serves, one GGUF per model id."""
+        return self.data_dir / "adapters"
+
+    @property
+    def finetune_dir(self) -> Path:
+        """Fine-tuning jobs' working folders (training data, checkpoints, worker logs)."""
+        return self.data_dir / "finetune"
 
     @property
     def resolved_local_model_url(self) -> str:

@@ -70,6 +70,7 @@ NAV = [
     ("comparisons_page", "History"),
     ("queues_page", "Queues"),
     ("experiments_page", "Experiments"),
+    ("finetune_page", "Fine-tuning"),
     ("leaderboard_page", "Leaderboard"),
     ("variants_page", "Variants"),
     ("knowledge_bases_page", "Knowledge"),

@@ -11,6 +11,7 @@ from app.datasets.schemas import DatasetIn, ItemIn
 from app.datasets.service import DatasetService
 from app.demo import knowledge_files, read_jsonl
 from app.evaluation.metrics import HOUSE_FORMAT_RULE
+from app.evaluation.probes import general_probes
 from app.state import AppState
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,7 @@ def demo_dataset() -> DatasetIn:
         ItemIn(query=r["query"], reference=r["reference"], tags=["policy", *r.get("tags", [])], expected_source=r.get("source", ""))
         for r in read_jsonl("questions.jsonl")
     ]
-    probes = [
-        ItemIn(query=r["query"], reference=r["reference"], tags=r.get("tags", ["general"]))
-        for r in read_jsonl("general_probes.jsonl")
-    ]
+    probes = [ItemIn(query=p.query, reference=p.reference, tags=list(p.tags)) for p in general_probes()]
     return DatasetIn(
         name=DEMO_DATASET,
         description="Held-out Larkspur policy questions in the house format, and general-knowledge probes.",

@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     registry = ModelRegistry.with_bundled(
-        n_threads=settings.local_model_threads, n_ctx=settings.local_model_context
+        n_threads=settings.local_model_threads, n_ctx=settings.local_model_context, adapters_dir=settings.adapters_dir
     )
 
     @asynccontextmanager

@@ -27,23 +27,46 @@ class UnknownModel(KeyError):
 class ModelRegistry:
     """Model ids -> specs; engines load lazily on first use and are shared by all requests."""
 
-    def __init__(self, *, n_threads: int = 2, n_ctx: int = 2048):
+    def __init__(self, *, n_threads: int = 2, n_ctx: int = 2048, adapters_dir: Path | None = None):
         self.n_threads = n_threads
         self.n_ctx = n_ctx
+        # Fine-tuned LoRA adapters (GGUF), one file per model id: served on top of the bundled base. Read
+        # from the folder, so an adapter trained by another process (the CLI) is served without a restart.
+        self.adapters_dir = adapters_dir
         self._specs: dict[str, ModelSpec] = {}
         self._engines: dict[str, LlamaCppEngine] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
-    def with_bundled(cls, *, n_threads: int = 2, n_ctx: int = 2048) -> ModelRegistry:
-        """A registry serving the bundled SmolLM2-135M-Instruct."""
-        registry = cls(n_threads=n_threads, n_ctx=n_ctx)
+    def with_bundled(cls, *, n_threads: int = 2, n_ctx: int = 2048, adapters_dir: Path | None = None) -> ModelRegistry:
+        """A registry serving the bundled SmolLM2-135M-Instruct and the adapters fine-tuned from it."""
+        registry = cls(n_threads=n_threads, n_ctx=n_ctx, adapters_dir=adapters_dir)
         registry.register(
             ModelSpec(
                 BUNDLED_MODEL_ID, bundled_gguf_path(), description="SmolLM2-135M-Instruct Q4_1 (bundled)"
             )
         )
+        registry.refresh_adapters()
         return registry
+
+    def register_adapter(self, model_id: str, adapter: Path) -> None:
+        """Serve a LoRA adapter of the bundled model under its own id."""
+        self.register(
+            ModelSpec(
+                model_id,
+                bundled_gguf_path(),
+                lora_path=adapter,
+                description=f"LoRA fine-tune of {BUNDLED_MODEL_ID} ({adapter.name})",
+            )
+        )
+
+    def refresh_adapters(self) -> None:
+        """Pick up adapters that appeared in the folder (finished files only: writers rename into place)."""
+        if self.adapters_dir is None or not self.adapters_dir.is_dir():
+            return
+        for path in sorted(self.adapters_dir.glob("*.gguf")):
+            if path.stem not in self._specs:
+                self.register_adapter(path.stem, path)
 
     def register(self, spec: ModelSpec) -> None:
         """Add or replace a model (a replaced model's engine is reloaded on next use)."""
@@ -55,9 +78,12 @@ class ModelRegistry:
         self._engines.pop(model_id, None)
 
     def list(self) -> list[ModelSpec]:
+        self.refresh_adapters()
         return list(self._specs.values())
 
     def spec(self, model_id: str) -> ModelSpec:
+        if model_id not in self._specs:
+            self.refresh_adapters()
         try:
             return self._specs[model_id]
         except KeyError:

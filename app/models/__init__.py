@@ -30,6 +30,7 @@ from app.models.evaluation import (
     JudgeVerdict,
     OutputMetric,
 )
+from app.models.finetune import FineTuneJob, TrainingExample, TrainingSet
 from app.models.team import ROLES, ApiToken, ReviewQueue, ReviewQueueItem, RubricDimension, User, UserSession
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ExampleSet",
     "Experiment",
     "ExperimentVariant",
+    "FineTuneJob",
     "IngestJob",
     "JudgeVerdict",
     "KnowledgeBase",
@@ -63,6 +65,8 @@ __all__ = [
     "RubricDimension",
     "ScoreTally",
     "Timestamped",
+    "TrainingExample",
+    "TrainingSet",
     "User",
     "UserSession",
     "Variant",

@@ -60,6 +60,14 @@ def load_base(gguf_path: Path, threads: int) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def load_config(gguf_path: Path) -> dict[str, Any]:
+    """The base model's configuration (layers, heads), read from the GGUF."""
+    from transformers import AutoConfig
+
+    config: dict[str, Any] = AutoConfig.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name).to_dict()
+    return config
+
+
 def encode(tokenizer: Any, messages: Messages, max_length: int) -> Encoded:
     """Prompt (every turn before the last, formatted as the server will) and the answer; only the answer's
     tokens, and the end-of-turn token after it, count in the loss."""
@@ -175,7 +183,7 @@ def train(
                     "step": step,
                     "total_steps": total_steps,
                     "epoch": round(epoch + (start + params.batch_size) / max(1, len(order)), 3),
-                    "loss": round(float(loss), 4),
+                    "loss": round(float(loss.detach()), 4),
                     "elapsed_s": round(time.perf_counter() - started, 1),
                 }
             )

@@ -80,7 +80,12 @@ class FakeOpenAIServer:
     """A real uvicorn server in a background thread; `.base_url` ends in /v1."""
 
     def __init__(
-        self, models: dict[str, FakeModel], *, port: int | None = None, api_key: str | None = None
+        self,
+        models: dict[str, FakeModel],
+        *,
+        port: int | None = None,
+        api_key: str | None = None,
+        extra_routes: list[Route] | None = None,
     ) -> None:
         self.models = models
         # With api_key set, requests without `Authorization: Bearer <api_key>` get a 401.
@@ -94,6 +99,7 @@ class FakeOpenAIServer:
             routes=[
                 Route("/v1/models", self._list_models, methods=["GET"]),
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                *(extra_routes or []),
             ]
         )
         self._server = ServerThread(app, port=port)

@@ -1,0 +1,44 @@
+"""The fine-tuning services and runner for its routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.database import SessionFactory
+from app.core.deps import SessionDep, app_state
+from app.finetune.publishing import Publisher
+from app.finetune.runner import FineTuneRunner
+from app.finetune.schemas import FineTuneJobIn
+from app.finetune.service import FineTuneService, TrainingSetService
+
+
+class FineTuning:
+    """The request's services plus the app's background runner."""
+
+    def __init__(self, session_service: FineTuneService, runner: FineTuneRunner, sessions: SessionFactory):
+        self.jobs = session_service
+        self.sets = TrainingSetService(session_service.session)
+        self.runner = runner
+        self.sessions = sessions
+
+    @property
+    def publisher(self) -> Publisher:
+        return self.runner.publisher
+
+    async def start(self, data: FineTuneJobIn, created_by: str) -> int:
+        """Create in a transaction of its own, committed before the run starts (the run reads its row)."""
+        async with self.sessions.begin() as session:
+            job = await FineTuneService(session, self.jobs.cipher).create(data, created_by)
+            job_id = job.id
+        self.runner.start(job_id)
+        return job_id
+
+
+def get_fine_tuning(session: SessionDep, request: Request) -> FineTuning:
+    state = app_state(request)
+    return FineTuning(FineTuneService(session, state.cipher), state.finetune, state.sessions)
+
+
+FineTuningDep = Annotated[FineTuning, Depends(get_fine_tuning)]

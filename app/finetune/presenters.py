@@ -1,0 +1,90 @@
+"""Training sets and fine-tuning jobs as the API and pages show them."""
+
+from __future__ import annotations
+
+from app.finetune.schemas import FineTuneJobOut, LossPoint, TrainingExampleOut, TrainingSetOut
+from app.finetune.service import FineTuneService, TrainingSetService, TrainingSetSummary
+from app.models import FineTuneJob, TrainingExample
+
+
+def example_out(row: TrainingExample) -> TrainingExampleOut:
+    return TrainingExampleOut(
+        position=row.position,
+        split=row.split,
+        prompt=row.prompt,
+        completion=row.completion,
+        rejected=row.rejected,
+        source_kind=row.source_kind,
+        source_id=row.source_id,
+        comparison_id=row.comparison_id,
+    )
+
+
+def training_set_out(summary: TrainingSetSummary) -> TrainingSetOut:
+    t = summary.training_set
+    return TrainingSetOut(
+        id=t.id,
+        name=t.name,
+        example_set_id=t.example_set_id,
+        include_corrections=t.include_corrections,
+        include_top_rated=t.include_top_rated,
+        min_score=t.min_score,
+        system_prompt=t.system_prompt,
+        validation_fraction=t.validation_fraction,
+        seed=t.seed,
+        train_count=summary.train_count,
+        validation_count=summary.validation_count,
+        duplicates_dropped=t.duplicates_dropped,
+        sources=summary.sources,
+        created_by=t.created_by,
+        created_at=t.created_at,
+        preview=[example_out(r) for r in summary.preview],
+    )
+
+
+async def training_set_view(service: TrainingSetService, training_set_id: int) -> TrainingSetOut:
+    return training_set_out(await service.summary(training_set_id))
+
+
+def eta_s(job: FineTuneJob) -> float | None:
+    """Time left at the pace so far (training only; loading and conversion are not counted)."""
+    if job.status != "running" or not job.total_steps or job.step <= 0 or job.train_seconds <= 0:
+        return None
+    return round(job.train_seconds / job.step * max(0, job.total_steps - job.step), 1)
+
+
+def job_out(job: FineTuneJob, training_set_name: str) -> FineTuneJobOut:
+    return FineTuneJobOut(
+        id=job.id,
+        training_set_id=job.training_set_id,
+        training_set_name=training_set_name,
+        backend=job.backend,
+        endpoint_id=job.endpoint_id,
+        base_model=job.base_model,
+        hyperparameters=job.hyperparameters,
+        status=job.status,
+        step=job.step,
+        total_steps=job.total_steps,
+        epoch=job.epoch,
+        losses=[LossPoint(step=s, loss=v) for s, v in job.losses],
+        validation_losses=[LossPoint(step=e, loss=v) for e, v in job.validation_losses],
+        eta_s=eta_s(job),
+        error=job.error,
+        external_id=job.external_id,
+        result_model=job.result_model,
+        result_endpoint_id=job.result_endpoint_id,
+        evaluation_dataset_id=job.evaluation_dataset_id,
+        evaluation_experiment_id=job.evaluation_experiment_id,
+        resumed=job.resumed,
+        created_by=job.created_by,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+async def job_view(service: FineTuneService, job_id: int) -> FineTuneJobOut:
+    job = await service.get(job_id)
+    await service.session.refresh(job)
+    training_set = await TrainingSetService(service.session).get(job.training_set_id)
+    return job_out(job, training_set.name)

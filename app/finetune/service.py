@@ -1,0 +1,218 @@
+"""Fine-tuning's rules: build training sets with their lineage, start and cancel jobs, export the data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.service import EndpointService, ExampleSetService
+from app.core.errors import Conflict, Invalid, NotFound
+from app.core.secrets import KeyCipher
+from app.core.settings import BUNDLED_MODEL_ID
+from app.datasets.schemas import DatasetIn, ItemIn
+from app.datasets.service import DatasetService
+from app.evaluation.probes import PROBE_TAG, general_probes
+from app.finetune.building import Candidate, build
+from app.finetune.repository import JobRepository, TrainingSetRepository
+from app.finetune.schemas import FINISHED_JOBS, FineTuneJobIn, TrainingSetIn
+from app.models import FineTuneJob, TrainingExample, TrainingSet, utcnow
+
+PREVIEW_ROWS = 5
+EXPORT_FORMATS = ("chat", "dpo")
+
+
+@dataclass(frozen=True)
+class TrainingSetSummary:
+    training_set: TrainingSet
+    train_count: int
+    validation_count: int
+    sources: dict[str, int]
+    preview: Sequence[TrainingExample]
+
+
+def chat_messages(system_prompt: str, prompt: str, completion: str | None = None) -> list[dict[str, str]]:
+    """One training row as chat messages, exactly as a variant will send it (system first, if any)."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    messages.append({"role": "user", "content": prompt})
+    if completion is not None:
+        messages.append({"role": "assistant", "content": completion})
+    return messages
+
+
+class TrainingSetService:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self.repo = TrainingSetRepository(session)
+
+    async def build(self, data: TrainingSetIn, created_by: str) -> TrainingSet:
+        """Gather the candidates, drop duplicates, split by prompt (seeded) and store it all with lineage."""
+        if await self.repo.by_name(data.name) is not None:
+            raise Conflict(f"a training set named {data.name!r} already exists")
+        candidates: list[Candidate] = []
+        if data.example_set_id is not None:
+            try:
+                await ExampleSetService(self.session).get(data.example_set_id)
+            except NotFound:
+                raise Invalid(f"example_set_id: example set {data.example_set_id} not found") from None
+            candidates += await self.repo.examples(data.example_set_id)
+        if data.include_corrections:
+            candidates += await self.repo.corrections()
+        if data.include_top_rated:
+            candidates += await self.repo.top_rated(data.min_score)
+        built = build(candidates, data.validation_fraction, data.seed)
+        if not any(r.split == "train" for r in built.rows):
+            raise Invalid("the chosen sources hold no examples to train on")
+        training_set = TrainingSet(
+            name=data.name,
+            system_prompt=data.system_prompt,
+            example_set_id=data.example_set_id,
+            include_corrections=data.include_corrections,
+            include_top_rated=data.include_top_rated,
+            min_score=data.min_score,
+            validation_fraction=data.validation_fraction,
+            seed=data.seed,
+            duplicates_dropped=built.duplicates_dropped,
+            created_by=created_by,
+        )
+        await self.repo.add(training_set, built.rows)
+        return training_set
+
+    async def get(self, training_set_id: int) -> TrainingSet:
+        training_set = await self.repo.get(training_set_id)
+        if training_set is None:
+            raise NotFound(f"training set {training_set_id} not found")
+        return training_set
+
+    async def summary(self, training_set_id: int) -> TrainingSetSummary:
+        training_set = await self.get(training_set_id)
+        tallies = await self.repo.tallies(training_set_id)
+        sources: dict[str, int] = {}
+        for (_split, kind), n in tallies.items():
+            sources[kind] = sources.get(kind, 0) + n
+        return TrainingSetSummary(
+            training_set,
+            sum(n for (s, _k), n in tallies.items() if s == "train"),
+            sum(n for (s, _k), n in tallies.items() if s == "validation"),
+            sources,
+            await self.repo.rows(training_set_id, limit=PREVIEW_ROWS),
+        )
+
+    async def recent(self, *, limit: int = 50, offset: int = 0) -> Sequence[TrainingSet]:
+        return await self.repo.recent(limit, offset)
+
+    async def rows(self, training_set_id: int, *, split: str | None = None) -> list[TrainingExample]:
+        await self.get(training_set_id)
+        return await self.repo.rows(training_set_id, split=split)
+
+    async def export(self, training_set_id: int, fmt: str, split: str | None) -> tuple[str, str]:
+        """JSONL: `chat` ({"messages": [...]}, what hosted fine-tuning APIs take) or `dpo` ({"prompt",
+        "chosen", "rejected"}, rows that have a rejected answer only). Returns body and file name."""
+        if fmt not in EXPORT_FORMATS:
+            raise Invalid(f"format: one of {', '.join(EXPORT_FORMATS)}")
+        if split not in (None, "train", "validation"):
+            raise Invalid("split: train or validation")
+        training_set = await self.get(training_set_id)
+        rows = await self.repo.rows(training_set_id, split=split)
+        lines = [
+            json.dumps(
+                {"messages": chat_messages(training_set.system_prompt, r.prompt, r.completion)}
+                if fmt == "chat"
+                else {
+                    "prompt": chat_messages(training_set.system_prompt, r.prompt),
+                    "chosen": [{"role": "assistant", "content": r.completion}],
+                    "rejected": [{"role": "assistant", "content": r.rejected}],
+                },
+                ensure_ascii=False,
+            )
+            for r in rows
+            if fmt == "chat" or r.rejected
+        ]
+        name = f"training-set-{training_set_id}-{fmt}{'-' + split if split else ''}.jsonl"
+        return "".join(line + "\n" for line in lines), name
+
+
+class FineTuneService:
+    def __init__(self, session: AsyncSession, cipher: KeyCipher):
+        self.session = session
+        self.cipher = cipher
+        self.repo = JobRepository(session)
+
+    async def create(self, data: FineTuneJobIn, created_by: str, *, repoint_variant_ids: Sequence[int] = ()) -> FineTuneJob:
+        """The job, queued; with `evaluate`, its before/after dataset is made now from the validation split
+        (frozen with the training set) and the general probes not trained on."""
+        try:
+            training_set = await TrainingSetService(self.session).get(data.training_set_id)
+        except NotFound:
+            raise Invalid(f"training_set_id: training set {data.training_set_id} not found") from None
+        if data.backend == "local":
+            base_model = BUNDLED_MODEL_ID
+            if data.endpoint_id is not None:
+                raise Invalid("endpoint_id: local jobs train the bundled model; leave it out")
+        else:
+            assert data.endpoint_id is not None  # the schema insists
+            try:
+                endpoint = await EndpointService(self.session, self.cipher, allow_private=True).get(data.endpoint_id)
+            except NotFound:
+                raise Invalid(f"endpoint_id: endpoint {data.endpoint_id} not found") from None
+            if endpoint.kind != "openai":
+                raise Invalid("endpoint_id: hosted fine-tuning needs an OpenAI-compatible endpoint")
+            base_model = data.base_model or endpoint.model
+        job = FineTuneJob(
+            training_set_id=training_set.id,
+            backend=data.backend,
+            endpoint_id=data.endpoint_id,
+            base_model=base_model,
+            hyperparameters=data.hyperparameters.model_dump(),
+            status="queued",
+            created_by=created_by,
+            repoint_variant_ids=list(repoint_variant_ids),
+        )
+        self.session.add(job)
+        await self.session.flush()
+        if data.evaluate:
+            job.evaluation_dataset_id = await self._evaluation_dataset(job, training_set, data)
+        return job
+
+    async def _evaluation_dataset(self, job: FineTuneJob, training_set: TrainingSet, data: FineTuneJobIn) -> int:
+        repo = TrainingSetRepository(self.session)
+        validation = await repo.rows(training_set.id, split="validation")
+        trained = {r.prompt.strip().casefold() for r in await repo.rows(training_set.id, split="train")}
+        items = [ItemIn(query=r.prompt, reference=r.completion, tags=["validation"]) for r in validation]
+        # A probe the model was trained on measures memory, not forgetting: left out.
+        items += [
+            ItemIn(query=p.query, reference=p.reference, tags=list(p.tags))
+            for p in general_probes()
+            if p.query.strip().casefold() not in trained
+        ]
+        dataset = await DatasetService(self.session).create(
+            DatasetIn(
+                name=f"Fine-tune #{job.id} evaluation",
+                description=f"Validation split of {training_set.name!r} and the general probes: before vs after.",
+                format_kind=data.format_kind,
+                format_rule=data.format_rule,
+                probe_tag=PROBE_TAG,
+                items=items,
+            )
+        )
+        return dataset.id
+
+    async def get(self, job_id: int) -> FineTuneJob:
+        job = await self.repo.get(job_id)
+        if job is None:
+            raise NotFound(f"fine-tuning job {job_id} not found")
+        return job
+
+    async def recent(self, *, limit: int = 50, offset: int = 0) -> Sequence[FineTuneJob]:
+        return await self.repo.recent(limit, offset)
+
+    async def cancel(self, job_id: int) -> FineTuneJob:
+        """The worker sees it within a second and stops (a hosted job is cancelled on its API too)."""
+        job = await self.get(job_id)
+        if job.status in FINISHED_JOBS:
+            raise Conflict(f"fine-tuning job {job_id} is already {job.status}")
+        await self.repo.update(job_id, status="cancelled", finished_at=utcnow())
+        await self.session.refresh(job)
+        return job

@@ -1,0 +1,90 @@
+"""HTML pages for fine-tuning: training sets (build, preview) and jobs (start, live progress, cancel)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from app.accounts.auth import UiAdmin, UiUser
+from app.catalog.deps import ExampleSetsDep
+from app.core.errors import DomainError
+from app.core.types import Id
+from app.core.web import form_error_page, redirect_to, render
+from app.finetune.deps import FineTuningDep
+from app.finetune.presenters import job_view, training_set_view
+from app.finetune.schemas import FineTuneJobIn, HyperparametersIn, TrainingSetIn
+
+router = APIRouter()
+PAGE = "pages/finetune.html"
+
+
+async def _context(ft: FineTuningDep, example_sets: ExampleSetsDep) -> dict[str, object]:
+    return {
+        "training_sets": [await training_set_view(ft.sets, t.id) for t in await ft.sets.recent(limit=50)],
+        "jobs": [await job_view(ft.jobs, j.id) for j in await ft.jobs.recent(limit=50)],
+        "example_sets": await example_sets.list(),
+        "defaults": HyperparametersIn(),
+    }
+
+
+@router.get("/finetune", name="finetune_page", response_class=HTMLResponse)
+async def finetune_page(request: Request, _user: UiUser, ft: FineTuningDep, example_sets: ExampleSetsDep) -> HTMLResponse:
+    return render(request, PAGE, await _context(ft, example_sets) | {"values": {"validation_fraction": 0.2, "min_score": 4}})
+
+
+@router.post("/finetune/training-sets", name="create_training_set_ui", response_model=None)
+async def create_training_set(
+    request: Request, principal: UiAdmin, ft: FineTuningDep, example_sets: ExampleSetsDep
+) -> Response:
+    form = await request.form()
+    values = {
+        "name": str(form.get("name", "")),
+        "example_set_id": form.get("example_set_id") or None,
+        "include_corrections": "include_corrections" in form,
+        "include_top_rated": "include_top_rated" in form,
+        "min_score": form.get("min_score") or 4,
+        "system_prompt": str(form.get("system_prompt", "")),
+        "validation_fraction": form.get("validation_fraction") or 0.2,
+        "seed": form.get("seed") or 0,
+    }
+    try:
+        await ft.sets.build(TrainingSetIn.model_validate(values), principal.name)
+    except (ValidationError, DomainError) as exc:
+        return form_error_page(request, PAGE, exc, await _context(ft, example_sets) | {"values": values})
+    return redirect_to(request, "finetune_page")
+
+
+@router.post("/finetune/jobs", name="start_job_ui", response_model=None)
+async def start_job(request: Request, principal: UiAdmin, ft: FineTuningDep, example_sets: ExampleSetsDep) -> Response:
+    form = await request.form()
+    values = {
+        "training_set_id": form.get("training_set_id") or None,
+        "hyperparameters": {
+            "epochs": form.get("epochs") or 3,
+            "rank": form.get("rank") or 16,
+            "learning_rate": form.get("learning_rate") or 3e-4,
+        },
+    }
+    try:
+        job_id = await ft.start(FineTuneJobIn.model_validate(values), principal.name)
+    except (ValidationError, DomainError) as exc:
+        return form_error_page(request, PAGE, exc, await _context(ft, example_sets) | {"values": {}})
+    return redirect_to(request, "finetune_job_page", job_id=job_id)
+
+
+@router.get("/finetune/jobs/{job_id}", name="finetune_job_page", response_class=HTMLResponse)
+async def job_page(request: Request, job_id: Id, _user: UiUser, ft: FineTuningDep) -> HTMLResponse:
+    return render(request, "pages/finetune_job.html", {"job": await job_view(ft.jobs, job_id)})
+
+
+@router.get("/finetune/jobs/{job_id}/progress", name="finetune_job_progress", response_class=HTMLResponse)
+async def job_progress(request: Request, job_id: Id, _user: UiUser, ft: FineTuningDep) -> HTMLResponse:
+    """The progress block alone, polled by the page while the job runs."""
+    return render(request, "partials/_finetune_progress.html", {"job": await job_view(ft.jobs, job_id)})
+
+
+@router.post("/finetune/jobs/{job_id}/cancel", name="cancel_job_ui", response_model=None)
+async def cancel_job(request: Request, job_id: Id, _user: UiAdmin, ft: FineTuningDep) -> Response:
+    await ft.jobs.cancel(job_id)
+    return redirect_to(request, "finetune_job_page", job_id=job_id)

@@ -1,0 +1,70 @@
+"""`python -m app.training.worker SPEC.json`: one LoRA job in a process of its own, so the server stays
+responsive (and a crash here never takes it down). Reports on stdout, one JSON object a line; the last is
+{"event": "done", "adapter": path} or {"event": "error", "message": ...}. A checkpoint after every epoch lets
+a new worker on the same folder carry on. Once the reader is gone (the server stopped), the next report
+fails with a broken pipe and the worker ends itself."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from app.training.gguf_adapter import convert
+from app.training.lora import Hyperparameters, load_config, train
+
+
+def _say(event: dict[str, Any]) -> bool:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+    return False  # stopping is the parent's call: it ends this process
+
+
+def run(spec: dict[str, Any]) -> int:
+    out_dir = Path(spec["out_dir"])
+    gguf_path = Path(spec["gguf_path"])
+    params = Hyperparameters(**spec["hyperparameters"])
+    adapter = train(
+        gguf_path=gguf_path,
+        train_set=spec["train"],
+        validation_set=spec["validation"],
+        params=params,
+        out_dir=out_dir,
+        report=_say,
+        threads=int(spec.get("threads", 2)),
+    )
+    if adapter is None:
+        return 1
+    started = time.perf_counter()
+    converted = convert(adapter, load_config(gguf_path), out_dir / "adapter.gguf", model_id=spec["model_id"])
+    _say(
+        {
+            "event": "done",
+            "adapter": str(converted.path),
+            "adapter_bytes": converted.bytes,
+            "convert_s": round(time.perf_counter() - started, 2),
+        }
+    )
+    return 0
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    try:
+        code = run(spec)
+    except BrokenPipeError:
+        code = 2  # nobody is listening any more
+    except Exception as exc:  # reported to the parent, which records it on the job
+        traceback.print_exc()
+        with contextlib.suppress(BrokenPipeError):
+            _say({"event": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]})
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Hosted fine-tuning against a fake OpenAI-compatible fine-tuning API on loopback: success (published as an
+endpoint and variants, then evaluated: the constructed regression on the general probes is listed), failure
+and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.evaluation.probes import general_probes
+from tests.factories import create_endpoint
+from tests.fakes.fake_finetuning import FakeFineTuning
+from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
+
+FINE_TUNING = FakeFineTuning(steps=3)
+# The base answers every probe (its reply holds every reference); the fine-tune has forgotten them all.
+KNOWS_EVERYTHING = " ".join(p.reference for p in general_probes())
+
+
+@pytest.fixture(scope="module")
+def hosted() -> Iterator[FakeOpenAIServer]:
+    models = {
+        "base-model": FakeModel(reply=KNOWS_EVERYTHING),
+        "base-fails": FakeModel(reply="x"),
+        "base-hangs": FakeModel(reply="x"),
+    }
+    with FakeOpenAIServer(models, extra_routes=FINE_TUNING.routes()) as server:
+        yield server
+
+
+async def _training_set(client: httpx.AsyncClient, auth: dict[str, str]) -> int:
+    examples = [{"input": f"Question {i}?", "output": f"Answer: {i} days."} for i in range(6)]
+    made = await client.post("/api/v1/example-sets", json={"name": "hosted", "examples": examples}, headers=auth)
+    response = await client.post(
+        "/api/v1/training-sets", json={"name": "hosted v1", "example_set_id": made.json()["id"]}, headers=auth
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def _finished(client: httpx.AsyncClient, auth: dict[str, str], path: str, timeout: float = 30) -> dict[str, Any]:
+    for _ in range(int(timeout / 0.1)):
+        body = (await client.get(path, headers=auth)).json()
+        if body["status"] in ("succeeded", "failed", "cancelled", "done"):
+            return dict(body)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} did not finish: {body}")
+
+
+async def _start(client: httpx.AsyncClient, auth: dict[str, str], state: Any, hosted: FakeOpenAIServer, model: str) -> dict[str, Any]:
+    state.finetune.backends.get("openai").poll_s = 0.05
+    endpoint = await create_endpoint(client, auth, name=f"hosted-{model}", base_url=hosted.base_url, model=model, api_key="sk-test")
+    response = await client.post(
+        "/api/v1/finetune/jobs",
+        json={"training_set_id": await _training_set(client, auth), "backend": "openai", "endpoint_id": endpoint["id"]},
+        headers=auth,
+    )
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+async def test_a_hosted_job_becomes_a_variant_and_its_evaluation_lists_what_it_forgot(
+    client: httpx.AsyncClient, auth: dict[str, str], state: Any, hosted: FakeOpenAIServer
+) -> None:
+    job = await _start(client, auth, state, hosted, "base-model")
+    # The fine-tuned model the fake will name answers nothing useful: every probe regresses.
+    for n in range(1, 200):
+        hosted.models[f"ft:base-model:triptych:ftjob-{n}"] = FakeModel(reply="I am not sure.")
+    done = await _finished(client, auth, f"/api/v1/finetune/jobs/{job['id']}")
+    assert done["status"] == "succeeded", done
+    assert done["result_model"].startswith("ft:base-model:triptych:")
+    assert [p["loss"] for p in done["losses"]] == [2.0, 1.0, 0.667]
+    uploaded = next(iter(FINE_TUNING.files.values())).decode()
+    assert '"role": "assistant"' in uploaded and "Answer:" in uploaded
+    endpoint = (await client.get(f"/api/v1/endpoints/{done['result_endpoint_id']}", headers=auth)).json()
+    assert (endpoint["model"], endpoint["is_fine_tuned"], endpoint["has_key"]) == (done["result_model"], True, True)
+    experiment = await _finished(client, auth, f"/api/v1/experiments/{done['evaluation_experiment_id']}", 60)
+    assert experiment["status"] == "done", experiment
+    verdict = (await client.get(f"/api/v1/experiments/{experiment['id']}/verdict", headers=auth)).json()
+    tuned = next(v for v in verdict["variants"] if v["variant"]["fine_tuned"])
+    base = next(v for v in verdict["variants"] if not v["variant"]["fine_tuned"])
+    assert base["probes"]["correct"] == len(general_probes())
+    assert tuned["probes"]["correct"] == 0
+    assert len(tuned["probes"]["lost"]) == len(general_probes())
+
+
+@pytest.mark.parametrize(("model", "status", "reason"), [("base-fails", "failed", "too few examples"), ("base-hangs", "cancelled", None)])
+async def test_a_hosted_job_that_fails_says_why_and_one_cancelled_is_cancelled_upstream(
+    client: httpx.AsyncClient, auth: dict[str, str], state: Any, hosted: FakeOpenAIServer, model: str, status: str, reason: str | None
+) -> None:
+    job = await _start(client, auth, state, hosted, model)
+    if status == "cancelled":
+        for _ in range(100):
+            body = (await client.get(f"/api/v1/finetune/jobs/{job['id']}", headers=auth)).json()
+            if body["external_id"]:
+                break
+            await asyncio.sleep(0.05)
+        cancelled = await client.post(f"/api/v1/finetune/jobs/{job['id']}/cancel", headers=auth)
+        assert cancelled.status_code == 200, cancelled.text
+    done = await _finished(client, auth, f"/api/v1/finetune/jobs/{job['id']}")
+    assert done["status"] == status, done
+    if reason:
+        assert reason in done["error"]
+    else:
+        for _ in range(100):
+            if done["external_id"] in FINE_TUNING.cancelled:
+                break
+            await asyncio.sleep(0.05)
+        assert done["external_id"] in FINE_TUNING.cancelled
+        again = await client.post(f"/api/v1/finetune/jobs/{job['id']}/cancel", headers=auth)
+        assert again.status_code == 409
