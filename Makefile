@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/leaderboard.py
 	$(BIN)/python bench/experiment.py
+	$(BIN)/python bench/finetune.py
 
 clean-data:
 	rm -rf data

@@ -35,7 +35,7 @@ from app.core.types import reject_bad_text
 from app.core.web import render, templates, validation_messages
 from app.datasets import api as datasets_api
 from app.datasets import ui as datasets_ui
-from app.demo.load import load_demo
+from app.demo.load import load_demo, start_demo_finetune
 from app.experiments import api as experiments_api
 from app.experiments import ui as experiments_ui
 from app.finetune import api as finetune_api
@@ -141,8 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resumed = await state.ingest.recover()
         if resumed:
             log.warning("resuming %d interrupted ingestion job(s)", len(resumed))
-        if settings.load_demo:
-            await load_demo(state)
+        if settings.load_demo and await load_demo(state) and settings.demo_finetune:
+            await start_demo_finetune(state)
         freeze_loaded_objects()
         try:
             yield

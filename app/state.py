@@ -94,14 +94,11 @@ async def build_state(settings: Settings) -> AppState:
     phases = (("scoring", Scorer(sessions, embedder.embed)), ("judging", Judge(sessions, providers, cipher)))
     experiments = ExperimentRunner(sessions, runner, phases)
 
-    async def start_experiment(dataset_id: int, variant_ids: list[int], name: str) -> int:
-        async with sessions.begin() as session:
-            experiment = await ExperimentService(session, cipher).create(
-                ExperimentIn(dataset_id=dataset_id, variant_ids=variant_ids, name=name), "fine-tuning"
-            )
-            experiment_id = experiment.id
-        experiments.start(experiment_id)
-        return experiment_id
+    async def create_experiment(session: AsyncSession, dataset_id: int, variant_ids: list[int], name: str) -> int:
+        experiment = await ExperimentService(session, cipher).create(
+            ExperimentIn(dataset_id=dataset_id, variant_ids=variant_ids, name=name), "fine-tuning"
+        )
+        return experiment.id
 
     backends = BackendRegistry(
         [
@@ -114,7 +111,8 @@ async def build_state(settings: Settings) -> AppState:
         backends,
         Publisher(cipher, settings.resolved_local_model_url),
         settings.finetune_dir,
-        start_experiment,
+        create_experiment,
+        experiments.start,
     )
     return AppState(
         settings=settings,

@@ -36,6 +36,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         database_url=database_url,
         serve_local_model=False,
         load_demo=False,
+        demo_finetune=False,
         api_token=API_TOKEN,
         local_model_url="http://127.0.0.1:9/v1",
         **overrides,
@@ -158,7 +159,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
     data_dir: Path = tmp_path_factory.mktemp("e2e") / "data"
     port = free_port()
-    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=port, load_demo=True)
+    # The demo's background fine-tune is tested on its own (tests/finetune): here it would race the pages
+    # that show the base-model stand-in, and share the CPU with every browser test.
+    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=port, load_demo=True, demo_finetune=False)
     with ServerThread(create_app(settings), port=port, startup_timeout=300) as server:
         token = (data_dir / "api-token").read_text().strip()
         created = httpx.post(

@@ -23,6 +23,8 @@ from app.datasets.presenters import dataset_out
 from app.demo import read_jsonl
 from app.experiments.deps import ExperimentsDep
 from app.experiments.presenters import experiment_view
+from app.finetune.deps import FineTuningDep
+from app.finetune.presenters import job_view
 from app.rating.deps import JudgementsDep, RatingsDep
 
 router = APIRouter()
@@ -40,15 +42,23 @@ def _suggestions() -> list[str]:
 
 @router.get("/", name="compare_page", response_class=HTMLResponse)
 async def compare_page(
-    request: Request, _user: UiUser, variants: VariantsDep, datasets: DatasetsDep, experiments: ExperimentsDep
+    request: Request,
+    _user: UiUser,
+    variants: VariantsDep,
+    datasets: DatasetsDep,
+    experiments: ExperimentsDep,
+    fine_tuning: FineTuningDep,
 ) -> HTMLResponse:
     recent = await experiments.service.recent(limit=1)
+    jobs = await fine_tuning.jobs.recent(limit=1)
     context = {
         "variants": [variant_out(v) for v in await variants.list()],
         "suggestions": _suggestions(),
         # One click from here to a whole dataset across every variant, and to the latest run's verdict.
         "offer_datasets": [dataset_out(s) for s in await datasets.list()][:3],
         "latest_experiment": await experiment_view(experiments.service, recent[0]) if recent else None,
+        # A fine-tune in the making (the demo's first start queues one) shows its progress here.
+        "latest_job": await job_view(fine_tuning.jobs, jobs[0].id) if jobs else None,
     }
     return render(request, "pages/compare.html", context)
 

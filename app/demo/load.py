@@ -12,6 +12,8 @@ from app.datasets.service import DatasetService
 from app.demo import knowledge_files, read_jsonl
 from app.evaluation.metrics import HOUSE_FORMAT_RULE
 from app.evaluation.probes import general_probes
+from app.finetune.schemas import FineTuneJobIn, TrainingSetIn
+from app.finetune.service import FineTuneService, TrainingSetService
 from app.state import AppState
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,9 @@ HOUSE_SYSTEM_PROMPT = (
 
 
 DEMO_DATASET = "Larkspur evaluation"
+DEMO_EXAMPLE_SET = "Larkspur house answers"
+DEMO_TRAINING_SET = "Larkspur house answers (demo fine-tune)"
+DEMO_FINE_TUNED_VARIANTS = ("Fine-tuned (house format)", "Fine-tuned + RAG")
 
 
 def demo_dataset() -> DatasetIn:
@@ -75,7 +80,7 @@ async def load_demo(state: AppState) -> bool:
         )
         example_set = await ExampleSetService(session).create(
             ExampleSetIn(
-                name="Larkspur house answers",
+                name=DEMO_EXAMPLE_SET,
                 description="Employee questions with answers in the house format (Answer / Policy / Ask).",
                 examples=[ExampleIn(**row) for row in read_jsonl("examples.jsonl")],
             )
@@ -119,3 +124,26 @@ async def load_demo(state: AppState) -> bool:
         ):
             await variants.create(spec)
     return True
+
+
+async def start_demo_finetune(state: AppState) -> int | None:
+    """The demo's first start: a short LoRA job on the house-format examples, in the background; when it
+    succeeds the two fine-tuned variants get a new version on the fine-tuned model (so nothing says "base
+    model stand-in" any more) and its before/after evaluation runs. Returns the job id (None: no examples)."""
+    async with state.sessions.begin() as session:
+        example_sets = {s.name: s.id for s, _count in await ExampleSetService(session).list()}
+        if DEMO_EXAMPLE_SET not in example_sets:
+            return None
+        variants = [v.id for v in await VariantService(session).list() if v.name in DEMO_FINE_TUNED_VARIANTS]
+        training_set = await TrainingSetService(session).build(
+            TrainingSetIn(name=DEMO_TRAINING_SET, example_set_id=example_sets[DEMO_EXAMPLE_SET]), "demo"
+        )
+        job = await FineTuneService(session, state.cipher).create(
+            FineTuneJobIn(training_set_id=training_set.id, format_kind="regex", format_rule=HOUSE_FORMAT_RULE),
+            "demo",
+            repoint_variant_ids=variants,
+        )
+        job_id = job.id
+    log.info("fine-tuning the bundled model on the demo examples (job %s)", job_id)
+    state.finetune.start(job_id)
+    return job_id

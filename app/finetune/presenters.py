@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from app.evaluation.metrics import METRIC_LABELS
 from app.finetune.schemas import FineTuneJobOut, LossPoint, TrainingExampleOut, TrainingSetOut
 from app.finetune.service import FineTuneService, TrainingSetService, TrainingSetSummary
 from app.models import FineTuneJob, TrainingExample
+from app.verdict.evidence import Estimate, Evidence, Verdict
 
 
 def example_out(row: TrainingExample) -> TrainingExampleOut:
@@ -88,3 +92,53 @@ async def job_view(service: FineTuneService, job_id: int) -> FineTuneJobOut:
     await service.session.refresh(job)
     training_set = await TrainingSetService(service.session).get(job.training_set_id)
     return job_out(job, training_set.name)
+
+
+# What a fine-tune is for, and what it can cost: before and after on each.
+EVALUATED_METRICS = ("format", "key_facts", "similarity", "token_f1")
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    label: str
+    before: Estimate
+    after: Estimate
+
+
+@dataclass(frozen=True)
+class FineTuneEvaluation:
+    """The before/after experiment, read off its verdict: gains on the validation split, and the general
+    probes the base answered and the fine-tune no longer does (named one by one)."""
+
+    experiment_id: int
+    changes: list[MetricChange]
+    probes_total: int
+    probes_before: int
+    probes_after: int
+    forgotten: list[str]
+    learned: list[str]
+    recommendation: list[str]
+
+
+def evaluation_of(verdict: Verdict, evidence: Evidence) -> FineTuneEvaluation | None:
+    tuned = [v for v in verdict.variants if v.variant.fine_tuned]
+    base = [v for v in verdict.variants if not v.variant.fine_tuned]
+    if not tuned or not base:
+        return None
+    after, before = tuned[0], base[0]
+    changes = [
+        MetricChange(METRIC_LABELS.get(name, name), before.metrics[name], after.metrics[name])
+        for name in EVALUATED_METRICS
+        if name in before.metrics and name in after.metrics
+    ]
+    probes = after.probes
+    return FineTuneEvaluation(
+        verdict.experiment_id,
+        changes,
+        probes.total if probes else 0,
+        before.probes.correct if before.probes else 0,
+        probes.correct if probes else 0,
+        [evidence.queries.get(i, f"item {i}") for i in (probes.lost if probes else ())],
+        [evidence.queries.get(i, f"item {i}") for i in (probes.gained if probes else ())],
+        list(verdict.recommendation),
+    )

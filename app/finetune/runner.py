@@ -28,10 +28,10 @@ log = logging.getLogger(__name__)
 
 # Progress is written at most this often (a step can take a tenth of a second on a tiny set).
 WRITE_EVERY_S = 1.0
-# Starts the evaluation experiment: gets (dataset id, variant ids, name), returns the experiment id.
-StartExperiment = Callable[[int, list[int], str], Awaitable[int]]
-# Tells the model server a new adapter exists (the local backend's result).
-OnAdapter = Callable[[str, Path], None]
+# Creates the evaluation experiment in the given transaction: (session, dataset id, variant ids, name) -> id.
+CreateExperiment = Callable[[AsyncSession, int, list[int], str], Awaitable[int]]
+# Starts running an experiment whose rows are committed.
+StartExperiment = Callable[[int], object]
 
 
 def local_model_id(job_id: int) -> str:
@@ -105,12 +105,14 @@ class FineTuneRunner:
         backends: BackendRegistry,
         publisher: Publisher,
         workdir: Path,
+        create_experiment: CreateExperiment,
         start_experiment: StartExperiment,
     ):
         self.sessions = sessions
         self.backends = backends
         self.publisher = publisher
         self.workdir = workdir
+        self.create_experiment = create_experiment
         self.start_experiment = start_experiment
         self.tasks = KeyedTasks("finetune")
 
@@ -186,21 +188,26 @@ class FineTuneRunner:
             if job is None or job.status in FINISHED_JOBS:
                 return
             published = await self.publisher.publish(session, job, trained)
+            experiment_id = None
+            if job.evaluation_dataset_id is not None:
+                # In the same transaction: a job is never seen succeeded without its evaluation.
+                experiment_id = await self.create_experiment(
+                    session,
+                    job.evaluation_dataset_id,
+                    [published.base_variant_id, published.tuned_variant_id],
+                    f"Fine-tune #{job_id}: before vs after",
+                )
             await JobRepository(session).update(
                 job_id,
                 status="succeeded",
                 result_model=trained.model_id,
                 result_endpoint_id=published.endpoint_id,
+                evaluation_experiment_id=experiment_id,
                 finished_at=utcnow(),
                 epoch=job.hyperparameters.get("epochs", job.epoch),
             )
-            dataset_id = job.evaluation_dataset_id
-        if dataset_id is not None:
-            experiment_id = await self.start_experiment(
-                dataset_id, [published.base_variant_id, published.tuned_variant_id], f"Fine-tune #{job_id}: before vs after"
-            )
-            async with self.sessions.begin() as session:
-                await JobRepository(session).update(job_id, evaluation_experiment_id=experiment_id)
+        if experiment_id is not None:
+            self.start_experiment(experiment_id)
 
     async def _fail(self, job_id: int, reason: str) -> None:
         async with self.sessions.begin() as session:

@@ -8,12 +8,14 @@ from pydantic import ValidationError
 
 from app.accounts.auth import UiAdmin, UiUser
 from app.catalog.deps import ExampleSetsDep
-from app.core.errors import DomainError
+from app.core.errors import DomainError, Invalid
 from app.core.types import Id
 from app.core.web import form_error_page, redirect_to, render
 from app.finetune.deps import FineTuningDep
-from app.finetune.presenters import job_view, training_set_view
+from app.finetune.presenters import evaluation_of, job_view, training_set_view
 from app.finetune.schemas import FineTuneJobIn, HyperparametersIn, TrainingSetIn
+from app.knowledge.deps import KnowledgeDep
+from app.verdict.service import VerdictService
 
 router = APIRouter()
 PAGE = "pages/finetune.html"
@@ -74,8 +76,29 @@ async def start_job(request: Request, principal: UiAdmin, ft: FineTuningDep, exa
 
 
 @router.get("/finetune/jobs/{job_id}", name="finetune_job_page", response_class=HTMLResponse)
-async def job_page(request: Request, job_id: Id, _user: UiUser, ft: FineTuningDep) -> HTMLResponse:
-    return render(request, "pages/finetune_job.html", {"job": await job_view(ft.jobs, job_id)})
+async def job_page(
+    request: Request, job_id: Id, _user: UiUser, ft: FineTuningDep, knowledge: KnowledgeDep
+) -> HTMLResponse:
+    job = await job_view(ft.jobs, job_id)
+    evaluation = None
+    if job.evaluation_experiment_id is not None:
+        verdict, evidence = await VerdictService(ft.jobs.session).verdict_and_evidence(job.evaluation_experiment_id)
+        evaluation = evaluation_of(verdict, evidence)
+    context = {"job": job, "evaluation": evaluation, "knowledge_bases": await knowledge.active()}
+    return render(request, "pages/finetune_job.html", context)
+
+
+@router.post("/finetune/jobs/{job_id}/variants", name="create_hybrid_ui", response_model=None)
+async def create_hybrid(request: Request, job_id: Id, _user: UiAdmin, ft: FineTuningDep) -> Response:
+    """One click: the fine-tuned model with retrieval from the chosen knowledge base."""
+    form = await request.form()
+    try:
+        knowledge_base_id = int(str(form.get("knowledge_base_id", "")))
+    except ValueError:
+        raise Invalid("knowledge_base_id: choose a knowledge base") from None
+    job = await ft.jobs.get(job_id)
+    await ft.publisher.hybrid(ft.jobs.session, job, knowledge_base_id)
+    return redirect_to(request, "variants_page")
 
 
 @router.get("/finetune/jobs/{job_id}/progress", name="finetune_job_progress", response_class=HTMLResponse)

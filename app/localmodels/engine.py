@@ -45,13 +45,22 @@ class LlamaCppEngine:
     """One loaded model. All llama.cpp calls run on this engine's single worker thread."""
 
     def __init__(
-        self, gguf_path: Path, *, lora_path: Path | None = None, n_threads: int = 2, n_ctx: int = 2048
+        self,
+        gguf_path: Path,
+        *,
+        lora_path: Path | None = None,
+        n_threads: int = 2,
+        n_ctx: int = 2048,
+        executor: ThreadPoolExecutor | None = None,
     ):
         self.gguf_path = gguf_path
         self.lora_path = lora_path
         self.n_threads = n_threads
         self.n_ctx = n_ctx
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{gguf_path.stem}")
+        # A shared single-thread executor makes several models (a base and its adapters) take turns: each
+        # generation gets the cores to itself, so its latency is its own and the wait is measured as queue.
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{gguf_path.stem}")
         self._llm: Any = None
         self._formatter: Any = None
 
@@ -189,4 +198,5 @@ class LlamaCppEngine:
             cancelled.set()  # a client that disconnects stops the generation at the next token
 
     async def aclose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        if self._owns_executor:
+            await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,8 @@ class ModelRegistry:
         self.adapters_dir = adapters_dir
         self._specs: dict[str, ModelSpec] = {}
         self._engines: dict[str, LlamaCppEngine] = {}
+        # One generation at a time across every model (see LlamaCppEngine): the cores are not shared.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -96,7 +99,11 @@ class ModelRegistry:
             engine = self._engines.get(model_id)
             if engine is None:
                 engine = LlamaCppEngine(
-                    spec.gguf_path, lora_path=spec.lora_path, n_threads=self.n_threads, n_ctx=self.n_ctx
+                    spec.gguf_path,
+                    lora_path=spec.lora_path,
+                    n_threads=self.n_threads,
+                    n_ctx=self.n_ctx,
+                    executor=self._executor,
                 )
                 await engine.load()
                 self._engines[model_id] = engine
@@ -106,3 +113,4 @@ class ModelRegistry:
         engines, self._engines = list(self._engines.values()), {}
         for engine in engines:
             await engine.aclose()
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)

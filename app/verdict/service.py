@@ -27,6 +27,11 @@ class VerdictService:
         # Bootstraps are CPU work: keep the event loop free for other requests.
         return await asyncio.to_thread(analyse, evidence)
 
+    async def verdict_and_evidence(self, experiment_id: int) -> tuple[Verdict, Evidence]:
+        """Both, for pages that name the items a verdict counts (a fine-tune's forgotten probes)."""
+        evidence = await self.evidence(experiment_id)
+        return await asyncio.to_thread(analyse, evidence), evidence
+
     async def compare(
         self, experiment_id: int, a_variant_id: int, b_variant_id: int, *, rated_by: str | None = None
     ) -> PairedComparison:

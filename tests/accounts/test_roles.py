@@ -77,6 +77,7 @@ REQUIRED = {
     ("POST", "/finetune/training-sets"): "admin",
     ("POST", "/finetune/jobs"): "admin",
     ("POST", "/finetune/jobs/{job_id}/cancel"): "admin",
+    ("POST", "/finetune/jobs/{job_id}/variants"): "admin",
     ("POST", "/variants"): "admin",
     ("POST", "/variants/{variant_id}"): "admin",
     ("POST", "/variants/{variant_id}/archive"): "admin",

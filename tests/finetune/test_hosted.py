@@ -5,13 +5,16 @@ and cancel."""
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.evaluation.probes import general_probes
+from tests.conftest import browser, sign_in
 from tests.factories import create_endpoint
 from tests.fakes.fake_finetuning import FakeFineTuning
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
@@ -45,6 +48,7 @@ async def _training_set(client: httpx.AsyncClient, auth: dict[str, str]) -> int:
 async def _finished(client: httpx.AsyncClient, auth: dict[str, str], path: str, timeout: float = 30) -> dict[str, Any]:
     for _ in range(int(timeout / 0.1)):
         body = (await client.get(path, headers=auth)).json()
+        assert "status" in body, body
         if body["status"] in ("succeeded", "failed", "cancelled", "done"):
             return dict(body)
         await asyncio.sleep(0.1)
@@ -64,7 +68,7 @@ async def _start(client: httpx.AsyncClient, auth: dict[str, str], state: Any, ho
 
 
 async def test_a_hosted_job_becomes_a_variant_and_its_evaluation_lists_what_it_forgot(
-    client: httpx.AsyncClient, auth: dict[str, str], state: Any, hosted: FakeOpenAIServer
+    client: httpx.AsyncClient, auth: dict[str, str], state: Any, hosted: FakeOpenAIServer, app: FastAPI
 ) -> None:
     job = await _start(client, auth, state, hosted, "base-model")
     # The fine-tuned model the fake will name answers nothing useful: every probe regresses.
@@ -78,6 +82,12 @@ async def test_a_hosted_job_becomes_a_variant_and_its_evaluation_lists_what_it_f
     assert '"role": "assistant"' in uploaded and "Answer:" in uploaded
     endpoint = (await client.get(f"/api/v1/endpoints/{done['result_endpoint_id']}", headers=auth)).json()
     assert (endpoint["model"], endpoint["is_fine_tuned"], endpoint["has_key"]) == (done["result_model"], True, True)
+    # One click more: the hybrid (the fine-tuned model with retrieval) on the same model.
+    kb = (await client.post("/api/v1/knowledge-bases", json={"name": "policies"}, headers=auth)).json()
+    hybrid = await client.post(f"/api/v1/finetune/jobs/{job['id']}/variants", json={"knowledge_base_id": kb["id"]}, headers=auth)
+    assert hybrid.status_code == 201, hybrid.text
+    made = (await client.get(f"/api/v1/variants/{hybrid.json()['variant_ids'][0]}", headers=auth)).json()
+    assert (made["strategy"], made["endpoint"]["id"]) == ("rag_fine_tuned", done["result_endpoint_id"])
     experiment = await _finished(client, auth, f"/api/v1/experiments/{done['evaluation_experiment_id']}", 60)
     assert experiment["status"] == "done", experiment
     verdict = (await client.get(f"/api/v1/experiments/{experiment['id']}/verdict", headers=auth)).json()
@@ -86,6 +96,18 @@ async def test_a_hosted_job_becomes_a_variant_and_its_evaluation_lists_what_it_f
     assert base["probes"]["correct"] == len(general_probes())
     assert tuned["probes"]["correct"] == 0
     assert len(tuned["probes"]["lost"]) == len(general_probes())
+    # The job page names each forgotten probe, and the home page shows the job.
+    async with browser(app) as http:
+        await sign_in(http)
+        page = await http.get(f"/finetune/jobs/{job['id']}")
+        assert page.status_code == 200
+        forgotten = page.text.split("Forgotten")[1].split("</ul>")[0]
+        assert forgotten.count("<li>") == len(general_probes())
+        assert html.escape(general_probes()[0].query) in forgotten
+        home = await http.get("/")
+        assert f"job #{job['id']}" in home.text and "succeeded" in home.text
+        listing = await http.get("/finetune")
+        assert "hosted v1" in listing.text and done["result_model"] in listing.text
 
 
 @pytest.mark.parametrize(("model", "status", "reason"), [("base-fails", "failed", "too few examples"), ("base-hangs", "cancelled", None)])
