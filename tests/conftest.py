@@ -31,16 +31,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Embedded defaults in a temp data dir; no bundled model, no demo unless a test asks."""
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        serve_local_model=False,
-        load_demo=False,
-        demo_finetune=False,
-        api_token=API_TOKEN,
-        local_model_url="http://127.0.0.1:9/v1",
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "serve_local_model": False,
+        "load_demo": False,
+        "demo_finetune": False,
+        "api_token": API_TOKEN,
+        "local_model_url": "http://127.0.0.1:9/v1",
+    }
+    return Settings(data_dir=data_dir, database_url=database_url, **(values | overrides))
 
 
 

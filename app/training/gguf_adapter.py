@@ -31,7 +31,9 @@ def _permute(weights: Any, n_head: int) -> Any:
 
 
 def convert(adapter_dir: Path, base_config: dict[str, Any], out_path: Path, *, model_id: str) -> Converted:
-    """Write adapter_dir (peft's adapter_model.safetensors + adapter_config.json) to out_path as f16 GGUF.
+    """Write adapter_dir (peft's adapter_model.safetensors + adapter_config.json) to out_path as a GGUF.
+    In f32: exact, and measured faster to apply than f16 (0.80x against 0.77x the base's decoding speed;
+    about 19 MB at rank 16 instead of 9).
     `base_config` holds the base model's num_hidden_layers, num_attention_heads and num_key_value_heads."""
     import gguf
     import numpy as np
@@ -64,7 +66,7 @@ def convert(adapter_dir: Path, base_config: dict[str, Any], out_path: Path, *, m
         elif part == "B.weight" and hf_name.endswith("k_proj"):
             weights = _permute(weights, n_kv_head)
         suffix = ".lora_a" if part == "A.weight" else ".lora_b"
-        writer.add_tensor(target + suffix, weights.numpy().astype(np.float16))
+        writer.add_tensor(target + suffix, weights.numpy().astype(np.float32))
         count += 1
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
