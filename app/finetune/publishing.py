@@ -113,10 +113,13 @@ class Publisher:
                 **EVALUATION_DECODING,
             )
         )
+        # The base with exactly the same messages (a few-shot variant with no examples sends the system
+        # prompt and the question, as the fine-tuned one does): a deliberate baseline, not a stand-in.
         baseline = await variants.create(
             VariantIn(
                 name=f"Fine-tune #{job.id} base ({job.base_model})"[:120],
-                strategy="fine_tuned",
+                strategy="few_shot",
+                few_shot_k=0,
                 description="The model before this fine-tune, with the same prompt: what the evaluation compares against.",
                 endpoint_id=base.id,
                 system_prompt=training_set.system_prompt,

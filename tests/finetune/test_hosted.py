@@ -82,6 +82,10 @@ async def test_a_hosted_job_becomes_a_variant_and_its_evaluation_lists_what_it_f
     assert '"role": "assistant"' in uploaded and "Answer:" in uploaded
     endpoint = (await client.get(f"/api/v1/endpoints/{done['result_endpoint_id']}", headers=auth)).json()
     assert (endpoint["model"], endpoint["is_fine_tuned"], endpoint["has_key"]) == (done["result_model"], True, True)
+    # The model and its baseline are variants now; neither is called a base-model stand-in.
+    made_for_job = [v for v in (await client.get("/api/v1/variants", headers=auth)).json() if v["name"].startswith(f"Fine-tune #{job['id']}")]
+    assert sorted(v["strategy"] for v in made_for_job) == ["few_shot", "fine_tuned"]
+    assert all(v["notice"] is None for v in made_for_job)
     # One click more: the hybrid (the fine-tuned model with retrieval) on the same model.
     kb = (await client.post("/api/v1/knowledge-bases", json={"name": "policies"}, headers=auth)).json()
     hybrid = await client.post(f"/api/v1/finetune/jobs/{job['id']}/variants", json={"knowledge_base_id": kb["id"]}, headers=auth)
