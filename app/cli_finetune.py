@@ -72,6 +72,7 @@ def build(
     min_score: float = typer.Option(4.0, help="Mean score (1-5) a top-rated answer needs."),
     validation: float = typer.Option(0.2, help="Share of prompts held out for validation."),
     seed: int = typer.Option(0),
+    knowledge_base: int = typer.Option(None, help="Also each row with this knowledge base's sources (for the hybrid)."),
 ) -> None:
     """Build a training set (deduplicated, split by prompt, with lineage)."""
 
@@ -79,10 +80,10 @@ def build(
         async with _state() as state:
             data = TrainingSetIn(
                 name=name, example_set_id=example_set, include_corrections=corrections, include_top_rated=top_rated,
-                min_score=min_score, validation_fraction=validation, seed=seed,
+                min_score=min_score, validation_fraction=validation, seed=seed, knowledge_base_id=knowledge_base,
             )
             async with _refused_exits(), state.sessions.begin() as session:
-                training_set = await TrainingSetService(session).build(data, "cli")
+                training_set = await TrainingSetService(session, state.store).build(data, "cli")
             async with state.sessions() as session:
                 view = await training_set_view(TrainingSetService(session), training_set.id)
             return f"training set {view.id}: {view.train_count} train, {view.validation_count} validation, {view.duplicates_dropped} duplicates dropped"

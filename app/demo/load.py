@@ -26,6 +26,7 @@ HOUSE_SYSTEM_PROMPT = (
 
 DEMO_DATASET = "Larkspur evaluation"
 DEMO_EXAMPLE_SET = "Larkspur house answers"
+DEMO_KNOWLEDGE_BASE = "Larkspur policies"
 DEMO_TRAINING_SET = "Larkspur house answers (demo fine-tune)"
 DEMO_FINE_TUNED_VARIANTS = ("Fine-tuned (house format)", "Fine-tuned + RAG")
 
@@ -55,7 +56,7 @@ async def load_demo(state: AppState) -> bool:
             return False
     log.info("loading the demo: bundled endpoint, knowledge base, examples, variants")
     kb = await state.knowledge.create(
-        "Larkspur policies", "Employee policies of Larkspur Logistics (fictional demo company)."
+        DEMO_KNOWLEDGE_BASE, "Employee policies of Larkspur Logistics (fictional demo company)."
     )
     files = [(path.name, path.read_bytes()) for path in knowledge_files()]
     upload = await state.knowledge.add_documents(kb.id, files, start=False)
@@ -135,8 +136,15 @@ async def start_demo_finetune(state: AppState) -> int | None:
         if DEMO_EXAMPLE_SET not in example_sets:
             return None
         variants = [v.id for v in await VariantService(session).list() if v.name in DEMO_FINE_TUNED_VARIANTS]
-        training_set = await TrainingSetService(session).build(
-            TrainingSetIn(name=DEMO_TRAINING_SET, example_set_id=example_sets[DEMO_EXAMPLE_SET]), "demo"
+        knowledge_bases = {kb.name: kb.id for kb in await state.knowledge.active()}
+        # With the policies' sources too: the hybrid learns to answer from them and cite them.
+        training_set = await TrainingSetService(session, state.store).build(
+            TrainingSetIn(
+                name=DEMO_TRAINING_SET,
+                example_set_id=example_sets[DEMO_EXAMPLE_SET],
+                knowledge_base_id=knowledge_bases.get(DEMO_KNOWLEDGE_BASE),
+            ),
+            "demo",
         )
         job = await FineTuneService(session, state.cipher).create(
             FineTuneJobIn(training_set_id=training_set.id, format_kind="regex", format_rule=HOUSE_FORMAT_RULE),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 SOURCE_KINDS = ("example", "correction", "top_rated")
 
@@ -20,6 +20,8 @@ class Candidate:
     source_id: int
     comparison_id: int | None = None
     rejected: str | None = None
+    # Rows with one group go to the same side of the split (a question and its copy with sources); "" = prompt.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def split(candidates: Sequence[Candidate], fraction: float, seed: int) -> list[R
     """Assign whole prompts to one side: two answers to the same question never straddle the split (the
     validation loss would then measure memory). At least one prompt is held out when asked for any and
     there are two or more; the training side is never emptied."""
-    prompts = list(dict.fromkeys(_key(c.prompt) for c in candidates))
+    prompts = list(dict.fromkeys(_key(c.group or c.prompt) for c in candidates))
     random.Random(seed).shuffle(prompts)
     held = round(len(prompts) * fraction)
     if fraction > 0 and held == 0 and len(prompts) >= 2:
@@ -69,7 +71,7 @@ def split(candidates: Sequence[Candidate], fraction: float, seed: int) -> list[R
     held = min(held, len(prompts) - 1) if prompts else 0
     validation = set(prompts[:held])
     return [
-        Row(**vars(c), split="validation" if _key(c.prompt) in validation else "train", position=i)
+        Row(**vars(c), split="validation" if _key(c.group or c.prompt) in validation else "train", position=i)
         for i, c in enumerate(candidates)
     ]
 
@@ -79,5 +81,20 @@ def build(candidates: Iterable[Candidate], fraction: float, seed: int) -> Built:
     return Built(split(kept, fraction, seed), dropped)
 
 
-def renumber(rows: Sequence[Row]) -> list[Row]:
-    return [replace(r, position=i) for i, r in enumerate(rows)]
+WITH_SOURCES = "+sources"  # suffix of a source kind: the row's prompt carries retrieved sources
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2}
+
+
+def with_citation(answer: str, sources: Sequence[str]) -> str:
+    """The answer citing, as `[n]` at the end of its first line, the source it shares the most words with
+    (none when it shares none): what a RAG answer that states the fact and cites it looks like."""
+    words = _words(answer)
+    overlaps = [len(words & _words(s)) for s in sources]
+    if not overlaps or max(overlaps) == 0:
+        return answer
+    n = overlaps.index(max(overlaps)) + 1
+    first, newline, rest = answer.partition("\n")
+    return f"{first.rstrip()} [{n}]{newline}{rest}"

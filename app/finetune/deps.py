@@ -12,16 +12,23 @@ from app.finetune.publishing import Publisher
 from app.finetune.runner import FineTuneRunner
 from app.finetune.schemas import FineTuneJobIn
 from app.finetune.service import FineTuneService, TrainingSetService
+from app.retrieval.store import VectorStore
 
 
 class FineTuning:
     """The request's services plus the app's background runner."""
 
-    def __init__(self, session_service: FineTuneService, runner: FineTuneRunner, sessions: SessionFactory):
+    def __init__(
+        self, session_service: FineTuneService, runner: FineTuneRunner, sessions: SessionFactory, store: VectorStore
+    ):
         self.jobs = session_service
-        self.sets = TrainingSetService(session_service.session)
+        self.sets = TrainingSetService(session_service.session, store)
         self.runner = runner
         self.sessions = sessions
+
+    async def knowledge_bases(self) -> list[tuple[int, str]]:
+        """(id, name) of the knowledge bases a training set can take sources from."""
+        return await self.sets.knowledge_bases()
 
     @property
     def publisher(self) -> Publisher:
@@ -38,7 +45,7 @@ class FineTuning:
 
 def get_fine_tuning(session: SessionDep, request: Request) -> FineTuning:
     state = app_state(request)
-    return FineTuning(FineTuneService(session, state.cipher), state.finetune, state.sessions)
+    return FineTuning(FineTuneService(session, state.cipher), state.finetune, state.sessions, state.store)
 
 
 FineTuningDep = Annotated[FineTuning, Depends(get_fine_tuning)]

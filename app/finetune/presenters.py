@@ -36,6 +36,8 @@ def training_set_out(summary: TrainingSetSummary) -> TrainingSetOut:
         system_prompt=t.system_prompt,
         validation_fraction=t.validation_fraction,
         seed=t.seed,
+        knowledge_base_id=t.knowledge_base_id,
+        top_k=t.top_k,
         train_count=summary.train_count,
         validation_count=summary.validation_count,
         duplicates_dropped=t.duplicates_dropped,

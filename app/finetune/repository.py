@@ -14,6 +14,7 @@ from app.models import (
     Comparison,
     Example,
     FineTuneJob,
+    KnowledgeBase,
     Output,
     Rating,
     RatingScore,
@@ -132,6 +133,20 @@ class TrainingSetRepository:
                     for r in rows
                 ],
             )
+
+    async def collection_of(self, knowledge_base_id: int) -> str | None:
+        """The Chroma collection of an active knowledge base."""
+        return await self.session.scalar(
+            select(KnowledgeBase.collection_name).where(
+                KnowledgeBase.id == knowledge_base_id, KnowledgeBase.archived_at.is_(None)
+            )
+        )
+
+    async def knowledge_bases(self) -> list[tuple[int, str]]:
+        rows = await self.session.execute(
+            select(KnowledgeBase.id, KnowledgeBase.name).where(KnowledgeBase.archived_at.is_(None)).order_by(KnowledgeBase.name)
+        )
+        return [(int(i), str(n)) for i, n in rows]
 
     async def get(self, training_set_id: int) -> TrainingSet | None:
         return await self.session.get(TrainingSet, training_set_id)

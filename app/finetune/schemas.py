@@ -25,6 +25,11 @@ class TrainingSetIn(Strict):
     system_prompt: Annotated[str, Field(max_length=8000)] = ""
     validation_fraction: Annotated[float, Field(ge=0, le=0.5)] = 0.2
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    # Teach the hybrid too: every row a second time as the RAG prompt it will see (this knowledge base's
+    # top_k sources for the question, laid out as the RAG pipeline does), the answer citing the source it
+    # overlaps most.
+    knowledge_base_id: Id | None = None
+    top_k: Annotated[int, Field(ge=1, le=10)] = 3
 
     @model_validator(mode="after")
     def _has_a_source(self) -> TrainingSetIn:
@@ -54,6 +59,8 @@ class TrainingSetOut(BaseModel):
     system_prompt: str
     validation_fraction: float
     seed: int
+    knowledge_base_id: int | None
+    top_k: int
     train_count: int
     validation_count: int
     duplicates_dropped: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +15,12 @@ from app.core.settings import BUNDLED_MODEL_ID
 from app.datasets.schemas import DatasetIn, ItemIn
 from app.datasets.service import DatasetService
 from app.evaluation.probes import PROBE_TAG, general_probes
-from app.finetune.building import Candidate, build
+from app.finetune.building import WITH_SOURCES, Candidate, build, with_citation
 from app.finetune.repository import JobRepository, TrainingSetRepository
 from app.finetune.schemas import FINISHED_JOBS, FineTuneJobIn, TrainingSetIn
 from app.models import FineTuneJob, TrainingExample, TrainingSet, utcnow
+from app.prompts import render_prompt
+from app.retrieval.store import VectorStore
 
 PREVIEW_ROWS = 5
 EXPORT_FORMATS = ("chat", "dpo")
@@ -43,8 +45,10 @@ def chat_messages(system_prompt: str, prompt: str, completion: str | None = None
 
 
 class TrainingSetService:
-    def __init__(self, session: AsyncSession):
+    def __init__(self, session: AsyncSession, store: VectorStore | None = None):
         self.session = session
+        # Retrieval, for training sets that carry sources (the hybrid's prompts).
+        self.store = store
         self.repo = TrainingSetRepository(session)
 
     async def build(self, data: TrainingSetIn, created_by: str) -> TrainingSet:
@@ -62,6 +66,8 @@ class TrainingSetService:
             candidates += await self.repo.corrections()
         if data.include_top_rated:
             candidates += await self.repo.top_rated(data.min_score)
+        if data.knowledge_base_id is not None:
+            candidates += await self._with_sources(candidates, data.knowledge_base_id, data.top_k)
         built = build(candidates, data.validation_fraction, data.seed)
         if not any(r.split == "train" for r in built.rows):
             raise Invalid("the chosen sources hold no examples to train on")
@@ -74,11 +80,40 @@ class TrainingSetService:
             min_score=data.min_score,
             validation_fraction=data.validation_fraction,
             seed=data.seed,
+            knowledge_base_id=data.knowledge_base_id,
+            top_k=data.top_k,
             duplicates_dropped=built.duplicates_dropped,
             created_by=created_by,
         )
         await self.repo.add(training_set, built.rows)
         return training_set
+
+    async def _with_sources(self, candidates: Sequence[Candidate], knowledge_base_id: int, top_k: int) -> list[Candidate]:
+        """Each row again as the hybrid will be asked: the question with its retrieved sources in the RAG
+        layout (`rag_user.j2`), the answer citing its closest source. Same group: same side of the split."""
+        collection = await self.repo.collection_of(knowledge_base_id)
+        if collection is None:
+            raise Invalid(f"knowledge_base_id: knowledge base {knowledge_base_id} not found")
+        if self.store is None:
+            raise Invalid("knowledge_base_id: retrieval is not available in this process")
+        found = []
+        for c in candidates:
+            contexts = [asdict(chunk) for chunk in await self.store.aquery(collection, c.prompt, top_k)]
+            found.append(
+                Candidate(
+                    prompt=render_prompt("rag_user.j2", contexts=contexts, query=c.prompt),
+                    completion=with_citation(c.completion, [str(x["text"]) for x in contexts]),
+                    source_kind=c.source_kind + WITH_SOURCES,
+                    source_id=c.source_id,
+                    comparison_id=c.comparison_id,
+                    rejected=c.rejected,
+                    group=c.prompt,
+                )
+            )
+        return found
+
+    async def knowledge_bases(self) -> list[tuple[int, str]]:
+        return await self.repo.knowledge_bases()
 
     async def get(self, training_set_id: int) -> TrainingSet:
         training_set = await self.repo.get(training_set_id)
@@ -178,7 +213,9 @@ class FineTuneService:
 
     async def _evaluation_dataset(self, job: FineTuneJob, training_set: TrainingSet, data: FineTuneJobIn) -> int:
         repo = TrainingSetRepository(self.session)
-        validation = await repo.rows(training_set.id, split="validation")
+        # The plain rows: a row with sources is the same question, asked of the hybrid (the verdict of any
+        # experiment with RAG variants measures that).
+        validation = [r for r in await repo.rows(training_set.id, split="validation") if not r.source_kind.endswith(WITH_SOURCES)]
         trained = {r.prompt.strip().casefold() for r in await repo.rows(training_set.id, split="train")}
         items = [ItemIn(query=r.prompt, reference=r.completion, tags=["validation"]) for r in validation]
         # A probe the model was trained on measures memory, not forgetting: left out.

@@ -23,6 +23,7 @@ PAGE = "pages/finetune.html"
 
 async def _context(ft: FineTuningDep, example_sets: ExampleSetsDep) -> dict[str, object]:
     return {
+        "knowledge_bases": await ft.knowledge_bases(),
         "training_sets": [await training_set_view(ft.sets, t.id) for t in await ft.sets.recent(limit=50)],
         "jobs": [await job_view(ft.jobs, j.id) for j in await ft.jobs.recent(limit=50)],
         "example_sets": await example_sets.list(),
@@ -49,6 +50,7 @@ async def create_training_set(
         "system_prompt": str(form.get("system_prompt", "")),
         "validation_fraction": form.get("validation_fraction") or 0.2,
         "seed": form.get("seed") or 0,
+        "knowledge_base_id": form.get("knowledge_base_id") or None,
     }
     try:
         await ft.sets.build(TrainingSetIn.model_validate(values), principal.name)

@@ -28,6 +28,9 @@ class TrainingSet(Timestamped, Base):
     min_score: Mapped[float] = mapped_column(Float, default=4.0)
     validation_fraction: Mapped[float] = mapped_column(Float, default=0.2)
     seed: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows were also rendered as RAG prompts with this knowledge base's top_k sources (for the hybrid).
+    knowledge_base_id: Mapped[int | None] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="SET NULL"))
+    top_k: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     # How many candidate rows were dropped as duplicates of an earlier one (same prompt and answer).
     duplicates_dropped: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(120), default="")

@@ -24,7 +24,9 @@ async def test_the_demo_queues_a_fine_tune_that_repoints_its_fine_tuned_variants
             cancelled = await client.post(f"/api/v1/finetune/jobs/{jobs[0]['id']}/cancel", headers=AUTH)
             assert cancelled.json()["status"] == "cancelled"
             training_set = (await client.get(f"/api/v1/training-sets/{jobs[0]['training_set_id']}", headers=AUTH)).json()
-            assert (training_set["train_count"], training_set["validation_count"]) == (38, 10)
+            # 38 examples to train on and 10 held out, each also with the policies' sources (for the hybrid).
+            assert (training_set["train_count"], training_set["validation_count"]) == (76, 20)
+            assert training_set["sources"] == {"example": 48, "example+sources": 48}
             variants = (await client.get("/api/v1/variants", headers=AUTH)).json()
             fine_tuned = sorted(v["id"] for v in variants if v["strategy"] in ("fine_tuned", "rag_fine_tuned"))
             evaluation = (await client.get(f"/api/v1/datasets/{jobs[0]['evaluation_dataset_id']}", headers=AUTH)).json()
