@@ -142,7 +142,7 @@ def list_jobs() -> None:
     async def go() -> list[FineTuneJobOut]:
         async with _state() as state, state.sessions() as session:
             service = FineTuneService(session, state.cipher)
-            return [await job_view(service, j.id) for j in await service.recent(limit=50)]
+            return [await job_view(service, j) for j in await service.recent(limit=50)]
 
     for view in asyncio.run(go()):
         typer.echo(f"{view.id:>5}  {view.status:<10} {view.step:>5}/{view.total_steps or '?':<5} {view.training_set_name}  {view.result_model or ''}")

@@ -28,6 +28,15 @@ class EndpointRepository:
     async def by_name(self, name: str) -> Endpoint | None:
         return await self.session.scalar(select(Endpoint).where(Endpoint.name == name))
 
+    async def bundled(self, model: str) -> Endpoint | None:
+        """The oldest active endpoint of the bundled model server serving `model`."""
+        return await self.session.scalar(
+            select(Endpoint)
+            .where(Endpoint.is_bundled.is_(True), Endpoint.model == model, Endpoint.archived_at.is_(None))
+            .order_by(Endpoint.id)
+            .limit(1)
+        )
+
     def add(self, endpoint: Endpoint) -> None:
         self.session.add(endpoint)
 

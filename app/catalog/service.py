@@ -72,6 +72,9 @@ class EndpointService:
             raise NotFound(f"endpoint {endpoint_id} not found")
         return endpoint
 
+    async def bundled(self, model: str) -> Endpoint | None:
+        return await self.repo.bundled(model)
+
     async def create(self, data: EndpointIn, *, is_bundled: bool = False) -> Endpoint:
         """Validate and store a new endpoint; the key is encrypted before it touches the database."""
         await self._check_name_free(data.name)

@@ -58,7 +58,7 @@ async def compare_page(
         "offer_datasets": [dataset_out(s) for s in await datasets.list()][:3],
         "latest_experiment": await experiment_view(experiments.service, recent[0]) if recent else None,
         # A fine-tune in the making (the demo's first start queues one) shows its progress here.
-        "latest_job": await job_view(fine_tuning.jobs, jobs[0].id) if jobs else None,
+        "latest_job": await job_view(fine_tuning.jobs, jobs[0]) if jobs else None,
     }
     return render(request, "pages/compare.html", context)
 

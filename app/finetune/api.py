@@ -76,7 +76,7 @@ async def start_job(body: FineTuneJobIn, principal: ApiAdmin, ft: FineTuningDep)
 
 @router.get("/finetune/jobs", response_model=list[FineTuneJobOut])
 async def list_jobs(_user: ApiUser, ft: FineTuningDep, offset: Offset = 0) -> list[FineTuneJobOut]:
-    return [await job_view(ft.jobs, j.id) for j in await ft.jobs.recent(offset=offset)]
+    return [await job_view(ft.jobs, j) for j in await ft.jobs.recent(offset=offset)]
 
 
 @router.get("/finetune/jobs/{job_id}", response_model=FineTuneJobOut)

@@ -9,8 +9,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-SOURCE_KINDS = ("example", "correction", "top_rated")
-
 
 @dataclass(frozen=True)
 class Candidate:

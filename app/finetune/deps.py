@@ -26,10 +26,6 @@ class FineTuning:
         self.runner = runner
         self.sessions = sessions
 
-    async def knowledge_bases(self) -> list[tuple[int, str]]:
-        """(id, name) of the knowledge bases a training set can take sources from."""
-        return await self.sets.knowledge_bases()
-
     @property
     def publisher(self) -> Publisher:
         return self.runner.publisher

@@ -89,9 +89,10 @@ def job_out(job: FineTuneJob, training_set_name: str) -> FineTuneJobOut:
     )
 
 
-async def job_view(service: FineTuneService, job_id: int) -> FineTuneJobOut:
-    job = await service.get(job_id)
-    await service.session.refresh(job)
+async def job_view(service: FineTuneService, job: FineTuneJob | int) -> FineTuneJobOut:
+    """A job as shown: give the row when it is in hand (lists), else its id."""
+    if isinstance(job, int):
+        job = await service.get(job)
     training_set = await TrainingSetService(service.session).get(job.training_set_id)
     return job_out(job, training_set.name)
 

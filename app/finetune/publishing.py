@@ -3,24 +3,21 @@ evaluation compares the two), variants repointed on request, and a one-click hyb
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.schemas import EndpointIn, VariantIn, VariantPatch
 from app.catalog.service import EndpointService, VariantService, endpoint_config
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.core.secrets import KeyCipher
 from app.core.settings import BUNDLED_MODEL_ID
 from app.finetune.backends import Trained
-from app.models import Endpoint, FineTuneJob, TrainingSet, Variant
+from app.finetune.service import TrainingSetService
+from app.models import Endpoint, FineTuneJob, Variant
 from app.providers.base import EndpointConfig
 
-# Hears (model id, adapter path) once a local adapter is ready, so the bundled server serves it at once.
-OnAdapter = Callable[[str, Path], None]
 EVALUATION_DECODING = {"temperature": 0.2, "max_tokens": 200}
 
 
@@ -32,25 +29,20 @@ class Published:
 
 
 class Publisher:
-    def __init__(self, cipher: KeyCipher, local_model_url: str, on_adapter: OnAdapter | None = None):
+    def __init__(self, cipher: KeyCipher, local_model_url: str):
         self.cipher = cipher
         self.local_model_url = local_model_url
-        self.on_adapter = on_adapter
 
     async def endpoint_config(self, session: AsyncSession, endpoint_id: int) -> EndpointConfig:
         return endpoint_config(await EndpointService(session, self.cipher, allow_private=True).get(endpoint_id), self.cipher)
 
     async def _bundled_base(self, session: AsyncSession) -> Endpoint:
         """The bundled base model's endpoint (made if the demo was never loaded)."""
-        found = await session.scalar(
-            select(Endpoint)
-            .where(Endpoint.is_bundled.is_(True), Endpoint.model == BUNDLED_MODEL_ID, Endpoint.archived_at.is_(None))
-            .order_by(Endpoint.id)
-            .limit(1)
-        )
+        endpoints = EndpointService(session, self.cipher, allow_private=True)
+        found = await endpoints.bundled(BUNDLED_MODEL_ID)
         if found is not None:
             return found
-        return await EndpointService(session, self.cipher, allow_private=True).create(
+        return await endpoints.create(
             EndpointIn(
                 name="Bundled SmolLM2-135M (local)",
                 base_url=self.local_model_url,
@@ -64,13 +56,11 @@ class Publisher:
         )
 
     async def publish(self, session: AsyncSession, job: FineTuneJob, trained: Trained) -> Published:
-        training_set = await session.get(TrainingSet, job.training_set_id)
-        assert training_set is not None
+        training_set = await TrainingSetService(session).get(job.training_set_id)
         endpoints = EndpointService(session, self.cipher, allow_private=True)
         label = f"Fine-tune #{job.id} ({training_set.name})"[:120]
         if job.backend == "local":
-            if self.on_adapter is not None and trained.adapter_path is not None:
-                self.on_adapter(trained.model_id, trained.adapter_path)
+            # The adapter is in the adapters folder already: the bundled server picks it up from there.
             base = await self._bundled_base(session)
             endpoint = await endpoints.create(
                 EndpointIn(
@@ -127,7 +117,7 @@ class Publisher:
             )
         )
         for variant_id in job.repoint_variant_ids:
-            if await session.get(Variant, int(variant_id)) is not None:
+            with contextlib.suppress(NotFound):  # a variant deleted since the job started is skipped
                 await variants.update(int(variant_id), VariantPatch(endpoint_id=endpoint.id))
         return Published(endpoint.id, baseline.id, tuned.id)
 
@@ -135,8 +125,7 @@ class Publisher:
         """One click: the fine-tuned model with retrieval (rag_fine_tuned) on the job's endpoint."""
         if job.status != "succeeded" or job.result_endpoint_id is None:
             raise Conflict(f"fine-tuning job {job.id} has no model yet ({job.status})")
-        training_set = await session.get(TrainingSet, job.training_set_id)
-        assert training_set is not None
+        training_set = await TrainingSetService(session).get(job.training_set_id)
         return await VariantService(session).create(
             VariantIn(
                 name=f"Fine-tune #{job.id} + RAG (KB {knowledge_base_id})"[:120],

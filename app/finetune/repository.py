@@ -142,12 +142,6 @@ class TrainingSetRepository:
             )
         )
 
-    async def knowledge_bases(self) -> list[tuple[int, str]]:
-        rows = await self.session.execute(
-            select(KnowledgeBase.id, KnowledgeBase.name).where(KnowledgeBase.archived_at.is_(None)).order_by(KnowledgeBase.name)
-        )
-        return [(int(i), str(n)) for i, n in rows]
-
     async def get(self, training_set_id: int) -> TrainingSet | None:
         return await self.session.get(TrainingSet, training_set_id)
 

@@ -112,9 +112,6 @@ class TrainingSetService:
             )
         return found
 
-    async def knowledge_bases(self) -> list[tuple[int, str]]:
-        return await self.repo.knowledge_bases()
-
     async def get(self, training_set_id: int) -> TrainingSet:
         training_set = await self.repo.get(training_set_id)
         if training_set is None:

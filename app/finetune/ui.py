@@ -21,24 +21,24 @@ router = APIRouter()
 PAGE = "pages/finetune.html"
 
 
-async def _context(ft: FineTuningDep, example_sets: ExampleSetsDep) -> dict[str, object]:
+async def _context(ft: FineTuningDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep) -> dict[str, object]:
     return {
-        "knowledge_bases": await ft.knowledge_bases(),
+        "knowledge_bases": await knowledge.active(),
         "training_sets": [await training_set_view(ft.sets, t.id) for t in await ft.sets.recent(limit=50)],
-        "jobs": [await job_view(ft.jobs, j.id) for j in await ft.jobs.recent(limit=50)],
+        "jobs": [await job_view(ft.jobs, j) for j in await ft.jobs.recent(limit=50)],
         "example_sets": await example_sets.list(),
         "defaults": HyperparametersIn(),
     }
 
 
 @router.get("/finetune", name="finetune_page", response_class=HTMLResponse)
-async def finetune_page(request: Request, _user: UiUser, ft: FineTuningDep, example_sets: ExampleSetsDep) -> HTMLResponse:
-    return render(request, PAGE, await _context(ft, example_sets) | {"values": {"validation_fraction": 0.2, "min_score": 4}})
+async def finetune_page(request: Request, _user: UiUser, ft: FineTuningDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep) -> HTMLResponse:
+    return render(request, PAGE, await _context(ft, example_sets, knowledge) | {"values": {"validation_fraction": 0.2, "min_score": 4}})
 
 
 @router.post("/finetune/training-sets", name="create_training_set_ui", response_model=None)
 async def create_training_set(
-    request: Request, principal: UiAdmin, ft: FineTuningDep, example_sets: ExampleSetsDep
+    request: Request, principal: UiAdmin, ft: FineTuningDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep
 ) -> Response:
     form = await request.form()
     values = {
@@ -55,12 +55,14 @@ async def create_training_set(
     try:
         await ft.sets.build(TrainingSetIn.model_validate(values), principal.name)
     except (ValidationError, DomainError) as exc:
-        return form_error_page(request, PAGE, exc, await _context(ft, example_sets) | {"values": values})
+        return form_error_page(request, PAGE, exc, await _context(ft, example_sets, knowledge) | {"values": values})
     return redirect_to(request, "finetune_page")
 
 
 @router.post("/finetune/jobs", name="start_job_ui", response_model=None)
-async def start_job(request: Request, principal: UiAdmin, ft: FineTuningDep, example_sets: ExampleSetsDep) -> Response:
+async def start_job(
+    request: Request, principal: UiAdmin, ft: FineTuningDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep
+) -> Response:
     form = await request.form()
     values = {
         "training_set_id": form.get("training_set_id") or None,
@@ -73,7 +75,7 @@ async def start_job(request: Request, principal: UiAdmin, ft: FineTuningDep, exa
     try:
         job_id = await ft.start(FineTuneJobIn.model_validate(values), principal.name)
     except (ValidationError, DomainError) as exc:
-        return form_error_page(request, PAGE, exc, await _context(ft, example_sets) | {"values": {}})
+        return form_error_page(request, PAGE, exc, await _context(ft, example_sets, knowledge) | {"values": {}})
     return redirect_to(request, "finetune_job_page", job_id=job_id)
 
 
