@@ -102,7 +102,12 @@ async def build_state(settings: Settings) -> AppState:
 
     backends = BackendRegistry(
         [
-            LocalLoraBackend(bundled_gguf_path, settings.adapters_dir, threads=settings.finetune_threads),
+            LocalLoraBackend(
+                bundled_gguf_path,
+                settings.adapters_dir,
+                threads=settings.finetune_threads,
+                serve=settings.finetune_serve,
+            ),
             HostedFineTuning(http, allow_private=settings.allow_private_endpoints),
         ]
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     demo_finetune: bool = True
     # CPU threads a local fine-tuning worker uses (the bundled model server keeps answering beside it).
     finetune_threads: int = Field(default=2, ge=1)
+    # What the bundled model server serves for a local fine-tune: the adapter merged into the model (Q8_0,
+    # about 140 MB, 0.88-0.93x the base's decoding speed) or the LoRA adapter applied on the shared base at run
+    # time (19 MB, 0.75-0.81x; measured by bench/finetune.py). The job folder keeps both files either way.
+    finetune_serve: Literal["merged", "adapter"] = "merged"
 
     @field_validator("trusted_origins", mode="before")
     @classmethod
@@ -85,7 +89,8 @@ class Settings(BaseSettings):
 
     @property
     def adapters_dir(self) -> Path:
-        """Fine-tuned LoRA adapters the bundled model server serves, one GGUF per model id."""
+        """Fine-tuned models the bundled model server serves, one GGUF per model id: a merged model or a LoRA
+        adapter of the bundled base (the server tells them apart by the file's own `general.type`)."""
         return self.data_dir / "adapters"
 
     @property

@@ -35,8 +35,8 @@ class JobSpec:
 @dataclass(frozen=True)
 class Trained:
     model_id: str
-    # Local: the GGUF LoRA adapter to serve. Hosted: None (the API serves the model).
-    adapter_path: Path | None = None
+    # Local: the GGUF the bundled server serves (merged model or LoRA adapter). Hosted: None (the API serves it).
+    served_path: Path | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -1,5 +1,6 @@
-"""The local backend: LoRA of the bundled model in a worker process (`app.training.worker`), the adapter
-converted to GGUF and handed to the bundled model server."""
+"""The local backend: LoRA of the bundled model in a worker process (`app.training.worker`), which writes the
+adapter as a GGUF LoRA adapter and merged into a model of its own; one of the two is handed to the bundled
+model server (the `finetune_serve` setting)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,19 @@ class LocalLoraBackend:
     name: ClassVar[str] = "local"
 
     def __init__(
-        self, gguf_path: Callable[[], Path], adapters_dir: Path, *, threads: int = 2, python: str = sys.executable
+        self,
+        gguf_path: Callable[[], Path],
+        adapters_dir: Path,
+        *,
+        threads: int = 2,
+        serve: str = "merged",
+        python: str = sys.executable,
     ):
         # Looked up when a job starts: a machine without the bundled weights can still run everything else.
         self.gguf_path = gguf_path
         self.adapters_dir = adapters_dir
         self.threads = threads
+        self.serve = serve  # "merged" or "adapter": which of the worker's two files is served
         self.python = python
 
     async def train(self, spec: JobSpec, events: JobEvents) -> Trained | None:
@@ -71,12 +79,12 @@ class LocalLoraBackend:
                 await _stop(process)
         if done is None:
             return None
-        adapter = Path(done["adapter"])
+        built = Path(done["model"] if self.serve == "merged" else done["adapter"])
         self.adapters_dir.mkdir(parents=True, exist_ok=True)
         served = self.adapters_dir / f"{spec.model_id}.gguf"
-        shutil.copyfile(adapter, served.with_suffix(".part"))
-        served.with_suffix(".part").replace(served)
-        return Trained(spec.model_id, served, {"adapter_bytes": done.get("adapter_bytes"), "convert_s": done.get("convert_s")})
+        shutil.copyfile(built, served.with_suffix(".part"))
+        served.with_suffix(".part").replace(served)  # the server reads the folder: finished files only
+        return Trained(spec.model_id, served, {k: v for k, v in done.items() if k.endswith(("_bytes", "_s"))})
 
     async def _follow(self, process: asyncio.subprocess.Process, events: JobEvents) -> dict[str, Any] | None:
         """Relay the worker's reports until it is done (its last report), fails, or the job is cancelled."""

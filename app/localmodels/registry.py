@@ -1,15 +1,20 @@
-"""Models this server can serve: the bundled base, and later LoRA adapters on top of it."""
+"""Models this server can serve: the bundled base and the models fine-tuned from it (merged GGUF models, or
+LoRA adapters applied on the base at run time)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.settings import BUNDLED_MODEL_ID
 from app.localmodels.engine import LlamaCppEngine
+from app.localmodels.gguf_header import NotGGUF, gguf_type
 from app.localmodels.weights import bundled_gguf_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,12 @@ class ModelRegistry:
     def __init__(self, *, n_threads: int = 2, n_ctx: int = 2048, adapters_dir: Path | None = None):
         self.n_threads = n_threads
         self.n_ctx = n_ctx
-        # Fine-tuned LoRA adapters (GGUF), one file per model id: served on top of the bundled base. Read
-        # from the folder, so an adapter trained by another process (the CLI) is served without a restart.
+        # Fine-tuned models (GGUF), one file per model id: merged models, or LoRA adapters served on top of
+        # the bundled base. Read from the folder, so a model trained by another process (the CLI) is served
+        # without a restart.
         self.adapters_dir = adapters_dir
         self._specs: dict[str, ModelSpec] = {}
+        self._skipped: set[tuple[Path, float]] = set()  # (file, mtime): a replaced file is read again
         self._engines: dict[str, LlamaCppEngine] = {}
         # One generation at a time across every model (see LlamaCppEngine): the cores are not shared.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
@@ -63,13 +70,33 @@ class ModelRegistry:
             )
         )
 
+    def register_merged(self, model_id: str, model: Path) -> None:
+        """Serve a fine-tuned model merged into a GGUF of its own under its id."""
+        self.register(ModelSpec(model_id, model, description=f"fine-tune of {BUNDLED_MODEL_ID}, merged ({model.name})"))
+
     def refresh_adapters(self) -> None:
-        """Pick up adapters that appeared in the folder (finished files only: writers rename into place)."""
+        """Pick up fine-tuned models that appeared in the folder (finished files only: writers rename into
+        place). Each file's header says whether it is a model or an adapter; anything else is skipped, since
+        llama.cpp takes a process down when handed the wrong kind."""
         if self.adapters_dir is None or not self.adapters_dir.is_dir():
             return
         for path in sorted(self.adapters_dir.glob("*.gguf")):
-            if path.stem not in self._specs:
+            if path.stem in self._specs:
+                continue
+            try:
+                seen = (path, path.stat().st_mtime)
+                if seen in self._skipped:
+                    continue
+                kind = gguf_type(path)
+            except (OSError, NotGGUF) as exc:
+                seen, kind = (path, 0.0), f"unreadable ({exc})"
+            if kind == "adapter":
                 self.register_adapter(path.stem, path)
+            elif kind == "model":
+                self.register_merged(path.stem, path)
+            else:
+                self._skipped.add(seen)
+                log.warning("not serving %s: a GGUF of type %s, neither a model nor a LoRA adapter", path, kind)
 
     def register(self, spec: ModelSpec) -> None:
         """Add or replace a model (a replaced model's engine is reloaded on next use)."""

@@ -1,8 +1,8 @@
-"""A peft LoRA adapter written as a GGUF LoRA adapter, which llama.cpp applies at run time on the Q4_1 base.
+"""A peft LoRA adapter written as a GGUF LoRA adapter, which llama.cpp applies at run time on the Q4_1 base
+(`llama-server --lora`, Ollama's ADAPTER); gguf_merged.py folds the same adapter into a model of its own.
 
-Never merged into the base and re-quantised: 4-bit rounding erases a small fine-tune. llama.cpp stores each
-llama block's q and k projections with their rows permuted (for its rotary layout); W = B·A, so permuting
-the rows of B is the same as permuting W."""
+llama.cpp stores each llama block's q and k projections with their rows permuted (for its rotary layout);
+W = B·A, so permuting the rows of B is the same as permuting W."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ARCH = "llama"
-_PREFIX = "base_model.model."
+PEFT_PREFIX = "base_model.model."
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Converted:
     seconds: float
 
 
-def _permute(weights: Any, n_head: int) -> Any:
+def permute_rows(weights: Any, n_head: int) -> Any:
     """llama.cpp's row order for q/k (convert_hf_to_gguf's LlamaModel.permute), applied to LoRA's B."""
     rows = weights.shape[0]
     return weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
@@ -54,7 +54,7 @@ def convert(adapter_dir: Path, base_config: dict[str, Any], out_path: Path, *, m
     writer.add_string("general.name", model_id)
     count = 0
     for name in sorted(tensors):
-        hf_name, _, part = name.removeprefix(_PREFIX).partition(".lora_")
+        hf_name, _, part = name.removeprefix(PEFT_PREFIX).partition(".lora_")
         if part not in ("A.weight", "B.weight"):
             raise ValueError(f"unexpected tensor in the adapter: {name}")
         target = names.get_name(hf_name + ".weight", try_suffixes=(".weight",))
@@ -62,9 +62,9 @@ def convert(adapter_dir: Path, base_config: dict[str, Any], out_path: Path, *, m
             raise ValueError(f"no llama.cpp name for {hf_name}")
         weights = tensors[name].float()
         if part == "B.weight" and hf_name.endswith("q_proj"):
-            weights = _permute(weights, n_head)
+            weights = permute_rows(weights, n_head)
         elif part == "B.weight" and hf_name.endswith("k_proj"):
-            weights = _permute(weights, n_kv_head)
+            weights = permute_rows(weights, n_kv_head)
         suffix = ".lora_a" if part == "A.weight" else ".lora_b"
         writer.add_tensor(target + suffix, weights.numpy().astype(np.float32))
         count += 1

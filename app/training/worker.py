@@ -1,6 +1,7 @@
 """`python -m app.training.worker SPEC.json`: one LoRA job in a process of its own, so the server stays
 responsive (and a crash here never takes it down). Reports on stdout, one JSON object a line; the last is
-{"event": "done", "adapter": path} or {"event": "error", "message": ...}. A checkpoint after every epoch lets
+{"event": "done", "adapter": path, "model": path} (the GGUF LoRA adapter and the merged model) or
+{"event": "error", "message": ...}. A checkpoint after every epoch lets
 a new worker on the same folder carry on. Once the reader is gone (the server stopped), the next report
 fails with a broken pipe and the worker ends itself."""
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.training.gguf_adapter import convert
+from app.training.gguf_merged import merge
 from app.training.lora import Hyperparameters, load_config, train
 
 
@@ -41,12 +43,17 @@ def run(spec: dict[str, Any]) -> int:
         return 1
     started = time.perf_counter()
     converted = convert(adapter, load_config(gguf_path), out_dir / "adapter.gguf", model_id=spec["model_id"])
+    convert_s = round(time.perf_counter() - started, 2)
+    merged = merge(adapter, gguf_path, out_dir / "model.gguf", model_id=spec["model_id"])
     _say(
         {
             "event": "done",
             "adapter": str(converted.path),
             "adapter_bytes": converted.bytes,
-            "convert_s": round(time.perf_counter() - started, 2),
+            "convert_s": convert_s,
+            "model": str(merged.path),
+            "model_bytes": merged.bytes,
+            "merge_s": merged.seconds,
         }
     )
     return 0

@@ -1,10 +1,12 @@
 """A real LoRA run of the bundled model in a worker process: the loss falls, the bundled model server keeps
-answering while it trains, and the adapter is served under its own id (the official openai client, temperature
-0) with output that differs from the base."""
+answering while it trains, and the fine-tune is served under its own id (the official openai client, temperature
+0) with output that differs from the base — merged into a model of its own (the default) and as the LoRA adapter
+applied on the base, both from the worker's files."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 from app.core.settings import BUNDLED_MODEL_ID
 from app.finetune.backends import JobSpec
 from app.finetune.local import LocalLoraBackend
+from app.localmodels.gguf_header import gguf_type
 from app.localmodels.registry import ModelRegistry
 from app.localmodels.server import create_app
 from app.localmodels.weights import bundled_gguf_path
@@ -76,26 +79,38 @@ async def test_train_serve_and_the_server_stays_responsive(tmp_path: Path) -> No
     ) as client:
         base_answer = client.chat.completions.create(model=BUNDLED_MODEL_ID, messages=PROBE, temperature=0, max_tokens=40)
         answered: list[float] = []
+        training = asyncio.Event()
 
         async def keep_asking() -> None:
-            while len(answered) < 3:
+            while not training.is_set():
                 await asyncio.to_thread(
                     client.chat.completions.create, model=BUNDLED_MODEL_ID, messages=PROBE, max_tokens=8
                 )
                 answered.append(time.monotonic())
 
         asker = asyncio.create_task(keep_asking())
-        trained = await backend.train(spec, events)
+        worker_started = time.monotonic()
+        try:
+            trained = await backend.train(spec, events)
+        finally:
+            worker_ended = time.monotonic()
+            training.set()
         await asker
-        assert trained is not None and trained.adapter_path == adapters / "tiny-ft.gguf"
-        # Requests were answered while the worker trained (between its first and last step).
-        first_step, last_step = events.steps[0][0], events.steps[-1][0]
-        assert any(first_step <= t <= last_step for t in answered) or len(answered) == 3
+        assert trained is not None and trained.served_path == adapters / "tiny-ft.gguf"
+        # Requests kept being answered while the worker ran (loading, training, converting), one after another.
+        assert len([t for t in answered if worker_started < t < worker_ended]) >= 3
         losses = [loss for _t, _s, loss in events.steps]
         assert events.total_steps == 12 and [s for _t, s, _l in events.steps] == list(range(1, 13))
         assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
-        # Served under its own id, found in the adapters folder without a restart.
-        assert "tiny-ft" in [m.id for m in client.models.list()]
-        tuned_answer = client.chat.completions.create(model="tiny-ft", messages=PROBE, temperature=0, max_tokens=40)
-        assert tuned_answer.choices[0].message.content != base_answer.choices[0].message.content
-        assert "Answer:" in (tuned_answer.choices[0].message.content or "")
+        # The served file is the merged model; the job folder keeps the adapter too, served here beside it.
+        assert gguf_type(adapters / "tiny-ft.gguf") == "model"
+        assert gguf_type(spec.workdir / "adapter.gguf") == "adapter"
+        shutil.copyfile(spec.workdir / "adapter.gguf", adapters / "tiny-ft-lora.gguf")
+        # Served under their own ids, found in the folder without a restart.
+        served = [m.id for m in client.models.list()]
+        assert "tiny-ft" in served and "tiny-ft-lora" in served
+        base_text = base_answer.choices[0].message.content
+        for model in ("tiny-ft", "tiny-ft-lora"):
+            tuned = client.chat.completions.create(model=model, messages=PROBE, temperature=0, max_tokens=40)
+            assert tuned.choices[0].message.content != base_text
+            assert "Answer:" in (tuned.choices[0].message.content or ""), (model, tuned.choices[0].message.content)
