@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     finetune_threads: int = Field(default=2, ge=1)
     # What the bundled model server serves for a local fine-tune: the adapter merged into the model (Q8_0,
     # about 140 MB, 0.88-0.93x the base's decoding speed) or the LoRA adapter applied on the shared base at run
-    # time (19 MB, 0.75-0.81x; measured by bench/finetune.py). The job folder keeps both files either way.
+    # time (19 MB, 0.75-0.81x; measured by bench/finetune.py). The other form stays in the job's folder.
     finetune_serve: Literal["merged", "adapter"] = "merged"
 
     @field_validator("trusted_origins", mode="before")

@@ -82,7 +82,8 @@ class LocalLoraBackend:
         built = Path(done["model"] if self.serve == "merged" else done["adapter"])
         self.adapters_dir.mkdir(parents=True, exist_ok=True)
         served = self.adapters_dir / f"{spec.model_id}.gguf"
-        shutil.copyfile(built, served.with_suffix(".part"))
+        # Moved, not copied (140 MB for a merged model); the other form stays in the job folder.
+        shutil.move(built, served.with_suffix(".part"))
         served.with_suffix(".part").replace(served)  # the server reads the folder: finished files only
         return Trained(spec.model_id, served, {k: v for k, v in done.items() if k.endswith(("_bytes", "_s"))})
 

@@ -104,7 +104,7 @@ async def test_train_serve_and_the_server_stays_responsive(tmp_path: Path) -> No
         assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
         # The served file is the merged model; the job folder keeps the adapter too, served here beside it.
         assert gguf_type(adapters / "tiny-ft.gguf") == "model"
-        assert gguf_type(spec.workdir / "adapter.gguf") == "adapter"
+        assert gguf_type(spec.workdir / "adapter.gguf") == "adapter" and not (spec.workdir / "model.gguf").exists()
         shutil.copyfile(spec.workdir / "adapter.gguf", adapters / "tiny-ft-lora.gguf")
         # Served under their own ids, found in the folder without a restart.
         served = [m.id for m in client.models.list()]
