@@ -60,7 +60,7 @@ class Publisher:
         endpoints = EndpointService(session, self.cipher, allow_private=True)
         label = f"Fine-tune #{job.id} ({training_set.name})"[:120]
         if job.backend == "local":
-            # The adapter is in the adapters folder already: the bundled server picks it up from there.
+            # The fine-tune is in the bundled server's folder already: the server picks it up from there.
             base = await self._bundled_base(session)
             endpoint = await endpoints.create(
                 EndpointIn(
