@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.core.settings import BUNDLED_MODEL_ID  # noqa: E402
+from app.core.settings import BUNDLED_MODEL_ID, Settings  # noqa: E402
 from app.demo import read_jsonl  # noqa: E402
 from app.finetune.building import Candidate, build  # noqa: E402
 from app.finetune.service import chat_messages  # noqa: E402
@@ -49,6 +49,7 @@ def train(workdir: Path, epochs: int, threads: int) -> dict[str, object]:
         "validation": [chat_messages("", r.prompt, r.completion) for r in rows if r.split == "validation"],
         "threads": threads,
         "model_id": MODEL_ID,
+        "cache_dir": str(Settings().cache_dir / "training-base"),
     }
     (workdir / "spec.json").write_text(json.dumps(spec))
     print(f"training on {len(spec['train'])} examples ({len(spec['validation'])} held out), {epochs} epochs, {threads} threads")

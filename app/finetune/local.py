@@ -32,6 +32,7 @@ class LocalLoraBackend:
         gguf_path: Callable[[], Path],
         adapters_dir: Path,
         *,
+        cache_dir: Path,
         threads: int = 2,
         serve: str = "merged",
         python: str = sys.executable,
@@ -39,6 +40,7 @@ class LocalLoraBackend:
         # Looked up when a job starts: a machine without the bundled weights can still run everything else.
         self.gguf_path = gguf_path
         self.adapters_dir = adapters_dir
+        self.cache_dir = cache_dir  # the de-quantised base for training, made once (app/training/lora.py)
         self.threads = threads
         self.serve = serve  # "merged" or "adapter": which of the worker's two files is served
         self.python = python
@@ -56,6 +58,7 @@ class LocalLoraBackend:
                     "validation": list(spec.validation),
                     "threads": self.threads,
                     "model_id": spec.model_id,
+                    "cache_dir": str(self.cache_dir / "training-base"),
                 }
             ),
             encoding="utf-8",

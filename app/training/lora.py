@@ -5,8 +5,11 @@ applied to at serving time. Every target ends with `<|im_end|>`, so the model le
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -46,7 +49,42 @@ Messages = Sequence[dict[str, str]]
 Reporter = Callable[[dict[str, Any]], bool]
 
 
-def load_base(gguf_path: Path, threads: int) -> tuple[Any, Any]:
+def base_folder(gguf_path: Path, cache_root: Path) -> Path:
+    """The bundled GGUF de-quantised to fp32 and saved as a transformers folder (model, config, tokenizer), made
+    once per machine: reading the GGUF through transformers takes 20-30 s (its tokenizer and tensors are
+    converted on every load), the saved folder under a second, with the same logits and tokens. Keyed by the
+    file and the transformers version; written aside and renamed into place, so a crash never leaves half."""
+    import transformers
+
+    stat = gguf_path.stat()
+    folder = cache_root / f"{gguf_path.stem}-{stat.st_size}-{stat.st_mtime_ns}-transformers-{transformers.__version__}"
+    if (folder / "config.json").is_file():
+        return folder
+    cache_root.mkdir(parents=True, exist_ok=True)  # an unusable cache fails here, before 20 s of loading
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    parent, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(parent, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(parent, gguf_file=name, dtype=torch.float32)
+    # Saved as plain fp32 weights: the GGUF's quantizer record would make transformers expect a GGUF again.
+    model.hf_quantizer = None  # type: ignore[assignment]
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = cache_root / f".{folder.name}.{os.getpid()}"
+    try:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        tmp.rename(folder)
+    except OSError:  # a full disk, or a folder another worker renamed into place first
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (folder / "config.json").is_file():
+            raise
+        # else another worker got there first, and theirs is the same
+    return folder
+
+
+def load_base(gguf_path: Path, threads: int, cache_root: Path) -> tuple[Any, Any]:
     """The bundled GGUF de-quantised to fp32 for training, and its tokenizer (the GGUF's chat template)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -54,19 +92,16 @@ def load_base(gguf_path: Path, threads: int) -> tuple[Any, Any]:
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.set_num_threads(threads)
-    folder, name = str(gguf_path.parent), gguf_path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    folder = str(base_folder(gguf_path, cache_root))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     return model, tokenizer
 
 
-def load_config(gguf_path: Path) -> dict[str, Any]:
-    """The base model's configuration (layers, heads), read from the GGUF."""
-    from transformers import AutoConfig
-
-    config: dict[str, Any] = AutoConfig.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name).to_dict()
+def load_config(gguf_path: Path, cache_root: Path) -> dict[str, Any]:
+    """The base model's configuration (layers, heads)."""
+    config: dict[str, Any] = json.loads((base_folder(gguf_path, cache_root) / "config.json").read_text())
     return config
-
 
 def encode(tokenizer: Any, messages: Messages, max_length: int) -> Encoded:
     """Prompt (every turn before the last, formatted as the server will) and the answer; only the answer's
@@ -115,6 +150,7 @@ def train(
     params: Hyperparameters,
     out_dir: Path,
     report: Reporter,
+    cache_root: Path,
     threads: int = 2,
 ) -> Path | None:
     """Train; returns the final peft adapter's folder, or None if `report` asked to stop. A checkpoint is
@@ -126,7 +162,7 @@ def train(
         raise ValueError("the training split is empty")
     started = time.perf_counter()
     torch.manual_seed(params.seed)
-    base, tokenizer = load_base(gguf_path, threads)
+    base, tokenizer = load_base(gguf_path, threads, cache_root)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     rows = [encode(tokenizer, m, params.max_length) for m in train_set]
     held_out = [encode(tokenizer, m, params.max_length) for m in validation_set]

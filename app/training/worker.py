@@ -17,7 +17,7 @@ from typing import Any
 
 from app.training.gguf_adapter import convert
 from app.training.gguf_merged import merge
-from app.training.lora import Hyperparameters, load_config, train
+from app.training.lora import Hyperparameters, base_folder, load_config, train
 
 
 def _say(event: dict[str, Any]) -> bool:
@@ -26,10 +26,22 @@ def _say(event: dict[str, Any]) -> bool:
     return False  # stopping is the parent's call: it ends this process
 
 
+def _writable_cache(gguf_path: Path, cache_root: Path, out_dir: Path) -> Path:
+    """The shared cache of the de-quantised base, or the job's own folder when the cache cannot be written
+    (read-only, full): a slower start, never a failed job."""
+    try:
+        base_folder(gguf_path, cache_root)
+    except OSError as exc:
+        print(f"the training cache {cache_root} is not writable ({exc}); using the job folder", file=sys.stderr)
+        return out_dir / "training-base"
+    return cache_root
+
+
 def run(spec: dict[str, Any]) -> int:
     out_dir = Path(spec["out_dir"])
     gguf_path = Path(spec["gguf_path"])
     params = Hyperparameters(**spec["hyperparameters"])
+    cache_root = _writable_cache(gguf_path, Path(spec["cache_dir"]), out_dir)
     adapter = train(
         gguf_path=gguf_path,
         train_set=spec["train"],
@@ -37,12 +49,13 @@ def run(spec: dict[str, Any]) -> int:
         params=params,
         out_dir=out_dir,
         report=_say,
+        cache_root=cache_root,
         threads=int(spec.get("threads", 2)),
     )
     if adapter is None:
         return 1
     started = time.perf_counter()
-    converted = convert(adapter, load_config(gguf_path), out_dir / "adapter.gguf", model_id=spec["model_id"])
+    converted = convert(adapter, load_config(gguf_path, cache_root), out_dir / "adapter.gguf", model_id=spec["model_id"])
     convert_s = round(time.perf_counter() - started, 2)
     merged = merge(adapter, gguf_path, out_dir / "model.gguf", model_id=spec["model_id"])
     _say(
