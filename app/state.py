@@ -105,7 +105,7 @@ async def build_state(settings: Settings) -> AppState:
             LocalLoraBackend(
                 bundled_gguf_path,
                 settings.adapters_dir,
-                cache_dir=settings.cache_dir,
+                cache_dir=settings.training_cache_dir,
                 threads=settings.finetune_threads,
                 serve=settings.finetune_serve,
             ),

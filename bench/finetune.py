@@ -49,7 +49,7 @@ def train(workdir: Path, epochs: int, threads: int) -> dict[str, object]:
         "validation": [chat_messages("", r.prompt, r.completion) for r in rows if r.split == "validation"],
         "threads": threads,
         "model_id": MODEL_ID,
-        "cache_dir": str(Settings().cache_dir / "training-base"),
+        "cache_dir": str(Settings().training_cache_dir),
     }
     (workdir / "spec.json").write_text(json.dumps(spec))
     print(f"training on {len(spec['train'])} examples ({len(spec['validation'])} held out), {epochs} epochs, {threads} threads")

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         return self.data_dir / "adapters"
 
     @property
+    def training_cache_dir(self) -> Path:
+        """The bundled model de-quantised for training, one folder per GGUF and transformers version."""
+        return self.cache_dir / "training-base"
+
+    @property
     def finetune_dir(self) -> Path:
         """Fine-tuning jobs' working folders (training data, checkpoints, worker logs)."""
         return self.data_dir / "finetune"

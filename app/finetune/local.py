@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from app.finetune.backends import JobEvents, JobSpec, Trained, TrainingFailed
 
@@ -34,7 +34,7 @@ class LocalLoraBackend:
         *,
         cache_dir: Path,
         threads: int = 2,
-        serve: str = "merged",
+        serve: Literal["merged", "adapter"] = "merged",
         python: str = sys.executable,
     ):
         # Looked up when a job starts: a machine without the bundled weights can still run everything else.
@@ -42,7 +42,7 @@ class LocalLoraBackend:
         self.adapters_dir = adapters_dir
         self.cache_dir = cache_dir  # the de-quantised base for training, made once (app/training/lora.py)
         self.threads = threads
-        self.serve = serve  # "merged" or "adapter": which of the worker's two files is served
+        self.serve = serve  # which of the worker's two files is served
         self.python = python
 
     async def train(self, spec: JobSpec, events: JobEvents) -> Trained | None:
@@ -58,7 +58,7 @@ class LocalLoraBackend:
                     "validation": list(spec.validation),
                     "threads": self.threads,
                     "model_id": spec.model_id,
-                    "cache_dir": str(self.cache_dir / "training-base"),
+                    "cache_dir": str(self.cache_dir),
                 }
             ),
             encoding="utf-8",

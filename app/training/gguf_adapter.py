@@ -30,47 +30,55 @@ def permute_rows(weights: Any, n_head: int) -> Any:
     return weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
 
 
+def lora_pairs(adapter_dir: Path, layers: int, n_head: int, n_kv_head: int) -> dict[str, tuple[Any, Any]]:
+    """llama.cpp weight name (`blk.N.attn_q.weight`) -> (A, B) of peft's adapter as float32 arrays, the rows of
+    B for q and k already in llama.cpp's order."""
+    import gguf
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+    parts: dict[str, dict[str, Any]] = {}
+    for name, weights in load_file(str(adapter_dir / "adapter_model.safetensors")).items():
+        hf_name, _, part = name.removeprefix(PEFT_PREFIX).partition(".lora_")
+        target = names.get_name(hf_name + ".weight", try_suffixes=(".weight",))
+        if part not in ("A.weight", "B.weight") or target is None:
+            raise ValueError(f"unexpected tensor in the adapter: {name}")
+        weights = weights.astype(np.float32)
+        if part == "B.weight" and hf_name.endswith("q_proj"):
+            weights = permute_rows(weights, n_head)
+        elif part == "B.weight" and hf_name.endswith("k_proj"):
+            weights = permute_rows(weights, n_kv_head)
+        parts.setdefault(target, {})[part[0]] = weights
+    return {target: (found["A"], found["B"]) for target, found in parts.items()}
+
+
 def convert(adapter_dir: Path, base_config: dict[str, Any], out_path: Path, *, model_id: str) -> Converted:
     """Write adapter_dir (peft's adapter_model.safetensors + adapter_config.json) to out_path as a GGUF.
     In f32: exact, and measured faster to apply than f16 (0.80x against 0.77x the base's decoding speed;
     about 19 MB at rank 16 instead of 9).
     `base_config` holds the base model's num_hidden_layers, num_attention_heads and num_key_value_heads."""
     import gguf
-    import numpy as np
-    from safetensors.torch import load_file
 
     started = time.perf_counter()
     config = json.loads((adapter_dir / "adapter_config.json").read_text())
-    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
-    layers = int(base_config["num_hidden_layers"])
     n_head = int(base_config["num_attention_heads"])
-    n_kv_head = int(base_config.get("num_key_value_heads") or n_head)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+    pairs = lora_pairs(
+        adapter_dir, int(base_config["num_hidden_layers"]), n_head, int(base_config.get("num_key_value_heads") or n_head)
+    )
     tmp = out_path.with_suffix(".part")
     writer = gguf.GGUFWriter(str(tmp), ARCH)
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(config["lora_alpha"]))
     writer.add_string("general.name", model_id)
-    count = 0
-    for name in sorted(tensors):
-        hf_name, _, part = name.removeprefix(PEFT_PREFIX).partition(".lora_")
-        if part not in ("A.weight", "B.weight"):
-            raise ValueError(f"unexpected tensor in the adapter: {name}")
-        target = names.get_name(hf_name + ".weight", try_suffixes=(".weight",))
-        if target is None:
-            raise ValueError(f"no llama.cpp name for {hf_name}")
-        weights = tensors[name].float()
-        if part == "B.weight" and hf_name.endswith("q_proj"):
-            weights = permute_rows(weights, n_head)
-        elif part == "B.weight" and hf_name.endswith("k_proj"):
-            weights = permute_rows(weights, n_kv_head)
-        suffix = ".lora_a" if part == "A.weight" else ".lora_b"
-        writer.add_tensor(target + suffix, weights.numpy().astype(np.float32))
-        count += 1
+    for target in sorted(pairs):
+        lora_a, lora_b = pairs[target]
+        writer.add_tensor(target + ".lora_a", lora_a)
+        writer.add_tensor(target + ".lora_b", lora_b)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
     tmp.replace(out_path)  # a crash mid-write never leaves a half adapter under the real name
-    return Converted(out_path, count, out_path.stat().st_size, round(time.perf_counter() - started, 2))
+    return Converted(out_path, 2 * len(pairs), out_path.stat().st_size, round(time.perf_counter() - started, 2))

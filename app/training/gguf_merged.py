@@ -12,30 +12,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
-from app.training.gguf_adapter import PEFT_PREFIX, Converted, permute_rows
+from app.training.gguf_adapter import Converted, lora_pairs
 
 # 8 bits a weight in blocks of 32 with their own scale: close to the f16 merge (both differ from the run-time
 # adapter only by rounding) at half its size and faster to serve.
 MERGED_TYPE = "Q8_0"
-
-
-def _lora_pairs(adapter_dir: Path, layers: int) -> dict[str, dict[str, tuple[str, Any]]]:
-    """GGUF tensor name -> {"A": (hf name, array), "B": (hf name, array)}."""
-    import gguf
-    import numpy as np
-    from safetensors.numpy import load_file
-
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
-    pairs: dict[str, dict[str, tuple[str, Any]]] = {}
-    for name, weights in load_file(str(adapter_dir / "adapter_model.safetensors")).items():
-        hf_name, _, part = name.removeprefix(PEFT_PREFIX).partition(".lora_")
-        target = names.get_name(hf_name + ".weight", try_suffixes=(".weight",))
-        if part not in ("A.weight", "B.weight") or target is None:
-            raise ValueError(f"unexpected tensor in the adapter: {name}")
-        pairs.setdefault(target, {})[part[0]] = (hf_name, weights.astype(np.float32))
-    return pairs
 
 
 def merge(adapter_dir: Path, base_gguf: Path, out_path: Path, *, model_id: str) -> Converted:
@@ -49,7 +31,7 @@ def merge(adapter_dir: Path, base_gguf: Path, out_path: Path, *, model_id: str) 
     arch = str(reader.fields["general.architecture"].contents())
     n_head = int(reader.fields[f"{arch}.attention.head_count"].contents())
     n_kv_head = int(reader.fields[f"{arch}.attention.head_count_kv"].contents())
-    pairs = _lora_pairs(adapter_dir, int(reader.fields[f"{arch}.block_count"].contents()))
+    pairs = lora_pairs(adapter_dir, int(reader.fields[f"{arch}.block_count"].contents()), n_head, n_kv_head)
     quant = gguf.GGMLQuantizationType[MERGED_TYPE]
     tmp = out_path.with_suffix(".part")
     writer = gguf.GGUFWriter(str(tmp), arch)
@@ -66,12 +48,7 @@ def merge(adapter_dir: Path, base_gguf: Path, out_path: Path, *, model_id: str) 
         if pair is None:
             writer.add_tensor(tensor.name, tensor.data, raw_shape=tensor.data.shape, raw_dtype=tensor.tensor_type)
             continue
-        hf_name, lora_a = pair["A"]
-        lora_b = pair["B"][1]
-        if hf_name.endswith("q_proj"):
-            lora_b = permute_rows(lora_b, n_head)
-        elif hf_name.endswith("k_proj"):
-            lora_b = permute_rows(lora_b, n_kv_head)
+        lora_a, lora_b = pair
         weights = gguf.quants.dequantize(tensor.data, tensor.tensor_type) + scale * (lora_b @ lora_a)
         packed = gguf.quants.quantize(weights, quant)
         writer.add_tensor(tensor.name, packed, raw_shape=packed.shape, raw_dtype=quant)

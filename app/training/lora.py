@@ -103,6 +103,7 @@ def load_config(gguf_path: Path, cache_root: Path) -> dict[str, Any]:
     config: dict[str, Any] = json.loads((base_folder(gguf_path, cache_root) / "config.json").read_text())
     return config
 
+
 def encode(tokenizer: Any, messages: Messages, max_length: int) -> Encoded:
     """Prompt (every turn before the last, formatted as the server will) and the answer; only the answer's
     tokens, and the end-of-turn token after it, count in the loss."""

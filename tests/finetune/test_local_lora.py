@@ -72,7 +72,7 @@ async def test_train_serve_and_the_server_stays_responsive(tmp_path: Path) -> No
         workdir=tmp_path / "job-1",
         model_id="tiny-ft",
     )
-    backend = LocalLoraBackend(bundled_gguf_path, adapters, cache_dir=Settings().cache_dir, threads=1)
+    backend = LocalLoraBackend(bundled_gguf_path, adapters, cache_dir=Settings().training_cache_dir, threads=1)
     events = Recorder()
     with ServerThread(create_app(registry)) as server, openai.OpenAI(
         base_url=f"{server.url}/v1", api_key="unused", max_retries=0
