@@ -190,6 +190,7 @@ async def _app_state() -> AsyncIterator[AppState]:
         yield state
     finally:
         await state.ingest.shutdown()
+        await state.templates.aclose()
         await state.http.aclose()
         await state.engine.dispose()
 

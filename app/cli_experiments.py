@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 import typer
 
+from app.core.auth import BACKGROUND
 from app.core.errors import DomainError
 from app.core.settings import get_settings
-from app.experiments.presenters import experiment_view
+from app.experiments.presenters import experiment_out
 from app.experiments.schemas import ExperimentIn, ExperimentOut
 from app.experiments.service import FINISHED, ExperimentService
 from app.state import AppState
@@ -28,6 +29,7 @@ async def _state() -> AsyncIterator[AppState]:
     finally:
         await state.experiments.shutdown()
         await state.ingest.shutdown()
+        await state.templates.aclose()
         await state.http.aclose()
         await state.engine.dispose()
 
@@ -44,7 +46,7 @@ async def _refused_exits() -> AsyncIterator[None]:
 
 async def _view(state: AppState, experiment_id: int) -> ExperimentOut:
     async with state.sessions() as session:
-        return await experiment_view(ExperimentService(session, state.cipher), experiment_id)
+        return experiment_out(await ExperimentService(session, state.cipher).overview(experiment_id))
 
 
 async def _lookup(state: AppState, name_or_id: str, kind: str) -> int:
@@ -54,7 +56,7 @@ async def _lookup(state: AppState, name_or_id: str, kind: str) -> int:
 
     async with state.sessions() as session:
         if kind == "dataset":
-            rows = [(s.dataset.id, s.dataset.name) for s in await DatasetService(session).list()]
+            rows = [(s.dataset.id, s.dataset.name) for s in await DatasetService(session, BACKGROUND).list()]
         else:
             rows = [(v.id, v.name) for v in await VariantService(session).list()]
     for row_id, name in rows:
@@ -160,7 +162,7 @@ def list_experiments() -> None:
     async def go() -> list[ExperimentOut]:
         async with _state() as state, state.sessions() as session:
             service = ExperimentService(session, state.cipher)
-            return [await experiment_view(service, e) for e in await service.recent(limit=50)]
+            return [experiment_out(o) for o in await service.overviews(await service.recent(limit=50))]
 
     for view in asyncio.run(go()):
         p = view.progress

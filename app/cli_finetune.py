@@ -7,7 +7,8 @@ import asyncio
 import typer
 
 from app.cli_experiments import _refused_exits, _state
-from app.finetune.presenters import job_view, training_set_view
+from app.core.auth import BACKGROUND
+from app.finetune.presenters import job_out, training_set_out
 from app.finetune.schemas import (
     FINISHED_JOBS,
     FineTuneJobIn,
@@ -23,12 +24,12 @@ finetune_cli = typer.Typer(help="Fine-tuning: training sets and jobs.", no_args_
 
 async def _view(state: AppState, job_id: int) -> FineTuneJobOut:
     async with state.sessions() as session:
-        return await job_view(FineTuneService(session, state.cipher), job_id)
+        return job_out(await FineTuneService(session, state.cipher).summary(job_id))
 
 
 async def _training_set_id(state: AppState, name_or_id: str) -> int:
     async with state.sessions() as session:
-        rows = [(t.id, t.name) for t in await TrainingSetService(session).recent(limit=1000)]
+        rows = [(s.training_set.id, s.training_set.name) for s in await TrainingSetService(session, BACKGROUND).recent(limit=1000)]
     for row_id, name in rows:
         if name_or_id in (str(row_id), name):
             return row_id
@@ -83,9 +84,9 @@ def build(
                 min_score=min_score, validation_fraction=validation, seed=seed, knowledge_base_id=knowledge_base,
             )
             async with _refused_exits(), state.sessions.begin() as session:
-                training_set = await TrainingSetService(session, state.store).build(data, "cli")
+                training_set = await TrainingSetService(session, BACKGROUND, state.store).build(data, "cli")
             async with state.sessions() as session:
-                view = await training_set_view(TrainingSetService(session), training_set.id)
+                view = training_set_out(await TrainingSetService(session, BACKGROUND).summary(training_set.id))
             return f"training set {view.id}: {view.train_count} train, {view.validation_count} validation, {view.duplicates_dropped} duplicates dropped"
 
     typer.echo(asyncio.run(go()))
@@ -142,7 +143,7 @@ def list_jobs() -> None:
     async def go() -> list[FineTuneJobOut]:
         async with _state() as state, state.sessions() as session:
             service = FineTuneService(session, state.cipher)
-            return [await job_view(service, j) for j in await service.recent(limit=50)]
+            return [job_out(j) for j in await service.recent(limit=50)]
 
     for view in asyncio.run(go()):
         typer.echo(f"{view.id:>5}  {view.status:<10} {view.step:>5}/{view.total_steps or '?':<5} {view.training_set_name}  {view.result_model or ''}")

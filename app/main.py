@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from starlette.routing import Route, compile_path
 
 from app.accounts import api as accounts_api
 from app.accounts import ui as accounts_ui
-from app.accounts.service import ensure_bootstrap_token
+from app.accounts.service import authenticate, ensure_bootstrap_token
 from app.catalog import api as catalog_api
 from app.catalog import ui as catalog_ui
 from app.comparisons import api as comparisons_api
@@ -29,7 +30,7 @@ from app.core.auth import LoginRequired
 from app.core.csrf import verify_csrf
 from app.core.errors import DomainError
 from app.core.heap import freeze_loaded_objects, release_frozen_objects
-from app.core.middleware import BodySizeLimit, SecurityHeaders
+from app.core.middleware import BodySizeLimit, JsonDepthLimit, SecurityHeaders
 from app.core.settings import Settings, get_settings
 from app.core.types import reject_bad_text
 from app.core.web import render, templates, validation_messages
@@ -108,6 +109,21 @@ def document_all_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def local_model_access(app: FastAPI) -> Callable[[str | None], Awaitable[bool]]:
+    """Who may call the bundled model server: a holder of an API token, or this app itself."""
+
+    async def authorize(token: str | None) -> bool:
+        if not token:
+            return False
+        state = app.state.triptych
+        if hmac.compare_digest(token, state.cipher.local_model_token()):
+            return True
+        async with state.sessions.begin() as session:
+            return await authenticate(session, token) is not None
+
+    return authorize
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the bundled model server is mounted at /local unless disabled."""
     settings = settings or get_settings()
@@ -151,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.experiments.shutdown()
             await state.runner.shutdown()
             await state.ingest.shutdown()
+            await state.templates.aclose()
             await state.http.aclose()
             await state.engine.dispose()
             if local_models is not None:
@@ -169,6 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(reject_bad_text)],
     )
     app.state.settings = settings
+    # Inside the size limit, so the body it reads to check the nesting is capped too.
+    app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_request_mb * 1024 * 1024)
     # Added last, so it wraps everything: the 413 above and error pages get the headers too.
     app.add_middleware(SecurityHeaders)
@@ -233,5 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_all_errors(app)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     if local_models is not None:
-        app.mount("/local", create_local_app(local_models), name="local")
+        # Open on a loopback-only server (local tools need no token); anywhere else, the app's API tokens.
+        access = None if settings.bound_to_loopback else local_model_access(app)
+        app.mount("/local", create_local_app(local_models, access), name="local")
     return app

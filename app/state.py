@@ -30,7 +30,9 @@ from app.knowledge.service import KnowledgeService
 from app.leaderboard.service import LeaderboardCache
 from app.localmodels.weights import bundled_gguf_path
 from app.pipelines import build_pipelines
-from app.providers.registry import ProviderRegistry, build_registry
+from app.prompts.bounded import TemplateRenderer
+from app.providers.gateway import ModelGateway
+from app.providers.registry import build_registry
 from app.retrieval.embeddings import Embedder
 from app.retrieval.store import VectorStore, create_chroma_client
 
@@ -42,13 +44,14 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     cipher: KeyCipher
-    providers: ProviderRegistry
+    gateway: ModelGateway
     store: VectorStore
     ingest: IngestWorker
     knowledge: KnowledgeService
     runner: ComparisonRunner
     experiments: ExperimentRunner
     finetune: FineTuneRunner
+    templates: TemplateRenderer
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     leaderboards: LeaderboardCache = field(default_factory=LeaderboardCache)
 
@@ -73,17 +76,19 @@ async def build_state(settings: Settings) -> AppState:
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
     )
     cipher = KeyCipher.from_settings(settings.secret_key, settings.data_dir)
-    providers = build_registry(http)
+    # Every model call goes through the gateway (URL policy, deadline, redaction, per-endpoint figures).
+    gateway = ModelGateway(build_registry(http), http, allow_private=settings.allow_private_endpoints)
     embedder = Embedder(batch_size=settings.embedding_batch_size)
     store = VectorStore(
         await asyncio.to_thread(create_chroma_client, settings.chroma_url, settings.chroma_path), embedder
     )
+    # User templates render in worker processes, started on first use; close it with the state.
+    templates = TemplateRenderer(budget_s=settings.template_budget_s)
     runner = ComparisonRunner(
         sessions,
-        providers,
-        build_pipelines(store),
+        gateway,
+        build_pipelines(store, templates),
         cipher,
-        allow_private_endpoints=settings.allow_private_endpoints,
         max_answer_chars=settings.max_answer_kb * 1024,
     )
     ingest = IngestWorker(sessions, store, batch_size=settings.embedding_batch_size)
@@ -91,7 +96,7 @@ async def build_state(settings: Settings) -> AppState:
     knowledge = KnowledgeService(
         sessions, store, ingest, limits, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
     )
-    phases = (("scoring", Scorer(sessions, embedder.embed)), ("judging", Judge(sessions, providers, cipher)))
+    phases = (("scoring", Scorer(sessions, embedder.embed)), ("judging", Judge(sessions, gateway, cipher)))
     experiments = ExperimentRunner(sessions, runner, phases)
 
     async def create_experiment(session: AsyncSession, dataset_id: int, variant_ids: list[int], name: str) -> int:
@@ -109,7 +114,7 @@ async def build_state(settings: Settings) -> AppState:
                 threads=settings.finetune_threads,
                 serve=settings.finetune_serve,
             ),
-            HostedFineTuning(http, allow_private=settings.allow_private_endpoints),
+            HostedFineTuning(gateway),
         ]
     )
     finetune = FineTuneRunner(
@@ -126,11 +131,12 @@ async def build_state(settings: Settings) -> AppState:
         sessions=sessions,
         http=http,
         cipher=cipher,
-        providers=providers,
+        gateway=gateway,
         store=store,
         ingest=ingest,
         knowledge=knowledge,
         runner=runner,
         experiments=experiments,
         finetune=finetune,
+        templates=templates,
     )

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.core.auth import BACKGROUND  # noqa: E402
 from app.core.database import create_engine, create_session_factory  # noqa: E402
 from app.core.filters import Filters  # noqa: E402
 from app.core.migrate import upgrade_database  # noqa: E402
@@ -132,22 +133,22 @@ async def time_leaderboard(url: str, runs: int = 3) -> None:
     async with sessions() as session:
         for _ in range(runs):
             started = time.perf_counter()
-            data = await LeaderboardService(session).load(Filters())
+            data = await LeaderboardService(session, BACKGROUND).load(Filters())
             loaded = time.perf_counter()
             board = summarise(data, [])
             done = time.perf_counter()
             loads.append(loaded - started)
             stats.append(done - loaded)
             started = time.perf_counter()
-            whole = await LeaderboardService(session).compute()
+            whole = await LeaderboardService(session, BACKGROUND).compute()
             totals.append(time.perf_counter() - started)
             started = time.perf_counter()
-            await LeaderboardService(session).compute(Filters(dataset="bench"))
+            await LeaderboardService(session, BACKGROUND).compute(Filters(dataset="bench"))
             filtered.append(time.perf_counter() - started)
-        await LeaderboardService(session, cache).compute()
+        await LeaderboardService(session, BACKGROUND, cache).compute()
         for _ in range(runs):
             started = time.perf_counter()
-            await LeaderboardService(session, cache).compute()
+            await LeaderboardService(session, BACKGROUND, cache).compute()
             cached.append(time.perf_counter() - started)
     await engine.dispose()
     print(f"ratings: {board.ratings}, raters: {board.raters}, variants: {len(board.standings)}")

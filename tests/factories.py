@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -81,3 +84,15 @@ async def make_user(state: Any, name: str, role: str, password: str | None = PAS
         created = await AccountService(session).create(name, role, password)
         token = await create_token(session, f"{name}-token", created.user)
     return {"Authorization": f"Bearer {token}"}
+
+
+async def while_probing(client: httpx.AsyncClient, work: Awaitable[httpx.Response]) -> tuple[httpx.Response, list[float]]:
+    """The response to `work`, and how long each GET /healthz took while it ran (is the app still answering?)."""
+    task = asyncio.ensure_future(work)
+    latencies: list[float] = []
+    while not task.done():
+        started = time.perf_counter()
+        assert (await client.get("/healthz")).status_code == 200
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    return await task, latencies

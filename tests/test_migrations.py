@@ -166,3 +166,42 @@ def test_0007_turns_dataset_labels_into_datasets_and_can_be_taken_back(labelled_
     with engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM comparisons WHERE dataset = 'hr'")).scalar_one() == 3
     upgrade_database(url)
+
+
+LINEAGE_ROWS = [
+    "INSERT INTO training_sets (id, name, system_prompt, include_corrections, include_top_rated, min_score,"
+    " validation_fraction, seed, duplicates_dropped, created_by, created_at)"
+    " VALUES (1, 'from ratings', '', true, false, 4, 0.5, 0, 0, 'a', :now)",
+    "INSERT INTO training_examples (id, training_set_id, position, split, prompt, completion, source_kind, source_id,"
+    " comparison_id) VALUES (1, 1, 0, 'validation', 'q1', 'corrected', 'correction', 7, 42),"
+    " (2, 1, 1, 'validation', 'q2', 'from an example', 'example', 3, NULL)",
+    "INSERT INTO datasets (id, name, description, created_at) VALUES (1, 'Fine-tune #1 evaluation', '', :now),"
+    " (2, 'hand made', '', :now)",
+    "INSERT INTO dataset_versions (id, dataset_id, version, format_kind, format_rule, created_at)"
+    " VALUES (1, 1, 1, '', '', :now), (2, 2, 1, '', '', :now)",
+    "INSERT INTO dataset_items (id, dataset_version_id, position, query, reference, tags, expected_source) VALUES"
+    " (1, 1, 0, 'q1', 'corrected', '[]', ''), (2, 1, 1, 'q2', 'from an example', '[]', ''),"
+    " (3, 1, 2, 'probe', 'Paris', '[]', ''), (4, 2, 0, 'q1', 'corrected', '[]', '')",
+    "INSERT INTO finetune_jobs (id, training_set_id, backend, base_model, hyperparameters, status, step, epoch,"
+    " losses, validation_losses, train_seconds, repoint_variant_ids, created_by, evaluation_dataset_id, created_at)"
+    " VALUES (1, 1, 'local', 'm', '{}', 'succeeded', 0, 0, '[]', '[]', 0, '[]', 'a', 1, :now)",
+]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_0010_gives_a_fine_tunes_evaluation_items_their_comparison(kind: str, tmp_path: Path) -> None:
+    """Items of a job's evaluation dataset whose query and reference are a rated training row take its
+    comparison (so the blind rule scopes them); other items, and other datasets' items, take none."""
+    with blank_database(kind, tmp_path) as url:
+        upgrade_database(url, "0009")
+        engine = create_engine(to_sync_url(url))
+        with engine.begin() as connection:
+            for statement in LINEAGE_ROWS:
+                connection.execute(text(statement), {"now": NOW})
+        upgrade_database(url)
+        with engine.connect() as connection:
+            lineage = connection.execute(text("SELECT id, comparison_id FROM dataset_items ORDER BY id")).all()
+        assert [tuple(r) for r in lineage] == [(1, 42), (2, None), (3, None), (4, None)]
+        command.downgrade(alembic_config(url), "0009")
+        upgrade_database(url)
+        engine.dispose()

@@ -101,13 +101,32 @@ class LoginThrottle:
 async def get_api_principal(request: Request, sessions: SessionsDep) -> Principal:
     """Looked up in a short transaction of its own (it records the token's use): the request's unit of work
     stays unopened, so a route that waits on a model holds no database connection meanwhile."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     async with sessions.begin() as session:
-        return await bearer_principal(request, session)
+        principal = await bearer_principal(request, session)
+    request.state.principal = principal
+    return principal
 
 
 async def get_ui_principal(request: Request, sessions: SessionsDep) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     async with sessions.begin() as session:
         return await cookie_principal(request, session)
+
+
+async def get_reader(request: Request, sessions: SessionsDep) -> Principal:
+    """Whoever reads, authenticated as the route's kind asks (a bearer token under /api/, the session cookie
+    for pages): services take it to scope what they read (app/core/readable.py). Looked up once a request."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    if request.url.path.startswith("/api/"):
+        return await get_api_principal(request, sessions)
+    return await get_ui_principal(request, sessions)
 
 
 def _api_role(role: str) -> Callable[[Principal], Principal]:
@@ -148,6 +167,10 @@ ApiUnblinded = Annotated[Principal, Depends(_api_unblinded)]
 
 
 UiUser = Annotated[Principal, Depends(get_ui_principal)]
+
+
+# The reader a service scopes its reads by (the same principal as the route's ApiUser or UiUser).
+Reader = Annotated[Principal, Depends(get_reader)]
 
 
 UiRater = Annotated[Principal, Depends(_ui_role("rater"))]

@@ -14,8 +14,8 @@ def get_endpoint_service(session: SessionDep, request: Request) -> EndpointServi
     return EndpointService(session, app_state(request).cipher, allow_private=app_state(request).settings.allow_private_endpoints)
 
 
-def get_variant_service(session: SessionDep) -> VariantService:
-    return VariantService(session)
+def get_variant_service(session: SessionDep, request: Request) -> VariantService:
+    return VariantService(session, app_state(request).templates)
 
 
 def get_example_set_service(session: SessionDep) -> ExampleSetService:

@@ -23,24 +23,29 @@ from app.catalog.schemas import (
     VariantPatch,
 )
 from app.core.errors import Conflict, FormInvalid, Invalid, NotFound
+from app.core.repository import is_active
 from app.core.secrets import KeyCipher
 from app.core.settings import BUNDLED_MODEL_ID
-from app.models import Endpoint, Example, ExampleSet, Variant, VariantVersion, utcnow
+from app.models import Endpoint, Example, ExampleSet, Variant, VariantVersion
 from app.pipelines.base import FINE_TUNED_STRATEGIES, RETRIEVAL_STRATEGIES
-from app.prompts import user_template_problem
+from app.prompts.bounded import TemplateRenderer, user_template_problem
 from app.providers.base import EndpointConfig
 from app.providers.urls import avalidate_endpoint_url
 
 
 def endpoint_config(endpoint: Endpoint, cipher: KeyCipher) -> EndpointConfig:
-    """The decrypted connection a provider needs (kept in memory only)."""
+    """The decrypted connection a provider needs (kept in memory only). The bundled server takes the app's own
+    token (it asks for one when the app listens beyond loopback)."""
     key = cipher.decrypt(endpoint.api_key_encrypted) if endpoint.api_key_encrypted else None
+    if key is None and endpoint.is_bundled:
+        key = cipher.local_model_token()
     return EndpointConfig(
         kind=endpoint.kind,
         base_url=endpoint.base_url,
         model=endpoint.model,
         api_key=key,
         timeout_s=endpoint.timeout_s,
+        bundled=endpoint.is_bundled,
     )
 
 
@@ -121,8 +126,7 @@ class EndpointService:
 
     async def archive(self, endpoint_id: int) -> Endpoint:
         endpoint = await self.get(endpoint_id)
-        endpoint.archived_at = endpoint.archived_at or utcnow()
-        await self.repo.session.flush()
+        await self.repo.archive(endpoint)
         return endpoint
 
     def to_config(self, endpoint: Endpoint) -> EndpointConfig:
@@ -146,7 +150,7 @@ class ExampleSetService:
         self.repo = ExampleSetRepository(session)
 
     async def list(self, *, include_archived: bool = False) -> Sequence[tuple[ExampleSet, int]]:
-        return await self.repo.list(include_archived=include_archived)
+        return await self.repo.with_counts(include_archived=include_archived)
 
     async def get(self, set_id: int) -> ExampleSet:
         example_set = await self.repo.get(set_id)
@@ -179,8 +183,7 @@ class ExampleSetService:
 
     async def archive(self, set_id: int) -> ExampleSet:
         example_set = await self.get(set_id)
-        example_set.archived_at = example_set.archived_at or utcnow()
-        await self.session.flush()
+        await self.repo.archive(example_set)
         return example_set
 
 
@@ -228,9 +231,11 @@ def stand_in_notice(variant: Variant, version: VariantVersion | None = None) -> 
 
 
 class VariantService:
-    def __init__(self, session: AsyncSession):
+    def __init__(self, session: AsyncSession, templates: TemplateRenderer | None = None):
         self.session = session
         self.repo = VariantRepository(session)
+        # Context templates are tried on save in the app's bounded renderer (a one-off one without it).
+        self.templates = templates
 
     async def list(self, *, include_archived: bool = False) -> Sequence[Variant]:
         return await self.repo.list(include_archived=include_archived)
@@ -292,15 +297,14 @@ class VariantService:
             return list(await self.repo.list())
         unique_ids = list(dict.fromkeys(variant_ids))
         found = {v.id: v for v in await self.repo.get_many(unique_ids)}
-        missing = [i for i in unique_ids if i not in found or found[i].archived_at is not None]
+        missing = [i for i in unique_ids if i not in found or not is_active(found[i])]
         if missing:
             raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
         return [found[i] for i in unique_ids]
 
     async def archive(self, variant_id: int) -> Variant:
         variant = await self.get(variant_id)
-        variant.archived_at = variant.archived_at or utcnow()
-        await self.session.flush()
+        await self.repo.archive(variant)
         return variant
 
     def _new_version(
@@ -316,14 +320,12 @@ class VariantService:
 
     async def _validate(self, strategy: str, config: VariantConfig) -> str | None:
         """Check references and strategy needs; returns the knowledge base's embedding model."""
-        endpoint = await EndpointRepository(self.session).get(config.endpoint_id)
-        if endpoint is None or endpoint.archived_at is not None:
+        if await EndpointRepository(self.session).get_active(config.endpoint_id) is None:
             raise Invalid(f"endpoint_id {config.endpoint_id} does not name an active endpoint")
-        if config.example_set_id is not None:
-            example_set = await ExampleSetRepository(self.session).get(config.example_set_id)
-            if example_set is None or example_set.archived_at is not None:
-                raise Invalid(f"example_set_id {config.example_set_id} does not name an active example set")
-        if config.context_template and (problem := user_template_problem(config.context_template)):
+        examples = ExampleSetRepository(self.session)
+        if config.example_set_id is not None and await examples.get_active(config.example_set_id) is None:
+            raise Invalid(f"example_set_id {config.example_set_id} does not name an active example set")
+        if config.context_template and (problem := await user_template_problem(config.context_template, self.templates)):
             raise Invalid(f"context_template: {problem}")
         if strategy == "few_shot" and config.few_shot_k > 0 and config.example_set_id is None:
             raise Invalid("a few_shot variant with few_shot_k > 0 needs an example_set_id")
@@ -331,7 +333,7 @@ class VariantService:
         if config.knowledge_base_id is not None:
             # Checked whatever the strategy: a dangling id would otherwise fail as a foreign key (a 500).
             kb = await self.repo.knowledge_base(config.knowledge_base_id)
-            if kb is None or kb.archived_at is not None:
+            if kb is None or not is_active(kb):
                 raise Invalid(f"knowledge_base_id {config.knowledge_base_id} does not name a knowledge base")
         if strategy not in RETRIEVAL_STRATEGIES:
             return None

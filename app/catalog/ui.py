@@ -23,7 +23,6 @@ from app.catalog.schemas import (
 )
 from app.catalog.service import KEY_CLEARED, parse_examples_jsonl
 from app.core.errors import DomainError
-from app.core.filters import Filters
 from app.core.types import Id
 from app.core.web import (
     blank_to_none,
@@ -116,13 +115,13 @@ def _saved_message(items: list[VariantOut], saved: int | None, was: int | None) 
 @router.get("/variants", name="variants_page", response_class=HTMLResponse)
 async def variants_page(
     request: Request,
-    user: UiUser,
+    _user: UiUser,
     variants: VariantsDep,
     board: LeaderboardDep,
     saved: Annotated[Id | None, Query()] = None,
     was: Annotated[Id | None, Query()] = None,
 ) -> HTMLResponse:
-    metrics = {m.variant_id: m for m in await board.retrieval(Filters().seen_by(user))}
+    metrics = {m.variant_id: m for m in await board.retrieval()}
     items = [variant_out(v) for v in await variants.list()]
     context = {"variants": items, "metrics": metrics, "message": _saved_message(items, saved, was)}
     return render(request, "pages/variants.html", context)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.accounts.auth import Reader
 from app.comparisons.service import ComparisonReader, ComparisonRunner
 from app.core.deps import SessionDep, app_state
 
@@ -17,8 +18,8 @@ def get_runner(request: Request) -> ComparisonRunner:
 RunnerDep = Annotated[ComparisonRunner, Depends(get_runner)]
 
 
-def get_comparison_reader(session: SessionDep) -> ComparisonReader:
-    return ComparisonReader(session)
+def get_comparison_reader(session: SessionDep, reader: Reader) -> ComparisonReader:
+    return ComparisonReader(session, reader)
 
 
 ReaderDep = Annotated[ComparisonReader, Depends(get_comparison_reader)]

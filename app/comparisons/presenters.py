@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from app.catalog.service import stand_in_notice
 from app.comparisons.schemas import ComparisonOut, ComparisonSummary, ContextOut, OutputOut, VariantRef
-from app.core.auth import Principal
 from app.models import Comparison, Output
 from app.rating.presenters import rating_out
-from app.rating.service import RatingService
 
 
 def output_out(output: Output) -> OutputOut:
@@ -51,9 +49,9 @@ def comparison_out(comparison: Comparison) -> ComparisonOut:
     )
 
 
-def comparison_summary(comparison: Comparison, viewer: Principal) -> ComparisonSummary:
-    """A history row; for a rater who has not rated it, nothing about its answers or others' ratings."""
-    blind = not RatingService.sees_identities(comparison, viewer)
+def comparison_summary(comparison: Comparison, revealed: bool) -> ComparisonSummary:
+    """A history row; unless revealed to the reader, nothing about its answers or others' ratings."""
+    blind = not revealed
     return ComparisonSummary(
         id=comparison.id,
         query=comparison.query,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ class ComparisonRepository:
         )
         return {v.id: v for v in (await self.session.scalars(stmt)).all()}
 
-    async def finish_output(self, output_id: int, values: dict[str, Any]) -> None:
+    async def finish_output(self, output_id: int, values: Mapping[str, Any]) -> None:
         await self.session.execute(update(Output).where(Output.id == output_id).values(**values))
 
     async def fail_pending_outputs(self, error: str, finished_at: datetime) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -11,6 +12,25 @@ from app.core.types import Id, Strict, UtcDateTime
 from app.rating.schemas import RatingOut
 
 MAX_QUERY_CHARS = 8000
+
+
+class FinishedOutput(TypedDict, total=False):
+    """An output row's values once its variant has answered or failed: what a run stores."""
+
+    status: str
+    text: str
+    truncated: bool
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    ttft_ms: float | None
+    wait_ms: float | None
+    latency_ms: float
+    finished_at: datetime
+    error: str | None
+    contexts: list[dict[str, Any]]
+    prompt: list[dict[str, Any]]
 
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]

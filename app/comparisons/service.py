@@ -7,26 +7,26 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.catalog.service import VariantService, current_version, endpoint_config
 from app.comparisons.repository import ComparisonRepository
+from app.comparisons.schemas import FinishedOutput
+from app.core.auth import Principal
 from app.core.background import KeyedTasks
-from app.core.errors import Invalid, NotFound
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.readable import reveals
 from app.core.secrets import KeyCipher
 from app.models import Comparison, ComparisonTag, Endpoint, Output, Variant, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
+from app.providers.gateway import ModelGateway
 from app.providers.redaction import redact
-from app.providers.registry import ProviderRegistry
-from app.providers.urls import avalidate_endpoint_url
 
 log = logging.getLogger(__name__)
 
 
-URL_CHECK_TTL_S = 5.0
 INTERRUPTED = "interrupted: the server stopped before this variant finished"
 
 
@@ -59,21 +59,18 @@ class ComparisonRunner:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        providers: ProviderRegistry,
+        gateway: ModelGateway,
         pipelines: dict[str, Pipeline],
         cipher: KeyCipher,
         *,
-        allow_private_endpoints: bool = True,
         max_answer_chars: int = 64 * 1024,
     ):
         self.sessions = sessions
         self.max_answer_chars = max_answer_chars
-        self.providers = providers
+        self.gateway = gateway
         self.pipelines = pipelines
         self.cipher = cipher
-        self.allow_private_endpoints = allow_private_endpoints
         self.tasks = KeyedTasks("comparison")
-        self._url_checked: dict[str, float] = {}  # base URL -> until when its last check holds
 
     async def create(
         self,
@@ -164,42 +161,26 @@ class ComparisonRunner:
             use_mmr=version.use_mmr,
         )
 
-    async def _check_url(self, url: str) -> None:
-        """Checked again at call time, not only on save: a host name can change what it resolves to. A
-        check is trusted for a few seconds, so an experiment's thousand calls do not resolve it a thousand
-        times (it cost 10 ms a call at 32 in flight)."""
-        now = time.monotonic()
-        if self._url_checked.get(url, 0.0) > now:
-            return
-        try:
-            await avalidate_endpoint_url(url, allow_private=self.allow_private_endpoints)
-        except ValueError as exc:
-            raise PipelineError(f"endpoint refused: {exc}") from exc
-        self._url_checked[url] = now + URL_CHECK_TTL_S
-
     async def _run_one(self, job: OutputJob) -> None:
         """One variant end to end; whatever happens, its output row is finished."""
         values = await self.execute(job)
         async with self.sessions.begin() as session:
             await ComparisonRepository(session).finish_output(job.output_id, values)
 
-    async def execute(self, job: OutputJob) -> dict[str, Any]:
+    async def execute(self, job: OutputJob) -> FinishedOutput:
         """Run one variant and return its output row's values (never raises for a model's failure).
 
         latency_ms and ttft_ms are the variant's own time from this call; time the request spent in the
         model server's queue (behind other requests, as the bundled model serves one at a time) is taken out
         of both and reported as wait_ms."""
         started = time.perf_counter()
-        values: dict[str, Any] = {"model": job.spec.endpoint.model, "wait_ms": None}
+        values: FinishedOutput = {"model": job.spec.endpoint.model, "wait_ms": None}
         server_wait = 0.0
         try:
             pipeline = self.pipelines[job.spec.strategy]
             prepared = await pipeline.prepare(job.query, job.spec)
             values["contexts"] = prepared.contexts
             values["prompt"] = [asdict(m) for m in prepared.messages]
-            if not job.endpoint.is_bundled:
-                await self._check_url(job.spec.endpoint.base_url)
-            provider = self.providers.get(job.spec.endpoint.kind)
             request = ChatRequest(
                 messages=prepared.messages,
                 temperature=job.spec.temperature,
@@ -207,11 +188,7 @@ class ComparisonRunner:
                 top_p=job.spec.top_p,
             )
             model_started = time.perf_counter()
-            # A guard above the provider's own timeouts and Retry-After waits (capped at 30 s each):
-            # nothing may keep a comparison open forever.
-            retries = job.spec.endpoint.max_retries
-            guard = job.spec.endpoint.timeout_s * (retries + 2) + 30 * (retries + 1)
-            result = await asyncio.wait_for(provider.chat(job.spec.endpoint, request), timeout=guard)
+            result = await self.gateway.chat(job.spec.endpoint, request)
             server_wait = result.queue_ms or 0.0
             values |= {
                 "status": "done",
@@ -228,10 +205,8 @@ class ComparisonRunner:
                 "wait_ms": None if result.queue_ms is None else round(server_wait, 1),
             }
         except (PipelineError, ProviderError) as exc:
-            # Providers redact already; this is the last line before the database.
+            # The gateway redacts already; a pipeline's error can quote a retrieval failure: the last line.
             values |= {"status": "error", "error": redact(str(exc), job.spec.endpoint.api_key)}
-        except TimeoutError:
-            values |= {"status": "error", "error": "timed out waiting for the model"}
         except Exception as exc:
             log.exception("variant %s failed unexpectedly", job.spec.name)
             values |= {"status": "error", "error": f"internal error: {type(exc).__name__}"}
@@ -240,15 +215,35 @@ class ComparisonRunner:
         return values
 
 
+class BlindUntilRated(Forbidden):
+    """A blind rater asked for a comparison whose identities they have not revealed: rate it blind first."""
+
+    def __init__(self, comparison_id: int):
+        super().__init__(
+            f"rate this comparison blind first: GET /api/v1/comparisons/{comparison_id}/blind, then POST a rating"
+        )
+        self.comparison_id = comparison_id
+
+
 class ComparisonReader:
-    def __init__(self, session: AsyncSession):
+    """Comparisons as `reader` may read them: whole once revealed (app/core/readable.py); before that a blind
+    rater gets BlindUntilRated, and history rows say nothing about answers or ratings."""
+
+    def __init__(self, session: AsyncSession, reader: Principal):
         self.repo = ComparisonRepository(session)
+        self.reader = reader
 
     async def get(self, comparison_id: int) -> Comparison:
         comparison = await self.repo.get(comparison_id)
         if comparison is None:
             raise NotFound(f"comparison {comparison_id} not found")
+        if not reveals(comparison, self.reader):
+            raise BlindUntilRated(comparison_id)
         return comparison
+
+    def revealed(self, comparison: Comparison) -> bool:
+        """Whether the reader may see this (listed) comparison's answers' authors, errors and ratings."""
+        return reveals(comparison, self.reader)
 
     async def page(
         self, *, limit: int, offset: int, experiment_id: int | None = None

@@ -14,18 +14,19 @@ from app.catalog.presenters import variant_out
 from app.comparisons.deps import ReaderDep, RunnerDep
 from app.comparisons.presenters import comparison_out, comparison_summary
 from app.comparisons.schemas import ComparisonIn
+from app.comparisons.service import BlindUntilRated
 from app.core.auth import Principal
-from app.core.errors import DomainError, Forbidden
+from app.core.errors import DomainError
 from app.core.types import Id, PageNumber
 from app.core.web import error_status, form_errors, is_htmx, redirect_to, render
 from app.datasets.deps import DatasetsDep
 from app.datasets.presenters import dataset_out
 from app.demo import read_jsonl
 from app.experiments.deps import ExperimentsDep
-from app.experiments.presenters import experiment_view
+from app.experiments.presenters import experiment_out
 from app.finetune.deps import FineTuningDep
-from app.finetune.presenters import job_view
-from app.rating.deps import JudgementsDep, RatingsDep
+from app.finetune.presenters import job_out
+from app.rating.deps import JudgementsDep
 
 router = APIRouter()
 
@@ -56,9 +57,9 @@ async def compare_page(
         "suggestions": _suggestions(),
         # One click from here to a whole dataset across every variant, and to the latest run's verdict.
         "offer_datasets": [dataset_out(s) for s in await datasets.list()][:3],
-        "latest_experiment": await experiment_view(experiments.service, recent[0]) if recent else None,
+        "latest_experiment": experiment_out(await experiments.service.overview(recent[0])) if recent else None,
         # A fine-tune in the making (the demo's first start queues one) shows its progress here.
-        "latest_job": await job_view(fine_tuning.jobs, jobs[0]) if jobs else None,
+        "latest_job": job_out(jobs[0]) if jobs else None,
     }
     return render(request, "pages/compare.html", context)
 
@@ -129,7 +130,7 @@ async def comparisons_page(
         request,
         "pages/comparisons.html",
         {
-            "comparisons": [comparison_summary(c, user) for c in comparisons],
+            "comparisons": [comparison_summary(c, reader.revealed(c)) for c in comparisons],
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "has_next": page * PAGE_SIZE < total,
@@ -142,13 +143,11 @@ async def comparisons_page(
 class ColumnsContext:
     """The comparison and this user's marks on retrieved chunks; a rater who has not rated it is kept blind."""
 
-    def __init__(self, reader: ReaderDep, judgements: JudgementsDep, ratings: RatingsDep):
-        self.reader, self.judgements, self.ratings = reader, judgements, ratings
+    def __init__(self, reader: ReaderDep, judgements: JudgementsDep):
+        self.reader, self.judgements = reader, judgements
 
     async def __call__(self, comparison_id: int, user: Principal) -> dict[str, object]:
         comparison = await self.reader.get(comparison_id)
-        if not self.ratings.sees_identities(comparison, user):
-            raise BlindUntilRated(comparison_id)
         shown = comparison_out(comparison)
         return {
             "comparison": shown,
@@ -158,12 +157,6 @@ class ColumnsContext:
 
 
 ColumnsDep = Annotated[ColumnsContext, Depends()]
-
-
-class BlindUntilRated(Forbidden):
-    def __init__(self, comparison_id: Id):
-        super().__init__("rate this comparison blind first")
-        self.comparison_id = comparison_id
 
 
 @router.get("/comparisons/{comparison_id}", name="comparison_page", response_model=None)

@@ -41,6 +41,11 @@ class KeyCipher:
         """A secret for another purpose (e.g. shuffling), the same on every process sharing the key."""
         return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
+    def local_model_token(self) -> str:
+        """The bearer token this app's own processes send to its bundled model server (which needs one when
+        it listens beyond loopback); never stored, never shown."""
+        return "tt_local-" + self.derive("local-models").hex()
+
     @classmethod
     def from_settings(cls, secret_key: str | None, data_dir: Path) -> KeyCipher:
         key = secret_key or read_or_create_secret(data_dir / "secret.key", Fernet.generate_key().decode())

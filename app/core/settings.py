@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # link-local and cloud metadata addresses never are.
     allow_private_endpoints: bool = True
 
+    # Longest a variant's context template may take to render (once per RAG answer) before it is stopped.
+    template_budget_s: float = Field(default=2.0, gt=0, le=60)
+
     embedding_batch_size: int = 64
     # Ingestion limits and defaults (see app/ingest/limits.py for the zip and PDF caps).
     ingest_max_file_mb: int = Field(default=25, ge=1)

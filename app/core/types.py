@@ -4,6 +4,8 @@
   refused as input (422) before the database sees it (it would raise, a 500).
 - Text: NUL bytes (PostgreSQL refuses them) and lone surrogates (not encodable as UTF-8) are refused in any
   text, in bodies (`Strict` models), query strings, paths and forms (`reject_bad_text`).
+- Nesting: a JSON body deeper than `MAX_JSON_DEPTH` is refused before it is parsed (`JsonDepthLimit`), and a
+  `Strict` model refuses a value nested deeper too, however it was built.
 - Datetimes: every one in an answer is time-zone aware UTC (`...Z`); SQLite hands back naive values.
 """
 
@@ -27,6 +29,8 @@ from pydantic import (
 )
 from starlette.datastructures import UploadFile
 
+from app.core.nesting import MAX_JSON_DEPTH, TOO_DEEP
+
 MAX_ID = 2**31 - 1
 Id = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_ID)]
 # Page numbers and offsets: far beyond any real table, far below an overflow.
@@ -45,22 +49,26 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def _check_tree(value: Any) -> Any:
+def _check_tree(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         if (problem := text_problem(value)) is not None:
             raise ValueError(f"text {problem}")
-    elif isinstance(value, list | tuple | set):
-        for item in value:
-            _check_tree(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_tree(key)
-            _check_tree(item)
+    elif isinstance(value, list | tuple | set | dict):
+        # Refused long before Python's recursion limit: a deep value is a 422, never a RecursionError.
+        if depth >= MAX_JSON_DEPTH:
+            raise ValueError(TOO_DEEP)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_tree(key, depth + 1)
+                _check_tree(item, depth + 1)
+        else:
+            for item in value:
+                _check_tree(item, depth + 1)
     return value
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields refused, and no NUL or lone surrogate in any text."""
+    """Request bodies: unknown fields refused, no NUL or lone surrogate in any text, no deep nesting."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from app.accounts.auth import Reader
 from app.core.deps import SessionDep
 from app.datasets.service import DatasetService
 
 
-def get_dataset_service(session: SessionDep) -> DatasetService:
-    return DatasetService(session)
+def get_dataset_service(session: SessionDep, reader: Reader) -> DatasetService:
+    return DatasetService(session, reader)
 
 
 DatasetsDep = Annotated[DatasetService, Depends(get_dataset_service)]

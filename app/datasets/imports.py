@@ -1,4 +1,7 @@
-"""Dataset items from and to CSV and JSONL; a bad line is refused with its number and the reason."""
+"""Dataset items from and to CSV and JSONL; a bad line is refused with its number and the reason.
+
+Files are read a line at a time and refused as soon as they pass `MAX_ITEMS`: a 2 MB file can hold a million
+rows, and none past the cap is parsed or validated. A JSONL line nested too deep is a bad line."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.errors import FormInvalid
+from app.core.nesting import TOO_DEEP, too_deep
 from app.core.spreadsheet import safe_cell
-from app.datasets.schemas import ItemIn
+from app.datasets.schemas import MAX_ITEMS, ItemIn
 
 MAX_LINE_ERRORS = 20
 COLUMNS = ("query", "reference", "tags", "expected_source")
@@ -40,8 +44,12 @@ def parse_jsonl(text: str) -> list[ItemIn]:
     """One JSON object per line."""
 
     def rows() -> Iterator[tuple[int, Any]]:
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Lines end where an editor ends them (\n, \r\n, \r): a JSON string may hold U+2028 as it is.
+        for number, line in enumerate(io.StringIO(text, newline=None), start=1):
             if not line.strip():
+                continue
+            if too_deep(line):
+                yield number, _Bad(TOO_DEEP)
                 continue
             try:
                 yield number, json.loads(line)
@@ -97,7 +105,11 @@ class _Bad:
 def _validated(rows: Iterable[tuple[int, Any]]) -> list[ItemIn]:
     items: list[ItemIn] = []
     problems: list[str] = []
-    for number, row in rows:
+    for count, (number, row) in enumerate(rows, start=1):
+        if count > MAX_ITEMS:
+            raise FormInvalid(
+                [f"more than {MAX_ITEMS:,} items (the most a dataset holds): stopped reading at line {number}"]
+            )
         if isinstance(row, _Bad):
             problems.append(f"line {number}: {row.reason}")
             continue

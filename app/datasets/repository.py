@@ -3,45 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.auth import Principal
+from app.core.readable import readable
+from app.core.repository import SoftDeletionMixin
 from app.models import Dataset, DatasetItem, DatasetVersion, Experiment
 
 
-class DatasetRepository:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+class DatasetRepository(SoftDeletionMixin[Dataset]):
+    """Datasets; their items are read through `readable_items`, scoped to `reader` (an item whose reference
+    came from a rated comparison is a blind rater's to read only once they revealed that comparison)."""
 
-    def add(self, dataset: Dataset) -> None:
-        self.session.add(dataset)
+    model = Dataset
+    loads = (selectinload(Dataset.versions),)
 
-    async def get(self, dataset_id: int) -> Dataset | None:
-        stmt = select(Dataset).where(Dataset.id == dataset_id).options(selectinload(Dataset.versions))
-        return await self.session.scalar(stmt)
+    def __init__(self, session: AsyncSession, reader: Principal):
+        super().__init__(session)
+        self.reader = reader
 
-    async def by_name(self, name: str) -> Dataset | None:
-        return await self.session.scalar(select(Dataset).where(Dataset.name == name))
+    def ordering(self) -> tuple[Any, ...]:
+        return (Dataset.name,)
 
-    async def list(self, *, include_archived: bool = False) -> Sequence[Dataset]:
-        stmt = select(Dataset).order_by(Dataset.name).options(selectinload(Dataset.versions))
-        if not include_archived:
-            stmt = stmt.where(Dataset.archived_at.is_(None))
-        return (await self.session.scalars(stmt)).all()
+    def readable_items(self) -> Select[DatasetItem]:
+        """Every item the reader may read."""
+        return select(DatasetItem).where(readable(DatasetItem.comparison_id, self.reader))
 
     async def item_counts(self, version_ids: Sequence[int]) -> dict[int, int]:
-        stmt = (
-            select(DatasetItem.dataset_version_id, func.count(DatasetItem.id))
-            .where(DatasetItem.dataset_version_id.in_(set(version_ids)))
-            .group_by(DatasetItem.dataset_version_id)
-        )
+        items = self.readable_items().where(DatasetItem.dataset_version_id.in_(set(version_ids))).subquery()
+        stmt = select(items.c.dataset_version_id, func.count(items.c.id)).group_by(items.c.dataset_version_id)
         return {v: int(n) for v, n in (await self.session.execute(stmt)).all()}
 
     async def items(self, version_id: int) -> Sequence[DatasetItem]:
         stmt = (
-            select(DatasetItem)
+            self.readable_items()
             .where(DatasetItem.dataset_version_id == version_id)
             .order_by(DatasetItem.position, DatasetItem.id)
         )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.core.types import Name, Strict, UtcDateTime
 
@@ -21,6 +21,14 @@ class ItemIn(Strict):
     expected_source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
 
 
+def _items_within_cap(data: Any) -> Any:
+    # The list's own limit is checked only after every item is validated: a million items would be first.
+    items = data.get("items") if isinstance(data, dict) else None
+    if isinstance(items, list) and len(items) > MAX_ITEMS:
+        raise ValueError(f"items: more than {MAX_ITEMS:,} (the most a dataset holds)")
+    return data
+
+
 class DatasetIn(Strict):
     name: Name
     description: Annotated[str, Field(max_length=2000)] = ""
@@ -33,6 +41,11 @@ class DatasetIn(Strict):
     probe_tag: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = "general"
     items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS)] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _capped(cls, data: Any) -> Any:
+        return _items_within_cap(data)
+
 
 class DatasetPatch(Strict):
     """Omitted fields stay; new items or a new rule make a new version once an experiment used the current one."""
@@ -43,6 +56,11 @@ class DatasetPatch(Strict):
     format_rule: Annotated[str | None, Field(max_length=20_000)] = None
     probe_tag: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=60)] = None
     items: Annotated[list[ItemIn] | None, Field(max_length=MAX_ITEMS)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capped(cls, data: Any) -> Any:
+        return _items_within_cap(data)
 
 
 class ItemOut(BaseModel):

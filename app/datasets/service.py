@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal
 from app.core.errors import Conflict, Invalid, NotFound
 from app.datasets.imports import to_csv, to_jsonl
 from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import DatasetIn, DatasetPatch, ItemIn
-from app.evaluation.metrics import check_format_rule
-from app.models import Dataset, DatasetItem, DatasetVersion, utcnow
+from app.evaluation.format_rules import check_format_rule
+from app.models import Dataset, DatasetItem, DatasetVersion
 
 
 def current(dataset: Dataset) -> DatasetVersion:
@@ -31,9 +33,12 @@ class DatasetSummary:
 
 
 class DatasetService:
-    def __init__(self, session: AsyncSession):
+    """Datasets as `reader` may read them: items made from a rated comparison (a fine-tune's evaluation items,
+    whose references may be corrected answers) are scoped as that comparison is (app/core/readable.py)."""
+
+    def __init__(self, session: AsyncSession, reader: Principal):
         self.session = session
-        self.repo = DatasetRepository(session)
+        self.repo = DatasetRepository(session, reader)
 
     async def list(self, *, include_archived: bool = False) -> list[DatasetSummary]:
         datasets = await self.repo.list(include_archived=include_archived)
@@ -70,10 +75,11 @@ class DatasetService:
         body, media = (to_csv(items), "text/csv") if fmt == "csv" else (to_jsonl(items), "application/x-ndjson")
         return body, media, f"dataset-{dataset_id}-v{summary.version.version}.{fmt}"
 
-    async def create(self, data: DatasetIn) -> Dataset:
+    async def create(self, data: DatasetIn, *, lineage: Sequence[int | None] = ()) -> Dataset:
+        """A new dataset; `lineage` gives each item the rated comparison its reference came from, if any."""
         if await self.repo.by_name(data.name) is not None:
             raise Conflict(f"a dataset named {data.name!r} already exists")
-        _check_rule(data.format_kind, data.format_rule)
+        await _check_rule(data.format_kind, data.format_rule)
         dataset = Dataset(name=data.name, description=data.description)
         dataset.versions.append(
             DatasetVersion(
@@ -81,7 +87,7 @@ class DatasetService:
                 format_kind=data.format_kind,
                 format_rule=data.format_rule if data.format_kind else "",
                 probe_tag=data.probe_tag,
-                items=_rows(data.items),
+                items=_rows(data.items, lineage),
             )
         )
         self.repo.add(dataset)
@@ -98,7 +104,7 @@ class DatasetService:
         rule = version.format_rule if data.format_rule is None else data.format_rule
         rule = rule if kind else ""
         probe_tag = version.probe_tag if data.probe_tag is None else data.probe_tag
-        _check_rule(kind, rule)
+        await _check_rule(kind, rule)
         if data.name is not None:
             dataset.name = data.name
         if data.description is not None:
@@ -131,19 +137,19 @@ class DatasetService:
 
     async def archive(self, dataset_id: int) -> Dataset:
         dataset = await self.get(dataset_id)
-        dataset.archived_at = dataset.archived_at or utcnow()
-        await self.session.flush()
+        await self.repo.archive(dataset)
         return dataset
 
 
-def _check_rule(kind: str, rule: str) -> None:
+async def _check_rule(kind: str, rule: str) -> None:
     if kind and not rule.strip():
         raise Invalid(f"format_rule: a {kind} rule needs a rule")
-    if problem := check_format_rule(kind, rule):
+    # Checking a 20,000-character JSON Schema against its meta-schema can take a few hundred ms: off the loop.
+    if problem := await asyncio.to_thread(check_format_rule, kind, rule):
         raise Invalid(f"format_rule: {problem}")
 
 
-def _rows(items: Sequence[ItemIn]) -> list[DatasetItem]:
+def _rows(items: Sequence[ItemIn], lineage: Sequence[int | None] = ()) -> list[DatasetItem]:
     return [
         DatasetItem(
             position=i,
@@ -151,6 +157,7 @@ def _rows(items: Sequence[ItemIn]) -> list[DatasetItem]:
             reference=item.reference,
             tags=list(dict.fromkeys(item.tags)),
             expected_source=item.expected_source,
+            comparison_id=lineage[i] if i < len(lineage) else None,
         )
         for i, item in enumerate(items)
     ]
@@ -164,6 +171,7 @@ def _copies(items: Sequence[DatasetItem]) -> list[DatasetItem]:
             reference=i.reference,
             tags=list(i.tags),
             expected_source=i.expected_source,
+            comparison_id=i.comparison_id,
         )
         for i in items
     ]

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.accounts.auth import UiAdmin, UiUser
@@ -14,10 +15,10 @@ from app.core.errors import DomainError
 from app.core.types import Id
 from app.core.web import form_error_page, form_values, redirect_to, render
 from app.datasets.deps import DatasetsDep
-from app.datasets.imports import parse_items, parse_jsonl, to_jsonl
+from app.datasets.imports import parse_jsonl, to_jsonl
 from app.datasets.presenters import attachment, dataset_out
 from app.datasets.schemas import DatasetIn, DatasetPatch, ItemIn
-from app.datasets.uploads import read_limited, upload_limit
+from app.datasets.uploads import items_from_upload
 
 router = APIRouter()
 FIELDS = ("name", "description", "format_kind", "format_rule", "probe_tag", "items")
@@ -40,8 +41,9 @@ async def _items_from_form(request: Request, values: dict[str, Any]) -> list[Ite
     try:
         upload = form.get("file")
         if isinstance(upload, UploadFile) and upload.filename:
-            return parse_items(upload.filename, await read_limited(upload, upload_limit(request)))
-        return parse_jsonl(values.get("items", ""))
+            return await items_from_upload(request, upload)
+        # Off the event loop, as uploads are: a pasted 10,000-line list takes a while to parse.
+        return await run_in_threadpool(parse_jsonl, values.get("items", ""))
     finally:
         await form.close()  # every uploaded part's spooled file, read or not
 

@@ -6,6 +6,7 @@ import logging
 
 from app.catalog.schemas import EndpointIn, ExampleIn, ExampleSetIn, VariantIn
 from app.catalog.service import EndpointService, ExampleSetService, VariantService
+from app.core.auth import BACKGROUND
 from app.core.settings import BUNDLED_MODEL_ID
 from app.datasets.schemas import DatasetIn, ItemIn
 from app.datasets.service import DatasetService
@@ -86,7 +87,7 @@ async def load_demo(state: AppState) -> bool:
                 examples=[ExampleIn(**row) for row in read_jsonl("examples.jsonl")],
             )
         )
-        await DatasetService(session).create(demo_dataset())
+        await DatasetService(session, BACKGROUND).create(demo_dataset())
         common = {"endpoint_id": endpoint.id, "max_tokens": 160, "temperature": 0.2}
         variants = VariantService(session)
         for spec in (
@@ -138,7 +139,7 @@ async def start_demo_finetune(state: AppState) -> int | None:
         variants = [v.id for v in await VariantService(session).list() if v.name in DEMO_FINE_TUNED_VARIANTS]
         knowledge_bases = {kb.name: kb.id for kb in await state.knowledge.active()}
         # With the policies' sources too: the hybrid learns to answer from them and cite them.
-        training_set = await TrainingSetService(session, state.store).build(
+        training_set = await TrainingSetService(session, BACKGROUND, state.store).build(
             TrainingSetIn(
                 name=DEMO_TRAINING_SET,
                 example_set_id=example_sets[DEMO_EXAMPLE_SET],

@@ -15,12 +15,16 @@ match is blanked out so later rules do not see it again):
    is not found in "30" and "1,200" matches "1200". Number words (two..twenty, thirty..ninety, hundred and
    compounds like twenty-two) count as their digits; "one" counts only in answers, because in a reference it
    is too often a pronoun ("no one", "one of").
-7. Names: runs of capitalised words, possibly joined by and/of/of the/&/da/de/van/von or a colon ("Vacation and
-   Paid Leave Policy", "Onboarding: Your First Week", "Leonardo da Vinci"). Function words at either end of
-   a run are dropped ("The Pacific Ocean" -> "Pacific Ocean"). A lone capitalised word that only starts a
-   sentence is ignored, since the capital says nothing there ("New employees receive ..."), unless the whole
-   line is a bare answer of at most three words ("Paris", "Carbon dioxide"). A name is found when all its
-   significant words (not function words) appear in the answer as whole words, in any case.
+7. A bare answer is one fact, lowercase words included ("Carbon dioxide", "Nitrogen gas"): the reference's
+   only line with words has, after its label, at most three words in one sentence, no verb (is, has, can:
+   "It is blue" is a sentence) and nothing rules 2-6 took ("100 degrees Celsius" goes on to rule 8).
+8. Names, on any other line: runs of capitalised words, possibly joined by and/of/of the/&/da/de/van/von or a
+   colon ("Vacation and Paid Leave Policy", "Onboarding: Your First Week", "Leonardo da Vinci"). A lone
+   capitalised word that only starts a sentence is ignored, since the capital says nothing there ("New
+   employees receive ..."), unless the line has at most three words ("Answer: Northstar Health.").
+Function words at either end of a bare answer or name are dropped ("The Pacific Ocean" -> "Pacific Ocean").
+It is found when all its significant words (not function words) appear in the answer as whole words, in any
+case and order: "carbon monoxide" does not state "Carbon dioxide", "It is carbon dioxide." does.
 
 Facts are deduplicated and kept in the order they appear.
 
@@ -120,6 +124,12 @@ _CITING_WORDS = (
     "reference references source sources"
 )
 _META_WORDS = frozenset(_CITING_WORDS.split())
+# A short line with one of these is a sentence, not a bare answer.
+_VERB_WORDS = (
+    "am are be been being can could did do does had has have is may might must shall should "
+    "was were will would"
+)
+_VERBS = frozenset(_VERB_WORDS.split())
 _BLANK = "#"  # what a matched span is replaced by: breaks name runs, is no word and no sentence end
 
 DateKey = tuple[int | None, int | None, int | None]  # day, month, year; None = not given
@@ -130,9 +140,9 @@ class Fact:
     """One key fact: how it reads, and what an answer must contain to state it."""
 
     text: str
-    kind: str  # "number", "date", "time", "phone", "code", "link" (email or web address), "name"
+    kind: str  # "number", "date", "time", "phone", "code", "link" (email or web address), "answer", "name"
     # number: Decimal; date: DateKey; time: "HH:MM"; phone: digits; code, link: lowercase;
-    # name: its significant words, lowercase
+    # answer, name: its significant words, lowercase
     key: Decimal | DateKey | str | tuple[str, ...]
 
 
@@ -267,14 +277,18 @@ def _sentence_start(line: str, position: int) -> bool:
     return not before or before[-1] in ".!?:;"
 
 
+def _trimmed(words: list[regex.Match[str]], edge: Callable[[str], bool]) -> list[regex.Match[str]]:
+    while words and edge(words[0].group(0)):
+        words = words[1:]
+    while words and edge(words[-1].group(0)):
+        words = words[:-1]
+    return words
+
+
 def _names(line: str, short_line: bool) -> list[tuple[int, Fact]]:
     found: list[tuple[int, Fact]] = []
     for match in _NAME_RE.finditer(line):
-        words = list(_WORD_RE.finditer(match.group(0)))
-        while words and _is_edge_word(words[0].group(0)):
-            words.pop(0)
-        while words and _is_edge_word(words[-1].group(0)):
-            words.pop()
+        words = _trimmed(list(_WORD_RE.finditer(match.group(0))), _is_edge_word)
         if not words:
             continue
         start = match.start() + words[0].start()
@@ -286,11 +300,28 @@ def _names(line: str, short_line: bool) -> list[tuple[int, Fact]]:
     return found
 
 
-def _line_facts(line: str) -> list[tuple[int, Fact]]:
+def _bare_answer(line: str, said: str) -> tuple[int, Fact] | None:
+    # `said` is `line` with possessives blanked: the same length, so its spans read the original's text.
+    words = list(_WORD_RE.finditer(said))
+    if len(words) > 3 or len(sentences(said)) > 1 or any(w.group(0).lower() in _VERBS for w in words):
+        return None
+    words = _trimmed(words, _is_function_word)
+    if not words:
+        return None
+    significant = tuple(w.group(0).lower() for w in words if not _is_function_word(w.group(0)))
+    text = _collapse(line[words[0].start() : words[-1].end()])
+    return words[0].start(), Fact(text, "answer", significant)
+
+
+def _unlabelled(line: str) -> str:
     label = _LABEL_RE.match(line)
-    if label:
-        # Spaces, not the blank mark, so what follows the label still starts a sentence.
-        line = _blank(line, 0, label.end(), " ")
+    # Spaces, not the blank mark, so what follows the label still starts a sentence.
+    return _blank(line, 0, label.end(), " ") if label else line
+
+
+def _line_facts(line: str, alone: bool) -> list[tuple[int, Fact]]:
+    """`alone`: the reference has no other line with words, so this one may be a bare answer."""
+    original = line = _unlabelled(line)
     short_line = len(_WORD_RE.findall(line)) <= 3
     found: list[tuple[int, Fact]] = []
     for pattern, make in _MAKERS:
@@ -298,7 +329,8 @@ def _line_facts(line: str) -> list[tuple[int, Fact]]:
         found.extend(facts)
     # "Larkspur's" names Larkspur; the "s" is no word of the name.
     line = _POSSESSIVE_RE.sub(lambda m: _BLANK * len(m.group(0)), line)
-    found.extend(_names(line, short_line))
+    bare = _bare_answer(original, line) if alone and not found else None
+    found.extend([bare] if bare else _names(line, short_line))
     return sorted(found, key=lambda item: item[0])
 
 
@@ -306,8 +338,10 @@ def extract_facts(reference: str) -> list[Fact]:
     """The key facts of a reference answer, deduplicated, in reading order."""
     facts: list[Fact] = []
     seen: set[tuple[str, object]] = set()
-    for line in reference.splitlines():
-        for _, fact in _line_facts(line):
+    lines = reference.splitlines()
+    alone = sum(1 for line in lines if _WORD_RE.search(_unlabelled(line))) == 1
+    for line in lines:
+        for _, fact in _line_facts(line, alone):
             if (fact.kind, fact.key) not in seen:
                 seen.add((fact.kind, fact.key))
                 facts.append(fact)

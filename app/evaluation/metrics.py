@@ -5,9 +5,7 @@ scored here" (no reference, no rule, nothing retrieved), never "scored badly"; n
 Citation markers such as [1] are removed from an answer before it is compared with the reference, so a RAG
 answer is not marked down against variants that cannot cite.
 
-Format rules: a regex passes if it is found anywhere in the stripped answer, with MULTILINE on, so ^...$
-demands one whole line and \\A...\\Z the whole answer; it gets 0.5 s per answer. A JSON Schema validates the
-answer parsed as JSON (a ```json fence around it is allowed); a $ref is never fetched.
+Format rules (a regex, or a JSON Schema the answer must validate against) are checked in `format_rules`.
 
 Citations [n] count as faithful when chunk n exists and holds at least half the content words of the citing
 sentence; a sentence with no content words, or one that repeats a source label ("[1] (file.md - heading)"),
@@ -16,19 +14,13 @@ backs nothing.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-import referencing
-import referencing.exceptions
 import regex
-from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.exceptions import SchemaError, best_match
-from jsonschema.validators import extend, validator_for
 
 from app.evaluation.facts import (
     CITATION_RE,
@@ -38,6 +30,10 @@ from app.evaluation.facts import (
     sentences,
     strip_citations,
 )
+
+# check_format_rule is re-exported: its callers know it from here.
+from app.evaluation.format_rules import check_format_rule as check_format_rule
+from app.evaluation.format_rules import compliance
 
 METRIC_LABELS: Final[Mapping[str, str]] = {
     "similarity": "Similarity to reference",
@@ -57,21 +53,15 @@ HOUSE_FORMAT_RULE: Final = (
     r"[ \t]*Policy:[ \t]*\S[^\n]*\r?\n"
     r"[ \t]*Ask:[ \t]*[^\s@]+@[^\s@]+\.[^\s@]+\s*\Z"
 )
-FORMAT_KINDS: Final = ("regex", "json_schema")
-# A user's pattern can backtrack for ever ("(a|aa)+$"); no answer is worth more than this.
-FORMAT_TIMEOUT_SECONDS: Final = 0.5
 
 _LABEL_AFTER_MARKER_RE = regex.compile(r"[ \t]*\(([^()\n]*)\)")
 _FILENAME_RE = regex.compile(r"[\w./\\-]+\.\w{1,5}\b")
 _PUNCTUATION_RE = regex.compile(r"[\p{P}\p{S}]")
 _ARTICLES_RE = regex.compile(r"\b(?:a|an|the)\b")
-_FENCE_RE = regex.compile(r"\A```(?:json)?[ \t]*\n?(?P<body>.*?)\n?[ \t]*```\Z", flags=regex.DOTALL | regex.I)
 _WORDLIKE_RE = regex.compile(r"[\p{L}\p{N}]")
 
 NO_REFERENCE = "no reference answer"
 NO_CONTEXTS = "no retrieved chunks to cite"
-NO_RULE = "the dataset defines no format rule"
-TIMED_OUT = f"the format rule took longer than {FORMAT_TIMEOUT_SECONDS:g} s on this answer"
 
 
 @dataclass(frozen=True)
@@ -125,124 +115,9 @@ def key_fact_recall(answer: str, reference: str) -> MetricValue:
     return MetricValue((len(facts) - len(missing)) / len(facts), reason)
 
 
-def _timed_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not regex.search(
-        pattern, instance, timeout=FORMAT_TIMEOUT_SECONDS
-    ):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-def _timed_pattern_properties(
-    validator: Any, properties: Mapping[str, Any], instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "object"):
-        return
-    for pattern, subschema in properties.items():
-        for key, value in instance.items():
-            if regex.search(pattern, key, timeout=FORMAT_TIMEOUT_SECONDS):
-                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
-
-
-def _schema_problem(schema: Any) -> str | None:
-    if not isinstance(schema, dict | bool):
-        return "a JSON Schema must be a JSON object (or true/false)"
-    if isinstance(schema, dict) and "$schema" in schema:
-        dialect = schema["$schema"]
-        if not isinstance(dialect, str) or validator_for(schema, default=None) is None:
-            return f"unknown $schema {dialect!r}; leave it out to use draft 2020-12"
-    try:
-        validator_for(schema, default=Draft202012Validator).check_schema(schema)
-    except SchemaError as error:
-        return f"not a valid JSON Schema: {error.message}"
-    return None
-
-
-def check_format_rule(kind: str, rule: str) -> str | None:
-    """None if the format rule can be used, else what is wrong with it in plain words."""
-    if not kind:
-        return None
-    if kind not in FORMAT_KINDS:
-        return f"unknown kind of format rule {kind!r}; use regex or json_schema"
-    if not rule.strip():
-        return "the format rule is empty"
-    if kind == "regex":
-        try:
-            regex.compile(rule, flags=regex.MULTILINE)
-        except regex.error as error:
-            return f"not a valid regular expression: {error}"
-        return None
-    try:
-        schema = json.loads(rule)
-    except ValueError as error:
-        return f"the JSON Schema is not valid JSON: {_json_problem(error)}"
-    return _schema_problem(schema)
-
-
-def _json_problem(error: ValueError) -> str:
-    if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} at line {error.lineno}, column {error.colno}"
-    return str(error)
-
-
-def _regex_compliance(answer: str, rule: str) -> MetricValue:
-    try:
-        found = regex.search(rule, answer.strip(), flags=regex.MULTILINE, timeout=FORMAT_TIMEOUT_SECONDS)
-    except regex.error as error:
-        return MetricValue(None, f"the format rule is not a valid regular expression: {error}")
-    except TimeoutError:
-        return MetricValue(None, TIMED_OUT)
-    return MetricValue(1.0 if found else 0.0, "" if found else "the answer does not match the format rule")
-
-
-def _schema_compliance(answer: str, rule: str) -> MetricValue:
-    try:
-        schema = json.loads(rule)
-    except ValueError as error:
-        return MetricValue(None, f"the JSON Schema is not valid JSON: {_json_problem(error)}")
-    problem = _schema_problem(schema)
-    if problem:
-        return MetricValue(None, problem)
-    text = answer.strip()
-    fence = _FENCE_RE.match(text)
-    if fence:
-        text = fence.group("body").strip()
-    try:
-        instance = json.loads(text)
-    except ValueError as error:
-        return MetricValue(0.0, f"not JSON: {_json_problem(error)}")
-    except RecursionError:
-        return MetricValue(0.0, "not JSON: nested too deeply")
-    # Python's `re` has no timeout, so "pattern" keywords run through `regex`; and a $ref is never fetched
-    # from the network (the default registry would).
-    checked = extend(
-        validator_for(schema, default=Draft202012Validator),
-        {"pattern": _timed_pattern, "patternProperties": _timed_pattern_properties},
-    )
-    try:
-        failure = best_match(checked(schema, registry=referencing.Registry()).iter_errors(instance))
-    except TimeoutError:
-        return MetricValue(None, TIMED_OUT)
-    except referencing.exceptions.Unresolvable as unresolvable:
-        return MetricValue(None, f"the format rule refers to a schema that cannot be loaded: {unresolvable}")
-    except regex.error as bad_pattern:
-        return MetricValue(None, f"the format rule has an invalid pattern: {bad_pattern}")
-    if failure is None:
-        return MetricValue(1.0)
-    # The message quotes the offending value, which can be the whole answer.
-    message = failure.message if len(failure.message) <= 200 else failure.message[:199] + "\u2026"
-    where = f" (at {failure.json_path})" if failure.path else ""
-    return MetricValue(0.0, f"{message}{where}")
-
-
 def format_compliance(answer: str, kind: str, rule: str) -> MetricValue:
-    """1.0 if the answer follows the format rule (regex or JSON Schema; see the module docstring), else 0.0."""
-    if not kind or not rule.strip():
-        return MetricValue(None, NO_RULE)
-    if kind == "regex":
-        return _regex_compliance(answer, rule)
-    if kind == "json_schema":
-        return _schema_compliance(answer, rule)
-    return MetricValue(None, f"unknown kind of format rule {kind!r}")
+    """1.0 if the answer follows the format rule (regex or JSON Schema; see `format_rules`), else 0.0."""
+    return MetricValue(*compliance(answer, kind, rule))
 
 
 def _is_source_label(label: str, sources: Sequence[str]) -> bool:

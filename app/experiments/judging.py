@@ -15,8 +15,8 @@ from app.evaluation.judge import combine_orders, judge_messages, parse_verdict
 from app.experiments.repository import ExperimentRepository, JudgePair, add_verdicts, judge_pairs
 from app.models import utcnow
 from app.providers.base import ChatMessage, ChatRequest, EndpointConfig, ProviderError
+from app.providers.gateway import ModelGateway
 from app.providers.redaction import redact
-from app.providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
 JUDGE_MAX_TOKENS = 60
@@ -24,9 +24,9 @@ BATCH = 20
 
 
 class Judge:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], providers: ProviderRegistry, cipher: KeyCipher):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: ModelGateway, cipher: KeyCipher):
         self.sessions = sessions
-        self.providers = providers
+        self.gateway = gateway
         self.cipher = cipher
 
     async def __call__(self, experiment_id: int) -> None:
@@ -54,7 +54,8 @@ class Judge:
             max_tokens=JUDGE_MAX_TOKENS,
         )
         async with gate:
-            return (await self.providers.get(config.kind).chat(config, request)).text
+            # Through the gateway: the judge's host is checked at call time like any variant's.
+            return (await self.gateway.chat(config, request)).text
 
     async def _judge(
         self, experiment_id: int, config: EndpointConfig, pair: JudgePair, gate: asyncio.Semaphore

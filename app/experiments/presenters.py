@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from app.experiments.schemas import ExperimentOut, ExperimentVariantOut, ProgressOut
-from app.experiments.service import ExperimentService, Progress
-from app.models import Experiment, VariantVersion
+from app.experiments.service import ExperimentOverview, Progress
 
 
 def progress_out(progress: Progress) -> ProgressOut:
@@ -26,7 +23,8 @@ def progress_out(progress: Progress) -> ProgressOut:
     )
 
 
-def experiment_out(experiment: Experiment, versions: Sequence[VariantVersion], progress: Progress) -> ExperimentOut:
+def experiment_out(overview: ExperimentOverview) -> ExperimentOut:
+    experiment, versions, progress = overview.experiment, overview.versions, overview.progress
     version = experiment.dataset_version
     return ExperimentOut(
         id=experiment.id,
@@ -50,11 +48,3 @@ def experiment_out(experiment: Experiment, versions: Sequence[VariantVersion], p
         started_at=experiment.started_at,
         finished_at=experiment.finished_at,
     )
-
-
-async def experiment_view(service: ExperimentService, experiment: Experiment | int) -> ExperimentOut:
-    """The experiment (or the one with this id) with its variants and live progress."""
-    if isinstance(experiment, int):
-        experiment = await service.get(experiment)
-    versions = await service.variant_versions(experiment)
-    return experiment_out(experiment, versions, await service.progress(experiment))

@@ -202,31 +202,56 @@ class ExperimentRepository:
             await self.session.execute(stmt, params)
 
     async def counts(self, experiment_id: int, now: datetime) -> Counts:
-        of_experiment = select(Comparison.id).where(Comparison.experiment_id == experiment_id)
+        return (await self.counts_of([experiment_id], now))[experiment_id]
+
+    async def counts_of(self, experiment_ids: Sequence[int], now: datetime) -> dict[int, Counts]:
+        """Each experiment's output counts, in three grouped queries however many experiments (a list page)."""
         recent_from = now - timedelta(seconds=60)
-        stmt = select(
-            func.count(Output.id),
-            func.count(case((Output.status == "done", 1))),
-            func.count(case((Output.status == "error", 1))),
-            func.count(Output.cached_from_id),
-            func.count(case((Output.status == "pending", 1))),
-            func.count(
-                case((and_(Output.finished_at >= recent_from, Output.cached_from_id.is_(None)), 1))
-            ),
-            func.max(Output.finished_at),
-        ).where(Output.comparison_id.in_(of_experiment))
-        total, done, errors, cached, pending, recent, last = (await self.session.execute(stmt)).one()
-        scored = await self.session.scalar(
-            select(func.count(func.distinct(OutputMetric.output_id)))
-            .join(Output, Output.id == OutputMetric.output_id)
-            .where(Output.comparison_id.in_(of_experiment))
+        experiment = Comparison.experiment_id
+        stmt = (
+            select(
+                experiment,
+                func.count(Output.id),
+                func.count(case((Output.status == "done", 1))),
+                func.count(case((Output.status == "error", 1))),
+                func.count(Output.cached_from_id),
+                func.count(case((Output.status == "pending", 1))),
+                func.count(case((and_(Output.finished_at >= recent_from, Output.cached_from_id.is_(None)), 1))),
+                func.max(Output.finished_at),
+            )
+            .join(Comparison, Output.comparison_id == Comparison.id)
+            .where(experiment.in_(experiment_ids))
+            .group_by(experiment)
         )
-        judged = await self.session.scalar(
-            select(func.count(JudgeVerdict.id)).where(JudgeVerdict.experiment_id == experiment_id)
+        outputs = {row[0]: row[1:] for row in (await self.session.execute(stmt)).all()}
+        scored = dict(
+            (
+                await self.session.execute(
+                    select(experiment, func.count(func.distinct(OutputMetric.output_id)))
+                    .join(Output, Output.id == OutputMetric.output_id)
+                    .join(Comparison, Output.comparison_id == Comparison.id)
+                    .where(experiment.in_(experiment_ids))
+                    .group_by(experiment)
+                )
+            ).all()
         )
-        return Counts(
-            total, done, errors, cached, pending, recent, int(scored or 0), int(judged or 0), None if last is None else as_utc(last)
+        judged = dict(
+            (
+                await self.session.execute(
+                    select(JudgeVerdict.experiment_id, func.count(JudgeVerdict.id))
+                    .where(JudgeVerdict.experiment_id.in_(experiment_ids))
+                    .group_by(JudgeVerdict.experiment_id)
+                )
+            ).all()
         )
+        found = {}
+        for experiment_id in experiment_ids:
+            total, done, errors, cached, pending, recent, last = outputs.get(experiment_id, (0, 0, 0, 0, 0, 0, None))
+            found[experiment_id] = Counts(
+                total, done, errors, cached, pending, recent, int(scored.get(experiment_id) or 0),
+                int(judged.get(experiment_id) or 0), None if last is None else as_utc(last),
+            )
+        return found
 
     async def unscored(self, experiment_id: int, limit: int) -> list[ScoringRow]:
         """Finished outputs with no metrics yet, with what scoring them needs."""

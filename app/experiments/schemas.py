@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 from app.core.types import Id, Strict, UtcDateTime
 
 MAX_REPEATS = 10
+# Items x variants x repeats: every output row is written when the experiment is created, and runs for hours
+# at a model's pace; past this, split the dataset or run fewer variants or repeats.
+MAX_OUTPUTS = 20_000
 
 
 class ExperimentIn(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -11,15 +12,20 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.service import EndpointService, VariantService, current_version
+from app.core.auth import BACKGROUND
 from app.core.errors import Conflict, Invalid, NotFound
+from app.core.repository import is_active
 from app.core.secrets import KeyCipher
 from app.core.types import as_utc
 from app.datasets.service import DatasetService
 from app.experiments.repository import Counts, ExperimentRepository
-from app.experiments.schemas import ExperimentIn
-from app.models import Experiment, ExperimentVariant, VariantVersion, utcnow
+from app.experiments.schemas import MAX_OUTPUTS, ExperimentIn
+from app.models import DatasetItem, Experiment, ExperimentVariant, VariantVersion, utcnow
 
 FINISHED = ("done", "cancelled", "failed")
+# Outputs written per batch when an experiment is created: a few tens of ms of work each, with the event loop
+# free in between (a 20,000-output experiment would otherwise hold it for a second or more).
+INSERT_BATCH = 1_000
 
 
 def cache_key(version: VariantVersion, query: str, sample: int) -> str:
@@ -54,6 +60,13 @@ def progress_of(counts: Counts, judge_total: int, started_at: datetime | None, n
     return Progress(counts, judge_total, None if throughput is None else round(throughput, 1), eta)
 
 
+@dataclass(frozen=True)
+class ExperimentOverview:
+    experiment: Experiment
+    versions: list[VariantVersion]
+    progress: Progress
+
+
 class ExperimentService:
     def __init__(self, session: AsyncSession, cipher: KeyCipher):
         self.session = session
@@ -64,12 +77,12 @@ class ExperimentService:
         """The experiment with every comparison and pending output it will need, in one transaction: a run
         only fills rows in, so a crash can neither lose nor double one."""
         try:
-            summary = await DatasetService(self.session).summary(data.dataset_id)
+            summary = await DatasetService(self.session, BACKGROUND).summary(data.dataset_id)
         except NotFound:
             raise Invalid(f"dataset_id: dataset {data.dataset_id} not found") from None
-        if summary.dataset.archived_at is not None:
+        if not is_active(summary.dataset):
             raise Invalid(f"dataset_id: dataset {data.dataset_id} is archived")
-        items = await DatasetService(self.session).items(summary.version.id)
+        items = await DatasetService(self.session, BACKGROUND).items(summary.version.id)
         if not items:
             raise Invalid(f"dataset_id: dataset {summary.dataset.name!r} has no items")
         variants = await VariantService(self.session).for_comparison(data.variant_ids)
@@ -80,9 +93,16 @@ class ExperimentService:
                 judge = await EndpointService(self.session, self.cipher, allow_private=True).get(data.judge_endpoint_id)
             except NotFound:
                 judge = None
-            if judge is None or judge.archived_at is not None:
+            if judge is None or not is_active(judge):
                 raise Invalid(f"judge_endpoint_id: endpoint {data.judge_endpoint_id} is not an active endpoint")
         versions = [current_version(v) for v in variants]
+        outputs = len(items) * len(versions) * data.repeats
+        if outputs > MAX_OUTPUTS:
+            raise Invalid(
+                f"an experiment makes at most {MAX_OUTPUTS:,} outputs (items x variants x repeats); this one would "
+                f"make {outputs:,} ({len(items):,} x {len(versions)} x {data.repeats}): use fewer items, "
+                "variants or repeats"
+            )
         name = data.name.strip() or f"{summary.dataset.name} v{summary.version.version} x {len(versions)} variants"
         experiment = Experiment(
             name=name,
@@ -97,13 +117,29 @@ class ExperimentService:
         await self.session.flush()
         now = utcnow()
         runs = [(item, sample) for item in items for sample in range(data.repeats)]
-        # Multi-row inserts: a 500-item experiment is 500 comparisons and 2,000 outputs, written at once.
+        per_batch = max(1, INSERT_BATCH // len(versions))
+        for start in range(0, len(runs), per_batch):
+            batch = runs[start : start + per_batch]
+            await self._write_runs(experiment, summary.dataset.name, versions, batch, now)
+            await asyncio.sleep(0)  # other requests get the loop between batches
+        return await self.get(experiment.id)
+
+    async def _write_runs(
+        self,
+        experiment: Experiment,
+        dataset_name: str,
+        versions: Sequence[VariantVersion],
+        runs: Sequence[tuple[DatasetItem, int]],
+        now: datetime,
+    ) -> None:
+        """Comparisons for these (item, sample) runs, their tags and a pending output per variant, in
+        multi-row inserts."""
         comparison_ids = await self.repo.insert_comparisons(
             [
                 {
                     "query": item.query,
-                    "created_by": created_by,
-                    "dataset": summary.dataset.name,
+                    "created_by": experiment.created_by,
+                    "dataset": dataset_name,
                     "experiment_id": experiment.id,
                     "dataset_item_id": item.id,
                     "sample": sample,
@@ -138,7 +174,6 @@ class ExperimentService:
                 for position, v in enumerate(versions)
             ]
         )
-        return await self.get(experiment.id)
 
     async def get(self, experiment_id: int) -> Experiment:
         experiment = await self.repo.get(experiment_id)
@@ -149,9 +184,26 @@ class ExperimentService:
     async def recent(self, *, limit: int = 100, offset: int = 0) -> Sequence[Experiment]:
         return await self.repo.recent(limit=limit, offset=offset)
 
-    async def progress(self, experiment: Experiment) -> Progress:
+    async def overview(self, experiment: Experiment | int) -> ExperimentOverview:
+        """The experiment (or the one with this id) with its variant versions and live progress."""
+        if isinstance(experiment, int):
+            experiment = await self.get(experiment)
+        return (await self.overviews([experiment]))[0]
+
+    async def overviews(self, experiments: Sequence[Experiment]) -> list[ExperimentOverview]:
+        """Each experiment with its variant versions and progress, in a fixed number of queries."""
         now = utcnow()
-        counts = await self.repo.counts(experiment.id, now)
+        counts = await self.repo.counts_of([e.id for e in experiments], now)
+        versions = await self.repo.versions([v.variant_version_id for e in experiments for v in e.variants])
+        return [
+            ExperimentOverview(
+                e, [versions[v.variant_version_id] for v in e.variants], self._progress(e, counts[e.id], now)
+            )
+            for e in experiments
+        ]
+
+    @staticmethod
+    def _progress(experiment: Experiment, counts: Counts, now: datetime) -> Progress:
         judge_total = 0
         if experiment.judge_endpoint_id is not None:
             pairs = len(experiment.variants) * (len(experiment.variants) - 1) // 2
@@ -160,10 +212,6 @@ class ExperimentService:
             # Nothing is running: there is no pace and no time left to speak of.
             return Progress(counts, judge_total, None, None)
         return progress_of(counts, judge_total, experiment.started_at, now)
-
-    async def variant_versions(self, experiment: Experiment) -> list[VariantVersion]:
-        versions = await self.repo.versions([v.variant_version_id for v in experiment.variants])
-        return [versions[v.variant_version_id] for v in experiment.variants]
 
     async def cancel(self, experiment_id: int) -> Experiment:
         """Stop new model calls (a running worker sees it within a second); finished outputs stay."""

@@ -15,7 +15,7 @@ from app.core.web import form_error_page, redirect_to, render
 from app.datasets.deps import DatasetsDep
 from app.datasets.presenters import dataset_out
 from app.experiments.deps import ExperimentsDep
-from app.experiments.presenters import experiment_view
+from app.experiments.presenters import experiment_out
 from app.experiments.schemas import ExperimentIn
 
 router = APIRouter()
@@ -24,7 +24,7 @@ FORM = "pages/experiment_form.html"
 
 @router.get("/experiments", name="experiments_page", response_class=HTMLResponse)
 async def experiments_page(request: Request, _user: UiUser, experiments: ExperimentsDep) -> HTMLResponse:
-    items = [await experiment_view(experiments.service, e) for e in await experiments.service.recent(limit=100)]
+    items = [experiment_out(o) for o in await experiments.service.overviews(await experiments.service.recent(limit=100))]
     return render(request, "pages/experiments.html", {"experiments": items})
 
 
@@ -80,7 +80,7 @@ async def create_experiment(
 async def experiment_page(
     request: Request, experiment_id: Id, _user: UiUser, experiments: ExperimentsDep
 ) -> HTMLResponse:
-    return render(request, "pages/experiment.html", {"experiment": await experiment_view(experiments.service, experiment_id)})
+    return render(request, "pages/experiment.html", {"experiment": experiment_out(await experiments.service.overview(experiment_id))})
 
 
 @router.get("/experiments/{experiment_id}/progress", name="experiment_progress", response_class=HTMLResponse)
@@ -88,7 +88,7 @@ async def experiment_progress(
     request: Request, experiment_id: Id, _user: UiUser, experiments: ExperimentsDep
 ) -> HTMLResponse:
     """The progress block alone, polled by the page while the experiment runs."""
-    context = {"experiment": await experiment_view(experiments.service, experiment_id)}
+    context = {"experiment": experiment_out(await experiments.service.overview(experiment_id))}
     return render(request, "partials/_experiment_progress.html", context)
 
 

@@ -14,7 +14,7 @@ from app.core.api_errors import API_ERRORS, errors
 from app.core.types import Id, Offset, Strict
 from app.datasets.presenters import attachment
 from app.finetune.deps import FineTuningDep
-from app.finetune.presenters import example_out, job_view, training_set_view
+from app.finetune.presenters import example_out, job_out, training_set_out
 from app.finetune.schemas import (
     FineTuneJobIn,
     FineTuneJobOut,
@@ -31,17 +31,17 @@ router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 async def create_training_set(body: TrainingSetIn, principal: ApiAdmin, ft: FineTuningDep) -> TrainingSetOut:
     """Build from the chosen sources: deduplicated, split by prompt (seeded), every row with its lineage."""
     training_set = await ft.sets.build(body, principal.name)
-    return await training_set_view(ft.sets, training_set.id)
+    return training_set_out(await ft.sets.summary(training_set.id))
 
 
 @router.get("/training-sets", response_model=list[TrainingSetOut])
 async def list_training_sets(_user: ApiUser, ft: FineTuningDep, offset: Offset = 0) -> list[TrainingSetOut]:
-    return [await training_set_view(ft.sets, t.id) for t in await ft.sets.recent(offset=offset)]
+    return [training_set_out(s) for s in await ft.sets.recent(offset=offset)]
 
 
 @router.get("/training-sets/{training_set_id}", response_model=TrainingSetOut)
 async def get_training_set(training_set_id: Id, _user: ApiUser, ft: FineTuningDep) -> TrainingSetOut:
-    return await training_set_view(ft.sets, training_set_id)
+    return training_set_out(await ft.sets.summary(training_set_id))
 
 
 @router.get("/training-sets/{training_set_id}/examples", response_model=list[TrainingExampleOut])
@@ -71,23 +71,23 @@ async def export_training_set(
 @router.post("/finetune/jobs", response_model=FineTuneJobOut, status_code=status.HTTP_202_ACCEPTED)
 async def start_job(body: FineTuneJobIn, principal: ApiAdmin, ft: FineTuningDep) -> FineTuneJobOut:
     """Train in the background; poll GET for step, loss and time left."""
-    return await job_view(ft.jobs, await ft.start(body, principal.name))
+    return job_out(await ft.jobs.summary(await ft.start(body, principal.name)))
 
 
 @router.get("/finetune/jobs", response_model=list[FineTuneJobOut])
 async def list_jobs(_user: ApiUser, ft: FineTuningDep, offset: Offset = 0) -> list[FineTuneJobOut]:
-    return [await job_view(ft.jobs, j) for j in await ft.jobs.recent(offset=offset)]
+    return [job_out(j) for j in await ft.jobs.recent(offset=offset)]
 
 
 @router.get("/finetune/jobs/{job_id}", response_model=FineTuneJobOut)
 async def get_job(job_id: Id, _user: ApiUser, ft: FineTuningDep) -> FineTuneJobOut:
-    return await job_view(ft.jobs, job_id)
+    return job_out(await ft.jobs.summary(job_id))
 
 
 @router.post("/finetune/jobs/{job_id}/cancel", response_model=FineTuneJobOut, responses=errors(409))
 async def cancel_job(job_id: Id, _user: ApiAdmin, ft: FineTuningDep) -> FineTuneJobOut:
     await ft.jobs.cancel(job_id)
-    return await job_view(ft.jobs, job_id)
+    return job_out(await ft.jobs.summary(job_id))
 
 
 class HybridIn(Strict):

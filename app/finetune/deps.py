@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.accounts.auth import Reader
+from app.core.auth import Principal
 from app.core.database import SessionFactory
 from app.core.deps import SessionDep, app_state
 from app.finetune.publishing import Publisher
@@ -13,16 +15,24 @@ from app.finetune.runner import FineTuneRunner
 from app.finetune.schemas import FineTuneJobIn
 from app.finetune.service import FineTuneService, TrainingSetService
 from app.retrieval.store import VectorStore
+from app.verdict.service import VerdictService
 
 
 class FineTuning:
     """The request's services plus the app's background runner."""
 
     def __init__(
-        self, session_service: FineTuneService, runner: FineTuneRunner, sessions: SessionFactory, store: VectorStore
+        self,
+        session_service: FineTuneService,
+        reader: Principal,
+        runner: FineTuneRunner,
+        sessions: SessionFactory,
+        store: VectorStore,
     ):
         self.jobs = session_service
-        self.sets = TrainingSetService(session_service.session, store)
+        self.reader = reader
+        self.sets = TrainingSetService(session_service.session, reader, store)
+        self.verdicts = VerdictService(session_service.session, reader)
         self.runner = runner
         self.sessions = sessions
 
@@ -39,9 +49,9 @@ class FineTuning:
         return job_id
 
 
-def get_fine_tuning(session: SessionDep, request: Request) -> FineTuning:
+def get_fine_tuning(session: SessionDep, reader: Reader, request: Request) -> FineTuning:
     state = app_state(request)
-    return FineTuning(FineTuneService(session, state.cipher), state.finetune, state.sessions, state.store)
+    return FineTuning(FineTuneService(session, state.cipher), reader, state.finetune, state.sessions, state.store)
 
 
 FineTuningDep = Annotated[FineTuning, Depends(get_fine_tuning)]

@@ -1,5 +1,7 @@
 """The hosted backend: any OpenAI-compatible fine-tuning API (`POST /files`, `POST /fine_tuning/jobs`, polling
-`GET /fine_tuning/jobs/{id}` and its events, `POST .../cancel`), through httpx."""
+`GET /fine_tuning/jobs/{id}` and its events, `POST .../cancel`), through the model gateway: the URL is checked
+at every call, and every string the API answers (failure reasons, events, the fine-tuned model's name) comes
+back with the key redacted."""
 
 from __future__ import annotations
 
@@ -8,25 +10,20 @@ import json
 import re
 from typing import Any, ClassVar
 
-import httpx
-
 from app.finetune.backends import JobEvents, JobSpec, Trained, TrainingFailed
-from app.providers.base import EndpointConfig
-from app.providers.redaction import redact
-from app.providers.urls import avalidate_endpoint_url
+from app.providers.base import EndpointConfig, ProviderError
+from app.providers.gateway import ModelGateway
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 # OpenAI's events say "Step 12/90: training loss=0.81" (and newer ones carry data.step / data.train_loss).
 _STEP_MESSAGE = re.compile(r"Step (\d+)(?:/(\d+))?: training loss=([0-9.]+)")
-MAX_BODY = 4 * 2**20
 
 
 class HostedFineTuning:
     name: ClassVar[str] = "openai"
 
-    def __init__(self, http: httpx.AsyncClient, *, allow_private: bool, poll_s: float = 5.0):
-        self.http = http
-        self.allow_private = allow_private
+    def __init__(self, gateway: ModelGateway, *, poll_s: float = 5.0):
+        self.gateway = gateway
         self.poll_s = poll_s
 
     async def train(self, spec: JobSpec, events: JobEvents) -> Trained | None:
@@ -34,9 +31,9 @@ class HostedFineTuning:
         if endpoint is None:
             raise TrainingFailed("a hosted job needs an endpoint")
         try:
-            await avalidate_endpoint_url(endpoint.base_url, allow_private=self.allow_private)
-        except ValueError as exc:
-            raise TrainingFailed(f"endpoint refused: {exc}") from None
+            await self.gateway.check(endpoint)
+        except ProviderError as exc:
+            raise TrainingFailed(str(exc)) from None
         external_id = spec.external_id
         if external_id is None:
             external_id = await self._start(spec, endpoint)
@@ -97,7 +94,7 @@ class HostedFineTuning:
     async def _relay_events(
         self, endpoint: EndpointConfig, external_id: str, seen: set[str], events: JobEvents
     ) -> None:
-        listing = await self._request(endpoint, "GET", f"/fine_tuning/jobs/{external_id}/events?limit=100")
+        listing = await self._request(endpoint, "GET", f"/fine_tuning/jobs/{external_id}/events", params={"limit": "100"})
         rows = listing.get("data") if isinstance(listing.get("data"), list) else []
         # Newest first in OpenAI's API: replay oldest first.
         for row in reversed(rows or []):
@@ -115,20 +112,7 @@ class HostedFineTuning:
                 await events.step(step, float(loss))
 
     async def _request(self, endpoint: EndpointConfig, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        url = endpoint.base_url.rstrip("/") + path
-        headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
         try:
-            response = await self.http.request(method, url, headers=headers, timeout=endpoint.timeout_s, **kwargs)
-        except httpx.HTTPError as exc:
-            raise TrainingFailed(f"{method} {path}: {redact(str(exc) or type(exc).__name__, endpoint.api_key)[:200]}") from None
-        body = response.content[:MAX_BODY]
-        try:
-            parsed = json.loads(body) if body else {}
-        except ValueError:
-            parsed = {}
-        if response.status_code >= 400:
-            error = parsed.get("error") if isinstance(parsed, dict) else None
-            message = error.get("message") if isinstance(error, dict) else None
-            detail = redact(str(message or body[:200].decode(errors="replace")), endpoint.api_key)
-            raise TrainingFailed(f"{method} {path} answered {response.status_code}: {detail}"[:2000])
-        return parsed if isinstance(parsed, dict) else {}
+            return await self.gateway.call_json(endpoint, method, path, **kwargs)
+        except ProviderError as exc:
+            raise TrainingFailed(f"{method} {path}: {exc}"[:2000]) from None

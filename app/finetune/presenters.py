@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from app.evaluation.metrics import METRIC_LABELS
 from app.finetune.schemas import FineTuneJobOut, LossPoint, TrainingExampleOut, TrainingSetOut
-from app.finetune.service import FineTuneService, TrainingSetService, TrainingSetSummary
+from app.finetune.service import JobSummary, TrainingSetSummary
 from app.models import FineTuneJob, TrainingExample
 from app.verdict.evidence import Estimate, Evidence, Verdict
 
@@ -48,10 +48,6 @@ def training_set_out(summary: TrainingSetSummary) -> TrainingSetOut:
     )
 
 
-async def training_set_view(service: TrainingSetService, training_set_id: int) -> TrainingSetOut:
-    return training_set_out(await service.summary(training_set_id))
-
-
 def eta_s(job: FineTuneJob) -> float | None:
     """Time left at the pace so far (training only; loading and conversion are not counted)."""
     if job.status != "running" or not job.total_steps or job.step <= 0 or job.train_seconds <= 0:
@@ -59,11 +55,12 @@ def eta_s(job: FineTuneJob) -> float | None:
     return round(job.train_seconds / job.step * max(0, job.total_steps - job.step), 1)
 
 
-def job_out(job: FineTuneJob, training_set_name: str) -> FineTuneJobOut:
+def job_out(summary: JobSummary) -> FineTuneJobOut:
+    job = summary.job
     return FineTuneJobOut(
         id=job.id,
         training_set_id=job.training_set_id,
-        training_set_name=training_set_name,
+        training_set_name=summary.training_set_name,
         backend=job.backend,
         endpoint_id=job.endpoint_id,
         base_model=job.base_model,
@@ -87,14 +84,6 @@ def job_out(job: FineTuneJob, training_set_name: str) -> FineTuneJobOut:
         started_at=job.started_at,
         finished_at=job.finished_at,
     )
-
-
-async def job_view(service: FineTuneService, job: FineTuneJob | int) -> FineTuneJobOut:
-    """A job as shown: give the row when it is in hand (lists), else its id."""
-    if isinstance(job, int):
-        job = await service.get(job)
-    training_set = await TrainingSetService(service.session).get(job.training_set_id)
-    return job_out(job, training_set.name)
 
 
 # What a fine-tune is for, and what it can cost: before and after on each.

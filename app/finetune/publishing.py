@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.schemas import EndpointIn, VariantIn, VariantPatch
 from app.catalog.service import EndpointService, VariantService, endpoint_config
+from app.core.auth import BACKGROUND
 from app.core.errors import Conflict, NotFound
 from app.core.secrets import KeyCipher
 from app.core.settings import BUNDLED_MODEL_ID
@@ -56,7 +57,7 @@ class Publisher:
         )
 
     async def publish(self, session: AsyncSession, job: FineTuneJob, trained: Trained) -> Published:
-        training_set = await TrainingSetService(session).get(job.training_set_id)
+        training_set = await TrainingSetService(session, BACKGROUND).get(job.training_set_id)
         endpoints = EndpointService(session, self.cipher, allow_private=True)
         label = f"Fine-tune #{job.id} ({training_set.name})"[:120]
         if job.backend == "local":
@@ -125,7 +126,7 @@ class Publisher:
         """One click: the fine-tuned model with retrieval (rag_fine_tuned) on the job's endpoint."""
         if job.status != "succeeded" or job.result_endpoint_id is None:
             raise Conflict(f"fine-tuning job {job.id} has no model yet ({job.status})")
-        training_set = await TrainingSetService(session).get(job.training_set_id)
+        training_set = await TrainingSetService(session, BACKGROUND).get(job.training_set_id)
         return await VariantService(session).create(
             VariantIn(
                 name=f"Fine-tune #{job.id} + RAG (KB {knowledge_base_id})"[:120],

@@ -6,9 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal
+from app.core.readable import readable
 from app.finetune.building import Candidate, Row
 from app.models import (
     Comparison,
@@ -24,8 +26,17 @@ from app.models import (
 
 
 class TrainingSetRepository:
-    def __init__(self, session: AsyncSession):
+    """Training sets and their rows; rows are read through `readable_rows`, scoped to `reader`."""
+
+    def __init__(self, session: AsyncSession, reader: Principal):
         self.session = session
+        self.reader = reader
+
+    def readable_rows(self, training_set_id: int) -> Select[TrainingExample]:
+        """The rows of one training set that the reader may read."""
+        return select(TrainingExample).where(
+            TrainingExample.training_set_id == training_set_id, readable(TrainingExample.comparison_id, self.reader)
+        )
 
     async def examples(self, example_set_id: int) -> list[Candidate]:
         rows = await self.session.execute(
@@ -145,6 +156,9 @@ class TrainingSetRepository:
     async def get(self, training_set_id: int) -> TrainingSet | None:
         return await self.session.get(TrainingSet, training_set_id)
 
+    async def name_of(self, training_set_id: int) -> str | None:
+        return await self.session.scalar(select(TrainingSet.name).where(TrainingSet.id == training_set_id))
+
     async def by_name(self, name: str) -> TrainingSet | None:
         return await self.session.scalar(select(TrainingSet).where(TrainingSet.name == name))
 
@@ -156,19 +170,48 @@ class TrainingSetRepository:
         ).all()
 
     async def rows(self, training_set_id: int, *, split: str | None = None, limit: int | None = None) -> list[TrainingExample]:
-        stmt = select(TrainingExample).where(TrainingExample.training_set_id == training_set_id)
+        stmt = self.readable_rows(training_set_id)
         if split is not None:
             stmt = stmt.where(TrainingExample.split == split)
         return list((await self.session.scalars(stmt.order_by(TrainingExample.position).limit(limit))).all())
 
-    async def tallies(self, training_set_id: int) -> dict[tuple[str, str], int]:
-        """(split, source kind) -> rows."""
-        rows = await self.session.execute(
-            select(TrainingExample.split, TrainingExample.source_kind, func.count())
-            .where(TrainingExample.training_set_id == training_set_id)
-            .group_by(TrainingExample.split, TrainingExample.source_kind)
+    async def tallies(self, training_set_ids: Sequence[int]) -> dict[int, dict[tuple[str, str], int]]:
+        """Per set: (split, source kind) -> readable rows."""
+        rows = (
+            select(TrainingExample)
+            .where(TrainingExample.training_set_id.in_(training_set_ids), readable(TrainingExample.comparison_id, self.reader))
+            .subquery()
         )
-        return {(s, k): n for s, k, n in rows}
+        found: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+        for set_id, split, kind, n in await self.session.execute(
+            select(rows.c.training_set_id, rows.c.split, rows.c.source_kind, func.count())
+            .group_by(rows.c.training_set_id, rows.c.split, rows.c.source_kind)
+        ):
+            found[set_id][(split, kind)] = n
+        return found
+
+    async def previews(self, training_set_ids: Sequence[int], size: int) -> dict[int, list[TrainingExample]]:
+        """Per set, its first `size` readable rows (one query: numbered within each set)."""
+        numbered = (
+            select(
+                TrainingExample.id,
+                func.row_number()
+                .over(partition_by=TrainingExample.training_set_id, order_by=TrainingExample.position)
+                .label("n"),
+            )
+            .where(TrainingExample.training_set_id.in_(training_set_ids), readable(TrainingExample.comparison_id, self.reader))
+            .subquery()
+        )
+        stmt = (
+            select(TrainingExample)
+            .join(numbered, numbered.c.id == TrainingExample.id)
+            .where(numbered.c.n <= size)
+            .order_by(TrainingExample.training_set_id, TrainingExample.position)
+        )
+        found: dict[int, list[TrainingExample]] = defaultdict(list)
+        for row in await self.session.scalars(stmt):
+            found[row.training_set_id].append(row)
+        return found
 
 
 def _ranked(ranking: dict[str, Any], outputs: dict[int, tuple[int, str]], *, best: bool) -> int | None:
@@ -185,10 +228,16 @@ class JobRepository:
     async def get(self, job_id: int) -> FineTuneJob | None:
         return await self.session.get(FineTuneJob, job_id)
 
-    async def recent(self, limit: int, offset: int = 0) -> Sequence[FineTuneJob]:
-        return (
-            await self.session.scalars(select(FineTuneJob).order_by(FineTuneJob.id.desc()).limit(limit).offset(offset))
-        ).all()
+    async def recent_with_names(self, limit: int, offset: int = 0) -> list[tuple[FineTuneJob, str]]:
+        """The newest jobs, each with its training set's name."""
+        rows = await self.session.execute(
+            select(FineTuneJob, TrainingSet.name)
+            .join(TrainingSet, TrainingSet.id == FineTuneJob.training_set_id)
+            .order_by(FineTuneJob.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(job, name) for job, name in rows.all()]
 
     async def unfinished(self) -> Sequence[int]:
         return (

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.auth import BACKGROUND
 from app.core.background import KeyedTasks
 from app.core.settings import BUNDLED_MODEL_ID
 from app.finetune.backends import BackendRegistry, JobSpec, Trained, TrainingFailed
@@ -154,9 +155,9 @@ class FineTuneRunner:
             job = await jobs.get(job_id)
             if job is None or job.status in FINISHED_JOBS:
                 return None, None
-            training_set = await TrainingSetRepository(session).get(job.training_set_id)
+            training_set = await TrainingSetRepository(session, BACKGROUND).get(job.training_set_id)
             assert training_set is not None
-            rows = await TrainingSetRepository(session).rows(training_set.id)
+            rows = await TrainingSetRepository(session, BACKGROUND).rows(training_set.id)
             resumed = job.status == "running"
             await jobs.update(
                 job_id,

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.service import EndpointService, ExampleSetService
+from app.core.auth import BACKGROUND, Principal
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.secrets import KeyCipher
 from app.core.settings import BUNDLED_MODEL_ID
@@ -24,6 +25,12 @@ from app.retrieval.store import VectorStore
 
 PREVIEW_ROWS = 5
 EXPORT_FORMATS = ("chat", "dpo")
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    job: FineTuneJob
+    training_set_name: str
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,16 @@ def chat_messages(system_prompt: str, prompt: str, completion: str | None = None
 
 
 class TrainingSetService:
-    def __init__(self, session: AsyncSession, store: VectorStore | None = None):
+    """Training sets as `reader` may read them. Rows made from ratings (corrections, top-rated answers) carry
+    their comparison: a blind rater reads only the rows of comparisons they revealed, and every count and
+    export is made of the rows they may read (app/core/readable.py)."""
+
+    def __init__(self, session: AsyncSession, reader: Principal, store: VectorStore | None = None):
         self.session = session
+        self.reader = reader
         # Retrieval, for training sets that carry sources (the hybrid's prompts).
         self.store = store
-        self.repo = TrainingSetRepository(session)
+        self.repo = TrainingSetRepository(session, reader)
 
     async def build(self, data: TrainingSetIn, created_by: str) -> TrainingSet:
         """Gather the candidates, drop duplicates, split by prompt (seeded) and store it all with lineage."""
@@ -119,21 +131,34 @@ class TrainingSetService:
         return training_set
 
     async def summary(self, training_set_id: int) -> TrainingSetSummary:
-        training_set = await self.get(training_set_id)
-        tallies = await self.repo.tallies(training_set_id)
-        sources: dict[str, int] = {}
-        for (_split, kind), n in tallies.items():
-            sources[kind] = sources.get(kind, 0) + n
-        return TrainingSetSummary(
-            training_set,
-            sum(n for (s, _k), n in tallies.items() if s == "train"),
-            sum(n for (s, _k), n in tallies.items() if s == "validation"),
-            sources,
-            await self.repo.rows(training_set_id, limit=PREVIEW_ROWS),
-        )
+        return (await self.summaries([await self.get(training_set_id)]))[0]
 
-    async def recent(self, *, limit: int = 50, offset: int = 0) -> Sequence[TrainingSet]:
-        return await self.repo.recent(limit, offset)
+    async def summaries(self, training_sets: Sequence[TrainingSet]) -> list[TrainingSetSummary]:
+        """Counts by split and source, and the first rows, of each set: of the rows the reader may read, in
+        two queries whatever the number of sets."""
+        ids = [t.id for t in training_sets]
+        tallies = await self.repo.tallies(ids)
+        previews = await self.repo.previews(ids, PREVIEW_ROWS)
+        found = []
+        for training_set in training_sets:
+            counts = tallies.get(training_set.id, {})
+            sources: dict[str, int] = {}
+            for (_split, kind), n in counts.items():
+                sources[kind] = sources.get(kind, 0) + n
+            found.append(
+                TrainingSetSummary(
+                    training_set,
+                    sum(n for (s, _k), n in counts.items() if s == "train"),
+                    sum(n for (s, _k), n in counts.items() if s == "validation"),
+                    sources,
+                    previews.get(training_set.id, []),
+                )
+            )
+        return found
+
+    async def recent(self, *, limit: int = 50, offset: int = 0) -> list[TrainingSetSummary]:
+        """The newest sets, summarised."""
+        return await self.summaries(await self.repo.recent(limit, offset))
 
     async def rows(self, training_set_id: int, *, split: str | None = None) -> list[TrainingExample]:
         await self.get(training_set_id)
@@ -176,7 +201,7 @@ class FineTuneService:
         """The job, queued; with `evaluate`, its before/after dataset is made now from the validation split
         (frozen with the training set) and the general probes not trained on."""
         try:
-            training_set = await TrainingSetService(self.session).get(data.training_set_id)
+            training_set = await TrainingSetService(self.session, BACKGROUND).get(data.training_set_id)
         except NotFound:
             raise Invalid(f"training_set_id: training set {data.training_set_id} not found") from None
         if data.backend == "local":
@@ -209,19 +234,22 @@ class FineTuneService:
         return job
 
     async def _evaluation_dataset(self, job: FineTuneJob, training_set: TrainingSet, data: FineTuneJobIn) -> int:
-        repo = TrainingSetRepository(self.session)
+        # The evaluation dataset is made of every validation row, whoever starts the job; its items keep the
+        # comparison each came from, so reading them is scoped as the rows are.
+        repo = TrainingSetRepository(self.session, BACKGROUND)
         # The plain rows: a row with sources is the same question, asked of the hybrid (the verdict of any
         # experiment with RAG variants measures that).
         validation = [r for r in await repo.rows(training_set.id, split="validation") if not r.source_kind.endswith(WITH_SOURCES)]
         trained = {r.prompt.strip().casefold() for r in await repo.rows(training_set.id, split="train")}
         items = [ItemIn(query=r.prompt, reference=r.completion, tags=["validation"]) for r in validation]
+        lineage = [r.comparison_id for r in validation]
         # A probe the model was trained on measures memory, not forgetting: left out.
         items += [
             ItemIn(query=p.query, reference=p.reference, tags=list(p.tags))
             for p in general_probes()
             if p.query.strip().casefold() not in trained
         ]
-        dataset = await DatasetService(self.session).create(
+        dataset = await DatasetService(self.session, BACKGROUND).create(
             DatasetIn(
                 name=f"Fine-tune #{job.id} evaluation",
                 description=f"Validation split of {training_set.name!r} and the general probes: before vs after.",
@@ -229,7 +257,8 @@ class FineTuneService:
                 format_rule=data.format_rule,
                 probe_tag=PROBE_TAG,
                 items=items,
-            )
+            ),
+            lineage=lineage,
         )
         return dataset.id
 
@@ -239,8 +268,14 @@ class FineTuneService:
             raise NotFound(f"fine-tuning job {job_id} not found")
         return job
 
-    async def recent(self, *, limit: int = 50, offset: int = 0) -> Sequence[FineTuneJob]:
-        return await self.repo.recent(limit, offset)
+    async def recent(self, *, limit: int = 50, offset: int = 0) -> list[JobSummary]:
+        """The newest jobs with the names of their training sets (one query)."""
+        return [JobSummary(job, name) for job, name in await self.repo.recent_with_names(limit, offset)]
+
+    async def summary(self, job_id: int) -> JobSummary:
+        job = await self.get(job_id)
+        name = await TrainingSetRepository(self.session, BACKGROUND).name_of(job.training_set_id)
+        return JobSummary(job, name or "")
 
     async def cancel(self, job_id: int) -> FineTuneJob:
         """The worker sees it within a second and stops (a hosted job is cancelled on its API too)."""

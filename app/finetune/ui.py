@@ -12,10 +12,9 @@ from app.core.errors import DomainError, Invalid
 from app.core.types import Id
 from app.core.web import form_error_page, redirect_to, render
 from app.finetune.deps import FineTuningDep
-from app.finetune.presenters import evaluation_of, job_view, training_set_view
+from app.finetune.presenters import evaluation_of, job_out, training_set_out
 from app.finetune.schemas import FineTuneJobIn, HyperparametersIn, TrainingSetIn
 from app.knowledge.deps import KnowledgeDep
-from app.verdict.service import VerdictService
 
 router = APIRouter()
 PAGE = "pages/finetune.html"
@@ -24,8 +23,8 @@ PAGE = "pages/finetune.html"
 async def _context(ft: FineTuningDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep) -> dict[str, object]:
     return {
         "knowledge_bases": await knowledge.active(),
-        "training_sets": [await training_set_view(ft.sets, t.id) for t in await ft.sets.recent(limit=50)],
-        "jobs": [await job_view(ft.jobs, j) for j in await ft.jobs.recent(limit=50)],
+        "training_sets": [training_set_out(s) for s in await ft.sets.recent(limit=50)],
+        "jobs": [job_out(j) for j in await ft.jobs.recent(limit=50)],
         "example_sets": await example_sets.list(),
         "defaults": HyperparametersIn(),
     }
@@ -83,10 +82,10 @@ async def start_job(
 async def job_page(
     request: Request, job_id: Id, _user: UiUser, ft: FineTuningDep, knowledge: KnowledgeDep
 ) -> HTMLResponse:
-    job = await job_view(ft.jobs, job_id)
+    job = job_out(await ft.jobs.summary(job_id))
     evaluation = None
     if job.evaluation_experiment_id is not None:
-        verdict, evidence = await VerdictService(ft.jobs.session).verdict_and_evidence(job.evaluation_experiment_id)
+        verdict, evidence = await ft.verdicts.verdict_and_evidence(job.evaluation_experiment_id)
         evaluation = evaluation_of(verdict, evidence)
     context = {"job": job, "evaluation": evaluation, "knowledge_bases": await knowledge.active()}
     return render(request, "pages/finetune_job.html", context)
@@ -108,7 +107,7 @@ async def create_hybrid(request: Request, job_id: Id, _user: UiAdmin, ft: FineTu
 @router.get("/finetune/jobs/{job_id}/progress", name="finetune_job_progress", response_class=HTMLResponse)
 async def job_progress(request: Request, job_id: Id, _user: UiUser, ft: FineTuningDep) -> HTMLResponse:
     """The progress block alone, polled by the page while the job runs."""
-    return render(request, "partials/_finetune_progress.html", {"job": await job_view(ft.jobs, job_id)})
+    return render(request, "partials/_finetune_progress.html", {"job": job_out(await ft.jobs.summary(job_id))})
 
 
 @router.post("/finetune/jobs/{job_id}/cancel", name="cancel_job_ui", response_model=None)

@@ -6,22 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import hold_row
+from app.core.repository import SoftDeletionMixin
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, VariantVersion
 
 
-class KnowledgeRepository:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+class KnowledgeRepository(SoftDeletionMixin[KnowledgeBase]):
+    """Knowledge bases (soft-deleted), and their documents, chunks and ingest jobs."""
 
-    def add(self, obj: KnowledgeBase | Document | Chunk | IngestJob) -> None:
-        self.session.add(obj)
-
-    async def list(self) -> Sequence[KnowledgeBase]:
-        stmt = select(KnowledgeBase).where(KnowledgeBase.archived_at.is_(None)).order_by(KnowledgeBase.id)
-        return (await self.session.scalars(stmt)).all()
+    model = KnowledgeBase
 
     async def stats(self) -> dict[int, tuple[int, int]]:
         """Per knowledge base: (ready documents, chunks)."""
@@ -35,12 +29,6 @@ class KnowledgeRepository:
             .group_by(Document.knowledge_base_id)
         )
         return {row[0]: (int(row[1]), int(row[2])) for row in (await self.session.execute(stmt)).all()}
-
-    async def get(self, kb_id: int) -> KnowledgeBase | None:
-        return await self.session.get(KnowledgeBase, kb_id)
-
-    async def by_name(self, name: str) -> KnowledgeBase | None:
-        return await self.session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
 
     async def lock(self, kb_id: int) -> KnowledgeBase | None:
         """The knowledge base, held until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: its database

@@ -82,8 +82,8 @@ class KnowledgeService:
 
     async def get(self, kb_id: int) -> KnowledgeBase:
         async with self.sessions() as session:
-            kb = await KnowledgeRepository(session).get(kb_id)
-        if kb is None or kb.archived_at is not None:
+            kb = await KnowledgeRepository(session).get_active(kb_id)
+        if kb is None:
             raise NotFound(f"knowledge base {kb_id} not found")
         return kb
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 
 @router.get("/leaderboard", response_model=LeaderboardOut)
 async def leaderboard(
-    user: ApiUser,
+    _user: ApiUser,
     board: LeaderboardDep,
     since: Annotated[IsoDateTime | None, Query(description="only comparisons created at or after")] = None,
     until: Annotated[IsoDateTime | None, Query(description="only comparisons created before")] = None,
@@ -33,11 +33,11 @@ async def leaderboard(
     the win-rate matrix, inter-rater agreement, position bias and retrieval metrics. A rater's board counts
     only the comparisons that rater has rated (they rate blind)."""
     filters = Filters(since=since, until=until, dataset=dataset or None, tag=tag or None)
-    return leaderboard_out(await board.compute(filters.seen_by(user)))
+    return leaderboard_out(await board.compute(filters))
 
 
 @router.get("/retrieval-metrics", response_model=list[RetrievalMetricsOut])
-async def retrieval_metrics(user: ApiUser, board: LeaderboardDep) -> list[RetrievalMetricsOut]:
+async def retrieval_metrics(_user: ApiUser, board: LeaderboardDep) -> list[RetrievalMetricsOut]:
     """Precision@k and MRR per RAG variant, from raters' relevance marks (majority vote per chunk); a rater's
     figures count only the comparisons they have rated."""
-    return [RetrievalMetricsOut(**asdict(m)) for m in await board.retrieval(Filters().seen_by(user))]
+    return [RetrievalMetricsOut(**asdict(m)) for m in await board.retrieval()]

@@ -21,7 +21,7 @@ from app.models import (
 from app.models.comparisons import SCORE_COLUMNS
 from app.pipelines.base import RETRIEVAL_STRATEGIES
 
-_NO_FILTER = ("since", "until", "dataset", "tag", "rated_by")
+_NO_FILTER = ("since", "until", "dataset", "tag", "blind_reader")
 
 
 def _unfiltered(filters: Any) -> bool:
@@ -46,6 +46,22 @@ async def digest_groups(session: AsyncSession, filters: Any) -> Sequence[Any]:
     if not _unfiltered(filters):
         stmt = filtered(stmt.join(Comparison, Comparison.id == Rating.comparison_id), filters)
     return (await session.execute(stmt)).all()
+
+
+RANKS_SEPARATOR = "|"  # never inside a stored variant ranks digest (variant ids, ranks, ':' and ',')
+
+
+async def comparison_groups(session: AsyncSession, filters: Any) -> Sequence[Any]:
+    """(the rankings of one comparison joined by RANKS_SEPARATOR in any order, how many comparisons had them):
+    what a bootstrap over comparisons draws from, grouped in the database (a few rows per pattern, not one
+    per rating)."""
+    per_comparison = select(
+        Rating.comparison_id, func.aggregate_strings(Rating.variant_ranks, RANKS_SEPARATOR).label("ranks")
+    ).where(Rating.variant_ranks != "")
+    if not _unfiltered(filters):
+        per_comparison = filtered(per_comparison.join(Comparison, Comparison.id == Rating.comparison_id), filters)
+    grouped = per_comparison.group_by(Rating.comparison_id).subquery()
+    return (await session.execute(select(grouped.c.ranks, func.count()).group_by(grouped.c.ranks))).all()
 
 
 async def variant_names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:

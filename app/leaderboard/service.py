@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal
 from app.core.filters import Filters
 from app.leaderboard.repository import (
+    RANKS_SEPARATOR,
     chunk_marks,
+    comparison_groups,
     digest_groups,
     marks_fingerprint,
     ratings_fingerprint,
@@ -24,7 +27,7 @@ from app.leaderboard.repository import (
     variant_names,
 )
 from app.stats.agreement import alpha_from_counts
-from app.stats.bradley_terry import BOOTSTRAP_RESAMPLES, analyse_patterns
+from app.stats.bradley_terry import BOOTSTRAP_RESAMPLES, analyse_items
 from app.stats.intervals import MeanInterval, interval_from_moments
 from app.stats.rating_digest import parse_variant_ranks
 
@@ -86,26 +89,32 @@ class BoardData:
         Sequence[Any]
     ]  # (variant ranks, first shown best, ranked shown, rater, ratings like that)
     names: dict[int, tuple[str, str]]
+    # (one comparison's rankings joined by RANKS_SEPARATOR, comparisons like that): the bootstrap's items
+    comparisons: Sequence[Sequence[Any]] = ()
 
 
 class LeaderboardService:
-    def __init__(self, session: AsyncSession, cache: LeaderboardCache | None = None):
+    """The board as `reader` may see it: a blind rater's counts only the comparisons they revealed."""
+
+    def __init__(self, session: AsyncSession, reader: Principal, cache: LeaderboardCache | None = None):
         self.session = session
+        self.reader = reader
         self.cache = cache
 
     async def load(self, filters: Filters) -> BoardData:
         tallies = await tally_groups(self.session, filters)
         digests = await digest_groups(self.session, filters)
+        comparisons = await comparison_groups(self.session, filters)
         variants = {row[0] for row in tallies}
         variants |= {v for text in {row[0] for row in digests} for v in parse_variant_ranks(text)}
-        return BoardData(tallies, digests, await variant_names(self.session, variants))
+        return BoardData(tallies, digests, await variant_names(self.session, variants), comparisons)
 
-    async def retrieval(self, filters: Filters) -> list[RetrievalMetrics]:
+    async def retrieval(self, filters: Filters | None = None) -> list[RetrievalMetrics]:
         """Precision@k and MRR per RAG variant (see `retrieval_metrics`)."""
-        return await retrieval_metrics(self.session, filters)
+        return await retrieval_metrics(self.session, (filters or Filters()).seen_by(self.reader))
 
     async def compute(self, filters: Filters | None = None, *, resamples: int = BOOTSTRAP_RESAMPLES) -> Leaderboard:
-        filters = filters or Filters()
+        filters = (filters or Filters()).seen_by(self.reader)
         # Relevance marks feed the retrieval metrics, which are cached with the board.
         fingerprint = await ratings_fingerprint(self.session) + await marks_fingerprint(self.session)
         if (
@@ -155,13 +164,12 @@ def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: 
         }
         for i in range(k)
     ]
-    counted: dict[tuple[int | None, ...], int] = {}
     ratings_per_variant = np.zeros(k, dtype=np.int64)
     for ranks, how_many in patterns.values():
-        key = tuple(ranks.get(v) for v in variant_ids)
-        counted[key] = counted.get(key, 0) + how_many
         ratings_per_variant[[column[v] for v in ranks]] += how_many
-    result = analyse_patterns(counted, k, resamples=resamples)
+    # The bootstrap draws comparisons, each with all its ratings: raters of one comparison agree more than
+    # independent ratings would, and drawing ratings one by one made the intervals too narrow.
+    result = analyse_items(_comparison_patterns(data.comparisons, variant_ids), k, resamples=resamples)
     standings = [
         VariantStanding(
             v,
@@ -195,6 +203,24 @@ def summarise(data: BoardData, retrieval: list[RetrievalMetrics], *, resamples: 
         first_shown_expected=first_expected,
         retrieval=retrieval,
     )
+
+
+def _comparison_patterns(
+    groups: Sequence[Sequence[Any]], variant_ids: list[int]
+) -> dict[tuple[tuple[int | None, ...], ...], int]:
+    """{one comparison's rankings over `variant_ids`, in a canonical order: how many comparisons}."""
+    parsed: dict[str, tuple[int | None, ...]] = {}
+    found: dict[tuple[tuple[int | None, ...], ...], int] = {}
+    for joined, how_many in groups:
+        rankings = []
+        for text in joined.split(RANKS_SEPARATOR):
+            if text not in parsed:
+                ranks = parse_variant_ranks(text)
+                parsed[text] = tuple(ranks.get(v) for v in variant_ids)
+            rankings.append(parsed[text])
+        key = tuple(sorted(rankings, key=lambda r: tuple((x is None, x or 0) for x in r)))
+        found[key] = found.get(key, 0) + how_many
+    return found
 
 
 def _patterns(digests: Sequence[Sequence[Any]]) -> dict[str, tuple[dict[int, int], int]]:

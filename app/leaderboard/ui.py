@@ -22,7 +22,7 @@ router = APIRouter()
 @router.get("/leaderboard", name="leaderboard_page", response_class=HTMLResponse)
 async def leaderboard_page(
     request: Request,
-    user: UiUser,
+    _user: UiUser,
     board: LeaderboardDep,
     reader: ReaderDep,
     since: Annotated[str, Query(max_length=40)] = "",
@@ -37,7 +37,7 @@ async def leaderboard_page(
     except ValueError:
         raise Invalid("since and until must be dates like 2026-11-01") from None
     filters = Filters(since=start, until=end, dataset=dataset or None, tag=tag or None)
-    result = leaderboard_out(await board.compute(filters.seen_by(user)))
+    result = leaderboard_out(await board.compute(filters))
     query = {k: v for k, v in {"since": since, "until": until, "dataset": dataset, "tag": tag}.items() if v}
     context = {
         "board": result,

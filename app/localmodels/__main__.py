@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import hmac
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
-from app.core.settings import get_settings
+from app.core.secrets import KeyCipher
+from app.core.settings import Settings, get_settings
 from app.localmodels.registry import ModelRegistry
-from app.localmodels.server import create_app
+from app.localmodels.server import Authorize, create_app
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_check(settings: Settings) -> Authorize:
+    """Beyond loopback, callers send the service token (TRIPTYCH_API_TOKEN) or the token the Triptych app
+    sharing this data folder's secret sends to its bundled server."""
+    accepted = [KeyCipher.from_settings(settings.secret_key, settings.data_dir).local_model_token()]
+    if settings.api_token:
+        accepted.append(settings.api_token)
+
+    async def authorize(token: str | None) -> bool:
+        return token is not None and any(hmac.compare_digest(token, a) for a in accepted)
+
+    return authorize
 
 
 def main() -> None:
@@ -29,7 +52,7 @@ def main() -> None:
         yield
         await registry.aclose()
 
-    app = create_app(registry)
+    app = create_app(registry, None if _is_loopback(args.host) else _token_check(settings))
     app.router.lifespan_context = lifespan
     uvicorn.run(app, host=args.host, port=args.port)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,9 +29,37 @@ def _usage(generation: Generation) -> dict[str, int]:
 QUEUE_HEADER = "X-Queue-Ms"
 
 
-def create_app(registry: ModelRegistry) -> FastAPI:
-    """The sub-app; the registry is owned (and closed) by the caller, since mounts get no lifespan."""
+# Says whether a bearer token (None: none sent) may use the models.
+Authorize = Callable[[str | None], Awaitable[bool]]
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def create_app(registry: ModelRegistry, authorize: Authorize | None = None) -> FastAPI:
+    """The sub-app; the registry is owned (and closed) by the caller, since mounts get no lifespan. With
+    `authorize`, every call needs a bearer token it accepts (a server reachable beyond this machine would
+    otherwise serve every fine-tune to anyone); without it, access is open (a loopback-only server)."""
     app = FastAPI(title="Triptych local models", docs_url=None, redoc_url=None, openapi_url=None)
+
+    if authorize is not None:
+        check = authorize
+
+        @app.middleware("http")
+        async def _require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            if await check(bearer_token(request)):
+                return await call_next(request)
+            return JSONResponse(
+                openai_error(
+                    "this model server needs an API token: send Authorization: Bearer <token>",
+                    kind="authentication_error",
+                    code="invalid_api_key",
+                ),
+                401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

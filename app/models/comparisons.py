@@ -81,7 +81,7 @@ class Output(Timestamped, Base):
     wait_ms: Mapped[float | None] = mapped_column(Float)
     # Experiments: the response-cache key, and the output this one's answer was copied from (a cache hit).
     cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("outputs.id", ondelete="SET NULL"))
+    cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("outputs.id", ondelete="SET NULL"), index=True)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)

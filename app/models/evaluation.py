@@ -57,6 +57,9 @@ class DatasetItem(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     # The document (its source name) that holds the answer, for the retrieval-hit metric.
     expected_source: Mapped[str] = mapped_column(String(300), default="")
+    # Lineage: the rated comparison this item's reference came from (a fine-tune's evaluation items are its
+    # validation rows, whose references may be corrected answers). Reads are scoped by it, as training rows.
+    comparison_id: Mapped[int | None] = mapped_column(Integer)
     dataset_version: Mapped[DatasetVersion] = relationship(back_populates="items")
 
 

@@ -6,7 +6,8 @@ from dataclasses import asdict
 from typing import ClassVar
 
 from app.pipelines.base import PipelineError, PreparedPrompt, Strategy, VariantSpec, system_messages
-from app.prompts import render_prompt, render_user_template
+from app.prompts import render_prompt
+from app.prompts.bounded import TemplateRenderer
 from app.providers.base import ChatMessage
 from app.retrieval.store import VectorStore
 
@@ -16,8 +17,9 @@ class RagPipeline:
     # The RAG instructions go in the system prompt unless the variant brings its own.
     default_system: ClassVar[str | None] = None
 
-    def __init__(self, store: VectorStore | None):
+    def __init__(self, store: VectorStore | None, templates: TemplateRenderer):
         self._store = store
+        self._templates = templates
 
     async def prepare(self, query: str, spec: VariantSpec) -> PreparedPrompt:
         """Retrieve contexts, then render them as numbered sources before the question."""
@@ -26,7 +28,7 @@ class RagPipeline:
         messages = system_messages(spec, default=default)
         if spec.context_template:
             try:
-                user = render_user_template(spec.context_template, contexts=contexts, query=query)
+                user = await self._templates.render(spec.context_template, contexts=contexts, query=query)
             except ValueError as exc:
                 raise PipelineError(f"the variant's context template failed: {exc}") from exc
         else:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from app.providers.base import ChatMessage, ChatRequest, ChatResult, EndpointConfig, ProviderError
+from app.providers.base import ChatMessage, ChatRequest, ChatResult, DeltaSink, EndpointConfig, ProviderError
 from app.providers.openai_compat import model_ids
 from app.providers.redaction import api_error_message, short_reason
 from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
@@ -146,7 +146,9 @@ class AnthropicProvider:
         self._client = client
         self._sleep = sleep
 
-    async def chat(self, endpoint: EndpointConfig, request: ChatRequest) -> ChatResult:
+    async def chat(
+        self, endpoint: EndpointConfig, request: ChatRequest, on_delta: DeltaSink | None = None
+    ) -> ChatResult:
         """Stream one message (for time to first token) from POST {base_url}/v1/messages."""
         try:
             http_request = build_request(
@@ -166,6 +168,7 @@ class AnthropicProvider:
                     AnthropicStreamState(),
                     started=started,
                     parse_body=lambda body: parse_anthropic_response(body, fallback_model=endpoint.model),
+                    on_delta=on_delta,
                 )
         except ProviderError as exc:
             raise redact_error(exc, endpoint) from exc.__cause__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
@@ -24,6 +25,8 @@ class EndpointConfig:
     api_key: str | None = None
     timeout_s: float = 60.0
     max_retries: int = 2
+    # The bundled model server this process runs (a loopback URL the outbound-URL policy would refuse).
+    bundled: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class ChatResult:
     queue_ms: float | None = None
 
 
+# Receives each piece of answer text as the model streams it.
+DeltaSink = Callable[[str], None]
+
+
 class ProviderError(Exception):
     """A model call failed; the message is safe to show and store (never contains the key)."""
 
@@ -65,8 +72,11 @@ class Provider(Protocol):
     kind: ClassVar[str]
     supports_streaming: ClassVar[bool]
 
-    async def chat(self, endpoint: EndpointConfig, request: ChatRequest) -> ChatResult:
-        """Run one chat completion (streamed, to measure time to first token)."""
+    async def chat(
+        self, endpoint: EndpointConfig, request: ChatRequest, on_delta: DeltaSink | None = None
+    ) -> ChatResult:
+        """Run one chat completion, streamed: each text delta goes to `on_delta` as it arrives (and gives the
+        time to first token). Called only by the model gateway (app/providers/gateway.py)."""
         ...
 
     async def list_models(self, endpoint: EndpointConfig) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
+from app.providers.base import ChatRequest, ChatResult, DeltaSink, EndpointConfig, ProviderError
 from app.providers.redaction import api_error_message
 from app.providers.retry import Sleep, build_request, open_stream, redact_error, send_json
 from app.providers.sse import StreamState, read_chat_stream
@@ -129,19 +129,24 @@ class OpenAICompatProvider:
         self._client = client
         self._sleep = sleep
 
-    async def chat(self, endpoint: EndpointConfig, request: ChatRequest) -> ChatResult:
-        """Stream the completion (for time to first token); resend once per refused optional parameter."""
+    async def chat(
+        self, endpoint: EndpointConfig, request: ChatRequest, on_delta: DeltaSink | None = None
+    ) -> ChatResult:
+        """Stream the completion (for time to first token); resend once per refused optional parameter (a
+        refusal comes before any text, so no delta is ever sent twice)."""
         payload = to_openai_payload(endpoint, request, stream=True)
         while True:  # ends: every downgrade removes a parameter
             try:
-                return await self._stream(endpoint, payload)
+                return await self._stream(endpoint, payload, on_delta)
             except ProviderError as exc:
                 downgraded = downgrade_payload(payload, exc)
                 if downgraded is None:
                     raise
                 payload = downgraded
 
-    async def _stream(self, endpoint: EndpointConfig, payload: dict[str, Any]) -> ChatResult:
+    async def _stream(
+        self, endpoint: EndpointConfig, payload: dict[str, Any], on_delta: DeltaSink | None
+    ) -> ChatResult:
         http_request = build_request(
             self._client,
             endpoint,
@@ -160,6 +165,7 @@ class OpenAICompatProvider:
                     OpenAIStreamState(),
                     started=started,
                     parse_body=lambda body: parse_openai_response(body, fallback_model=endpoint.model),
+                    on_delta=on_delta,
                 )
         except ProviderError as exc:
             raise redact_error(exc, endpoint) from exc.__cause__

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
-from app.providers.base import ChatResult, EndpointConfig, ProviderError
+from app.providers.base import ChatResult, DeltaSink, EndpointConfig, ProviderError
 from app.providers.retry import read_json, stream_lines
 
 
@@ -109,11 +109,15 @@ async def read_chat_stream(
     *,
     started: float,
     parse_body: Callable[[Any], ChatResult],
+    on_delta: DeltaSink | None = None,
 ) -> ChatResult:
-    """Consume a 2xx chat response; time to first token is the first non-empty text delta after `started`."""
+    """Consume a 2xx chat response, handing each text delta to `on_delta` as it arrives; time to first token
+    is the first non-empty text delta after `started`."""
     queue_ms = reported_queue_ms(response)
     if not is_event_stream(response):
         result = parse_body(await read_json(response, endpoint))
+        if on_delta is not None and result.text:
+            on_delta(result.text)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         # Unstreamed, the first token arrives with the last one.
         return dataclasses.replace(
@@ -122,8 +126,11 @@ async def read_chat_stream(
     ttft_ms: float | None = None
     events = iter_sse_data(stream_lines(response, endpoint))
     async for _event, data in events:
-        if stream.feed(data) and ttft_ms is None:
+        delta = stream.feed(data)
+        if delta and ttft_ms is None:
             ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+        if delta and on_delta is not None:
+            on_delta(delta)
         if stream.finished:
             await _drain(events)
             break

@@ -6,10 +6,9 @@ from fastapi import APIRouter, Response, status
 
 from app.accounts.auth import ApiAdmin, ApiRater, ApiUnblinded, ApiUser
 from app.core.api_errors import API_ERRORS, errors
-from app.core.deps import SessionDep
 from app.core.filters import Filters
 from app.core.types import Id
-from app.rating.deps import JudgementsDep, QueuesDep, RatingsDep, RubricDep
+from app.rating.deps import ExportsDep, JudgementsDep, QueuesDep, RatingsDep, RubricDep
 from app.rating.presenters import (
     Dataset,
     Kind,
@@ -128,7 +127,7 @@ async def judge_chunk(
 async def export(
     kind: Kind,
     _user: ApiUnblinded,
-    session: SessionDep,
+    exports: ExportsDep,
     since: Since = None,
     until: Until = None,
     dataset: Dataset = None,
@@ -138,4 +137,5 @@ async def export(
     """ratings.csv / ratings.jsonl (every rating, outputs in the order shown), dpo.jsonl (`input`,
     `preferred_output`, `non_preferred_output`), chat.jsonl (corrected and top-rated answers as chat messages).
     Admins and viewers only: raters rate blind."""
-    return await export_response(session, kind, Filters(since, until, dataset or None, tag or None), min_score)
+    filters = Filters(since, until, dataset or None, tag or None)
+    return export_response(kind, await exports.body(kind, filters, min_score))

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.accounts.auth import Reader
 from app.core.deps import SessionDep, app_state
+from app.rating.exports import ExportService
 from app.rating.judgements import JudgementService
 from app.rating.queues import QueueService
 from app.rating.service import RatingService, RubricService
@@ -31,6 +33,13 @@ def get_queue_service(session: SessionDep) -> QueueService:
 
 
 QueuesDep = Annotated[QueueService, Depends(get_queue_service)]
+
+
+def get_export_service(session: SessionDep, reader: Reader) -> ExportService:
+    return ExportService(session, reader)
+
+
+ExportsDep = Annotated[ExportService, Depends(get_export_service)]
 
 
 def get_judgement_service(session: SessionDep) -> JudgementService:

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import Invalid, NotFound
+from app.core.readable import blind_to
 from app.models import ChunkJudgement, Output
 from app.rating.repository import JudgementRepository
-from app.rating.service import blind_to
 
 
 class JudgementService:

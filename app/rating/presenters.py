@@ -6,11 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Response
 
-from app.core.deps import SessionDep
-from app.core.filters import Filters
 from app.core.types import IsoDateTime
 from app.models import Comparison, Rating
-from app.rating.exports import export_body
 from app.rating.queues import QueueProgress
 from app.rating.schemas import (
     BlindComparisonOut,
@@ -89,9 +86,8 @@ Kind = Literal["ratings.csv", "ratings.jsonl", "dpo.jsonl", "chat.jsonl"]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-async def export_response(session: SessionDep, kind: Kind, filters: Filters, min_score: float) -> Response:
-    """The download: one of the EXPORTS over the filtered ratings, as an attachment."""
-    body = await export_body(session, kind, filters, min_score)
+def export_response(kind: Kind, body: str) -> Response:
+    """The download of one of the EXPORTS, as an attachment."""
     headers = {"Content-Disposition": f'attachment; filename="triptych-{kind}"'}
     return Response(body, media_type=MEDIA[kind.rsplit(".", 1)[1]], headers=headers)
 

@@ -9,17 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
 from app.core.errors import Conflict, Invalid, NotFound
 from app.models import Comparison, Rating, RatingScore, RubricDimension, utcnow
 from app.rating.repository import RatingRepository, RubricRepository, adjust_tallies, lock_comparison
 from app.rating.schemas import RatingIn
 from app.stats.rating_digest import dense_ranks, digest_rating
-
-
-def blind_to(principal: Principal, *, created_by: str, has_rated: bool) -> bool:
-    """Whether `principal` must not yet see which variant wrote what in a comparison, nor its ratings."""
-    return principal.role == "rater" and created_by != principal.name and not has_rated
 
 
 @dataclass(frozen=True)
@@ -136,12 +130,6 @@ class RatingService:
         if rating is None:
             raise NotFound(f"you have not rated comparison {comparison_id} yet")
         return comparison, rating
-
-    @staticmethod
-    def sees_identities(comparison: Comparison, principal: Principal) -> bool:
-        """Raters are blind to which variant wrote what until they rate (or if they asked the question)."""
-        rated = any(r.rater == principal.name for r in comparison.ratings)
-        return not blind_to(principal, created_by=comparison.created_by, has_rated=rated)
 
     async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> tuple[Comparison, Rating]:
         """Check the rating covers every shown answer on every rubric dimension, then create or edit it."""

@@ -12,12 +12,11 @@ from starlette.datastructures import FormData
 
 from app.accounts.auth import UiAdmin, UiRater, UiUser
 from app.core.auth import Principal
-from app.core.deps import SessionDep
 from app.core.errors import Conflict, DomainError, Forbidden, Invalid
 from app.core.filters import Filters
 from app.core.types import Id
 from app.core.web import form_errors, redirect_to, render
-from app.rating.deps import JudgementsDep, QueuesDep, RatingsDep
+from app.rating.deps import ExportsDep, JudgementsDep, QueuesDep, RatingsDep
 from app.rating.presenters import Dataset, Kind, MinScore, Tag, export_response, rating_out
 from app.rating.schemas import QueueIn, RatingIn
 from app.rating.service import BlindView, RatingService
@@ -227,7 +226,7 @@ async def judge_chunk(
 async def export_download(
     kind: Kind,
     user: UiUser,
-    session: SessionDep,
+    exports: ExportsDep,
     since: Annotated[str, Query(max_length=40)] = "",
     until: Annotated[str, Query(max_length=40)] = "",
     dataset: Dataset = None,
@@ -242,4 +241,5 @@ async def export_download(
         end = datetime.fromisoformat(until) if until else None
     except ValueError:
         raise Invalid("since and until must be dates like 2026-11-01") from None
-    return await export_response(session, kind, Filters(start, end, dataset or None, tag or None), min_score)
+    filters = Filters(start, end, dataset or None, tag or None)
+    return export_response(kind, await exports.body(kind, filters, min_score))

@@ -1,12 +1,19 @@
-"""Bradley-Terry strengths from pairwise outcomes implied by rankings (ties count half), with bootstrap.
+"""Bradley-Terry strengths of k competitors (the variants) from the pairwise outcomes implied by rankings
+(ties count half), with bootstrap intervals.
 
-Ratings are compressed to their distinct outcome patterns before bootstrapping: a resample of N ratings is
-then a multinomial draw over a handful of patterns, which keeps 100k ratings x 1,000 resamples fast.
+The bootstrap resamples ITEMS, what the rankings are about: the caller says which item each ranking belongs
+to (several raters of one comparison, repeated samples of one dataset item), and a drawn item brings all its
+rankings along, since they are not independent. Items are compressed to their distinct outcome patterns (the
+multiset of their rankings), each with its summed pairwise wins. When patterns are few next to items, a
+resample of N items is a multinomial draw over the patterns (same distribution as drawing items one by one):
+100k ratings in a few dozen patterns x 1,000 resamples take 20 ms. Otherwise the N items are drawn one by one:
+25k distinct items (100k ratings) x 1,000 resamples take about a second, 300 items 30 ms (2 shared cores).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +22,13 @@ from numpy.typing import NDArray
 # Interval bounds from 200 resamples wander by about 0.015 from seed to seed (0.05 at worst); from 1,000 they
 # are stable to the digits shown. Over counted ranking patterns 1,000 cost about 5 ms (200: 2 ms).
 BOOTSTRAP_RESAMPLES = 1000
+DRAW_CELLS = 4_000_000  # resample x item (or pattern) draws held at a time: 32 MB
 
-Ranking = Sequence[int | None]  # rank per item (1 = best; equal ranks are ties; None = not ranked)
+Ranking = Sequence[int | None]  # rank per competitor (1 = best; equal ranks are ties; None = not ranked)
 
 
 def pairwise_wins(ranking: Ranking) -> NDArray[np.float64]:
-    """W[i, j] = 1 if i ranked above j, 0.5 each for a tie; unranked items take part in nothing."""
+    """W[i, j] = 1 if i ranked above j, 0.5 each for a tie; an unranked competitor takes part in nothing."""
     n = len(ranking)
     wins = np.zeros((n, n))
     for i in range(n):
@@ -42,7 +50,7 @@ def fit(
 ) -> NDArray[np.float64]:
     """Strengths (log scale, mean 0) by Hunter's MM algorithm; `wins` may be (k, k) or a batch (B, k, k).
 
-    `prior` adds that many half-wins between every pair, so an item that never won still gets a finite
+    `prior` adds that many half-wins between every pair, so a competitor that never won still gets a finite
     strength (and a perfectly separated set does not diverge).
     """
     w = np.asarray(wins, dtype=float)
@@ -69,43 +77,117 @@ def fit(
 
 @dataclass(frozen=True)
 class BradleyTerryResult:
-    strengths: NDArray[np.float64]  # log-strength per item, mean 0
+    strengths: NDArray[np.float64]  # log-strength per competitor, mean 0
     lower: NDArray[np.float64]  # 2.5th bootstrap percentile
     upper: NDArray[np.float64]  # 97.5th bootstrap percentile
-    p_best: NDArray[np.float64]  # share of bootstrap fits in which the item is strongest
+    p_best: NDArray[np.float64]  # share of bootstrap fits in which it is strongest
     win_rate: NDArray[np.float64]  # observed share of decided-or-tied games i won against j (NaN if none)
     games: NDArray[np.float64]  # number of pairwise games between i and j
 
 
 def analyse(
-    rankings: Sequence[Ranking], k: int, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+    rankings: Sequence[Ranking],
+    k: int,
+    *,
+    clusters: Sequence[Hashable] | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
 ) -> BradleyTerryResult:
-    """Fit strengths, bootstrap 95% intervals and P(best), and the win-rate matrix, from per-rating rankings."""
-    patterns: dict[tuple[int | None, ...], int] = {}
-    for ranking in rankings:
-        key = tuple(ranking)
-        patterns[key] = patterns.get(key, 0) + 1
-    return analyse_patterns(patterns, k, resamples=resamples, seed=seed)
+    """Strengths, 95% intervals and P(best) bootstrapped over items, and win rates; ranking i is about item
+    `clusters[i]`.
+
+    Without `clusters` every ranking is an item of its own. The bootstrap is seeded and follows the order in
+    which items first appear, so pass them in a stable order.
+    """
+    if clusters is not None and len(clusters) != len(rankings):
+        raise ValueError("one cluster per ranking")
+    if clusters is None or not rankings:
+        return analyse_patterns(Counter(tuple(r) for r in rankings), k, resamples=resamples, seed=seed)
+    if any(len(ranking) != k for ranking in rankings):
+        raise ValueError(f"each ranking must rank {k} competitors")
+    items: defaultdict[Hashable, Counter[tuple[int | None, ...]]] = defaultdict(Counter)
+    for ranking, item in zip(rankings, clusters, strict=True):
+        items[item][tuple(ranking)] += 1
+    # Items with the same rankings are interchangeable in a resample: one pattern, one wins matrix.
+    patterns: dict[frozenset[tuple[tuple[int | None, ...], int]], int] = {}
+    pattern_of = [
+        patterns.setdefault(frozenset(counted.items()), len(patterns)) for counted in items.values()
+    ]
+    distinct = {r: i for i, r in enumerate(dict.fromkeys(r for counted in items.values() for r in counted))}
+    entries = [(p, distinct[ranking], n) for pattern, p in patterns.items() for ranking, n in pattern]
+    at, which, times = (np.array(column, dtype=np.intp) for column in zip(*entries, strict=True))
+    single = np.stack([pairwise_wins(ranking) for ranking in distinct])
+    matrices = np.zeros((len(patterns), k, k))
+    np.add.at(matrices, at, times[:, None, None] * single[which])  # an item's wins: its rankings' sum
+    return _analyse(matrices, np.array(pattern_of, dtype=np.intp), k, resamples, seed)
 
 
 def analyse_patterns(
-    patterns: dict[tuple[int | None, ...], int], k: int, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+    patterns: dict[tuple[int | None, ...], int],
+    k: int,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
 ) -> BradleyTerryResult:
-    """`analyse` for rankings already counted: {ranking: how many ratings gave it}."""
+    """`analyse` with every rating its own item, already counted: {ranking: how many ratings gave it}."""
     if any(len(key) != k for key in patterns):
-        raise ValueError(f"each ranking must rank {k} items")
-    keys = list(patterns)
-    counts = np.array([patterns[key] for key in keys], dtype=float)
-    contributions = np.stack([pairwise_wins(key) for key in keys]) if keys else np.zeros((0, k, k))
-    wins = np.tensordot(counts, contributions, axes=1) if keys else np.zeros((k, k))
+        raise ValueError(f"each ranking must rank {k} competitors")
+    matrices = np.stack([pairwise_wins(key) for key in patterns]) if patterns else np.zeros((0, k, k))
+    pattern_of = np.repeat(np.arange(len(patterns)), list(patterns.values()))
+    return _analyse(matrices, pattern_of, k, resamples, seed)
+
+
+def analyse_items(
+    items: dict[tuple[tuple[int | None, ...], ...], int],
+    k: int,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> BradleyTerryResult:
+    """`analyse` over items already grouped: {an item's rankings (every one, repeats included): how many
+    items had exactly those}. The leaderboard's database grouping hands them over this way."""
+    if any(len(ranking) != k for rankings in items for ranking in rankings):
+        raise ValueError(f"each ranking must rank {k} competitors")
+    kinds = [rankings for rankings in items if rankings]
+    matrices = (
+        np.stack([np.sum([pairwise_wins(r) for r in rankings], axis=0) for rankings in kinds])
+        if kinds
+        else np.zeros((0, k, k))
+    )
+    pattern_of = np.repeat(np.arange(len(kinds)), [items[rankings] for rankings in kinds])
+    return _analyse(matrices, pattern_of, k, resamples, seed)
+
+
+def _analyse(
+    matrices: NDArray[np.float64], pattern_of: NDArray[np.intp], k: int, resamples: int, seed: int
+) -> BradleyTerryResult:
+    """`matrices[p]`: the pairwise wins of an item of pattern p; `pattern_of[i]`: item i's pattern."""
+    n_patterns, n_items = len(matrices), len(pattern_of)
+    per_pattern = np.bincount(pattern_of, minlength=n_patterns).astype(float)
+    wins = np.tensordot(per_pattern, matrices, axes=1)
     strengths = fit(wins)
     games = wins + wins.T
     with np.errstate(invalid="ignore", divide="ignore"):
         win_rate = np.where(games > 0, wins / games, np.nan)
-    if keys and resamples > 0:
+    if n_items and resamples > 0:
         rng = np.random.default_rng(seed)
-        draws = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=resamples).astype(float)
-        boot = fit(np.tensordot(draws, contributions, axes=1))
+        # A multinomial costs a binomial draw per pattern (about 95 ns), drawing items one by one an integer
+        # and a count per item (about 30 ns): the cheaper way, which draws from the same distribution.
+        one_by_one = 3 * n_patterns > n_items
+        # In blocks, so many items do not hold resamples x items counts at once; the stream is the same.
+        step = max(1, DRAW_CELLS // max(n_patterns, n_items))
+        resampled = []
+        for start in range(0, resamples, step):
+            size = min(step, resamples - start)
+            # How many times each pattern's items were drawn, N items with replacement per resample.
+            if one_by_one:
+                drawn = pattern_of[rng.integers(0, n_items, size=(size, n_items))]
+                drawn += n_patterns * np.arange(size)[:, None]
+                taken = np.bincount(drawn.ravel(), minlength=size * n_patterns).reshape(size, n_patterns)
+            else:
+                taken = rng.multinomial(n_items, per_pattern / n_items, size=size)
+            resampled.append(np.tensordot(taken.astype(float), matrices, axes=1))
+        boot = fit(np.concatenate(resampled))
         lower, upper = np.percentile(boot, [2.5, 97.5], axis=0)
         best = np.bincount(boot.argmax(axis=1), minlength=k) / resamples
     else:

@@ -1,9 +1,10 @@
 """The verdict's statistics: per-variant estimates over items, Bradley-Terry strengths from the rankings, the
 judge's win rate and its agreement with the raters, general probes, and the paired A-vs-B comparison.
 
-Every interval is a percentile bootstrap over ITEMS (an item's samples are averaged first, so repeats narrow
-nothing they should not). Probe items measure forgetting, not the task: they are left out of every quality
-figure and reported on their own. No figure is NaN; an undefined one is None.
+Every interval is a percentile bootstrap over ITEMS (an item's samples are averaged first, and for
+Bradley-Terry all its rankings, from every rater and sample, are drawn together, so repeats narrow nothing
+they should not). Probe items measure forgetting, not the task: they are left out of every quality figure
+and reported on their own. No figure is NaN; an undefined one is None.
 """
 
 from __future__ import annotations
@@ -181,25 +182,33 @@ def _percentile(values: Iterable[float | None], q: float) -> float | None:
     return float(np.percentile(known, q)) if known else None
 
 
-def _usable_rankings(evidence: Evidence, index: _Index) -> list[list[int | None]]:
-    """Per-variant-index ranks of each task ranking that ranks at least two of the experiment's variants."""
+def _usable_rankings(evidence: Evidence, index: _Index) -> list[tuple[int, list[int | None]]]:
+    """(item, ranks by variant index) per task ranking that ranks two or more of the experiment's variants."""
     usable = []
     for ranking in evidence.rankings:
         ranks = [ranking.ranks.get(v.version_id) for v in evidence.variants]
-        if index.task(ranking.comparison_id) and sum(r is not None for r in ranks) >= 2:
-            usable.append(ranks)
-    return usable
+        known = ranking.comparison_id in index.item_of and index.task(ranking.comparison_id)
+        if known and sum(r is not None for r in ranks) >= 2:
+            usable.append((index.item_of[ranking.comparison_id], ranks))
+    # The bootstrap is seeded and follows the order items first appear in: the same items must resample the
+    # same whatever order the rankings came in.
+    return sorted(usable, key=lambda pair: pair[0])
 
 
 def _strengths(
-    variants: Sequence[VariantInfo], rankings: Sequence[Sequence[int | None]], seed: int
+    variants: Sequence[VariantInfo], rankings: Sequence[tuple[int, Sequence[int | None]]], seed: int
 ) -> dict[int, Strength]:
     # Fit only the variants someone ranked: an unranked one would get a strength made of the prior alone.
-    ranked = [i for i in range(len(variants)) if any(r[i] is not None for r in rankings)]
+    ranked = [i for i in range(len(variants)) if any(r[i] is not None for _, r in rankings)]
     if not ranked:
         return {}
+    # Every ranking of one dataset item (its raters, its samples) is resampled together, like every interval.
     fit = bradley_terry.analyse(
-        [[r[i] for i in ranked] for r in rankings], len(ranked), resamples=BOOTSTRAP_RESAMPLES, seed=seed
+        [[r[i] for i in ranked] for _, r in rankings],
+        len(ranked),
+        clusters=[item for item, _ in rankings],
+        resamples=BOOTSTRAP_RESAMPLES,
+        seed=seed,
     )
     return {
         variants[i].version_id: Strength(

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from app.accounts.auth import Reader
 from app.core.deps import SessionDep
 from app.verdict.service import VerdictService
 
 
-def get_verdict_service(session: SessionDep) -> VerdictService:
-    return VerdictService(session)
+def get_verdict_service(session: SessionDep, reader: Reader) -> VerdictService:
+    return VerdictService(session, reader)
 
 
 VerdictDep = Annotated[VerdictService, Depends(get_verdict_service)]

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.auth import Principal
+from app.core.readable import readable
 from app.models import (
     Comparison,
     DatasetItem,
@@ -22,9 +24,9 @@ from app.models import (
 from app.verdict.evidence import Evidence, HumanRanking, JudgeEvidence, OutputEvidence, VariantInfo
 
 
-async def load_evidence(session: AsyncSession, experiment_id: int, *, rated_by: str | None = None) -> Evidence | None:
-    """The experiment's outputs with metrics, human ratings and judge verdicts. `rated_by` (a blind rater)
-    keeps only the comparisons that rater has rated."""
+async def load_evidence(session: AsyncSession, experiment_id: int, reader: Principal) -> Evidence | None:
+    """The experiment's outputs with metrics, human ratings and judge verdicts, from the comparisons `reader`
+    may read (a blind rater: those they revealed)."""
     experiment = await session.scalar(
         select(Experiment)
         .where(Experiment.id == experiment_id)
@@ -52,11 +54,9 @@ async def load_evidence(session: AsyncSession, experiment_id: int, *, rated_by: 
         )
         for i in ids
     ]
-    comparisons = select(Comparison.id).where(Comparison.experiment_id == experiment_id)
-    if rated_by is not None:
-        comparisons = comparisons.where(
-            Comparison.id.in_(select(Rating.comparison_id).where(Rating.rater == rated_by))
-        )
+    comparisons = select(Comparison.id).where(
+        Comparison.experiment_id == experiment_id, readable(Comparison.id, reader, without_comparison=False)
+    )
     rows = (
         await session.execute(
             select(Output, Comparison.dataset_item_id, Comparison.sample, DatasetItem.query, DatasetItem.tags)

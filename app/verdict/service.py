@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal
 from app.core.errors import Invalid, NotFound
 from app.verdict.analysis import analyse, compare
 from app.verdict.evidence import Evidence, PairedComparison, Verdict
@@ -13,17 +14,20 @@ from app.verdict.repository import load_evidence
 
 
 class VerdictService:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+    """Verdicts as `reader` may see them: a blind rater's count only the comparisons they revealed."""
 
-    async def evidence(self, experiment_id: int, *, rated_by: str | None = None) -> Evidence:
-        evidence = await load_evidence(self.session, experiment_id, rated_by=rated_by)
+    def __init__(self, session: AsyncSession, reader: Principal):
+        self.session = session
+        self.reader = reader
+
+    async def evidence(self, experiment_id: int) -> Evidence:
+        evidence = await load_evidence(self.session, experiment_id, self.reader)
         if evidence is None:
             raise NotFound(f"experiment {experiment_id} not found")
         return evidence
 
-    async def verdict(self, experiment_id: int, *, rated_by: str | None = None) -> Verdict:
-        evidence = await self.evidence(experiment_id, rated_by=rated_by)
+    async def verdict(self, experiment_id: int) -> Verdict:
+        evidence = await self.evidence(experiment_id)
         # Bootstraps are CPU work: keep the event loop free for other requests.
         return await asyncio.to_thread(analyse, evidence)
 
@@ -33,10 +37,10 @@ class VerdictService:
         return await asyncio.to_thread(analyse, evidence), evidence
 
     async def compare(
-        self, experiment_id: int, a_variant_id: int, b_variant_id: int, *, rated_by: str | None = None
+        self, experiment_id: int, a_variant_id: int, b_variant_id: int
     ) -> PairedComparison:
         """A against B, item by item; a and b are variant ids of the experiment."""
-        evidence = await self.evidence(experiment_id, rated_by=rated_by)
+        evidence = await self.evidence(experiment_id)
         version_of = {v.variant_id: v.version_id for v in evidence.variants}
         for field, variant_id in (("a", a_variant_id), ("b", b_variant_id)):
             if variant_id not in version_of:

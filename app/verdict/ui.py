@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.accounts.auth import UiUser
-from app.core.filters import Filters
 from app.core.types import Id
 from app.core.web import render
 from app.evaluation.metrics import METRIC_LABELS
@@ -20,7 +19,7 @@ router = APIRouter()
 
 @router.get("/experiments/{experiment_id}/verdict", name="verdict_page", response_class=HTMLResponse)
 async def verdict_page(request: Request, experiment_id: Id, user: UiUser, verdicts: VerdictDep) -> HTMLResponse:
-    verdict = await verdicts.verdict(experiment_id, rated_by=Filters().seen_by(user).rated_by)
+    verdict = await verdicts.verdict(experiment_id)
     context = {
         "verdict": verdict,
         "labels": METRIC_LABELS,
@@ -34,10 +33,10 @@ async def verdict_page(request: Request, experiment_id: Id, user: UiUser, verdic
 async def compare_page(
     request: Request,
     experiment_id: Id,
-    user: UiUser,
+    _user: UiUser,
     verdicts: VerdictDep,
     a: Annotated[Id, Query()],
     b: Annotated[Id, Query()],
 ) -> HTMLResponse:
-    paired = await verdicts.compare(experiment_id, a, b, rated_by=Filters().seen_by(user).rated_by)
+    paired = await verdicts.compare(experiment_id, a, b)
     return render(request, "pages/paired.html", {"paired": paired, "experiment_id": experiment_id})

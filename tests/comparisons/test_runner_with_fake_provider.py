@@ -14,7 +14,7 @@ async def test_the_runner_sends_the_variant_and_stores_each_answer_on_its_own(
     client: httpx.AsyncClient, auth: dict[str, str], state: AppState
 ) -> None:
     fake = FakeProvider()
-    state.providers.register(fake, replace=True)
+    state.gateway.providers.register(fake, replace=True)
     endpoint = await create_endpoint(client, auth, model="fake-model", price_prompt_per_m=1.0, price_completion_per_m=2.0)
     good = await create_variant(client, auth, endpoint["id"], name="good", system_prompt="Be brief.", temperature=0.7)
     bad = await create_variant(client, auth, endpoint["id"], name="bad")

@@ -159,7 +159,7 @@ async def test_endpoint_address_is_checked_again_at_call_time(
 ) -> None:
     variant = await _variant(client, auth, fake_server, "ok")
     calls = len(fake_server.requests)
-    state.runner.allow_private_endpoints = (
+    state.gateway.allow_private = (
         False  # as if the setting changed, or the host now resolved privately
     )
     response = await client.post(

@@ -1,9 +1,12 @@
 """OpenAI's fine-tuning routes on the fake server: POST /files, POST /fine_tuning/jobs, GET a job and its
 events, POST cancel. The base model picks the script: a model named "...fails..." fails after a step, one named
-"...hangs..." runs until cancelled, any other succeeds after `steps` polls, as `ft:<base>:triptych:<n>`."""
+"...hangs..." runs until cancelled, any other succeeds after `steps` polls, as `ft:<base>:triptych:<n>`. A hostile
+API: "...leaks..." fails with a reason that echoes the caller's key three ways, and "...echoes..." succeeds
+with the key inside the fine-tuned model's name and its events."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +49,7 @@ class FakeFineTuning:
         self.jobs[job_id] = {"body": body, "polls": 0, "status": "validating_files", "events": []}
         return JSONResponse({"id": job_id, "object": "fine_tuning.job", "status": "validating_files"})
 
-    def _advance(self, job_id: str) -> dict[str, Any]:
+    def _advance(self, job_id: str, key: str = "") -> dict[str, Any]:
         job = self.jobs[job_id]
         if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
@@ -57,7 +60,15 @@ class FakeFineTuning:
         job["events"].append(
             {"id": f"ev-{job_id}-{step}", "message": f"Step {step}/{self.steps}: training loss={2.0 / step:.3f}"}
         )
-        if "fails" in model:
+        if "leaks" in model:
+            job["status"] = "failed"
+            encoded = base64.b64encode(f"user:{key}".encode()).decode()
+            job["error"] = {"message": f"bad credentials {key} ({key.upper()}) b64={encoded}"}
+        elif "echoes" in model:
+            job["events"].append({"id": f"ev-{job_id}-key", "message": f"Authorised with {key}"})
+            job["status"] = "succeeded"
+            job["fine_tuned_model"] = f"ft:{model}:{key}"
+        elif "fails" in model:
             job["status"] = "failed"
             job["error"] = {"message": "The training file has too few examples"}
         elif "hangs" not in model and step >= self.steps:
@@ -69,7 +80,8 @@ class FakeFineTuning:
         job_id = request.path_params["job_id"]
         if job_id not in self.jobs:
             return JSONResponse({"error": {"message": "no such job"}}, 404)
-        job = self._advance(job_id)
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        job = self._advance(job_id, key)
         return JSONResponse(
             {
                 "id": job_id,

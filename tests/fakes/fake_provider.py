@@ -2,7 +2,7 @@
 read what was asked in `.requests`. No network at all (the loopback FakeOpenAIServer covers the HTTP path).
 
     fake = FakeProvider()
-    state.providers.register(fake, replace=True)   # answers every endpoint of kind "openai"
+    state.gateway.providers.register(fake, replace=True)   # answers every endpoint of kind "openai"
     fake.enqueue("Paris", ProviderError("quota"))  # the next two calls: an answer, then a failure
 """
 
@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
 
-from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
+from app.providers.base import ChatRequest, ChatResult, DeltaSink, EndpointConfig, ProviderError
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class FakeProvider:
         """Texts (or whole results) to answer with, or errors to raise, one per call."""
         self._answers.extend(answers)
 
-    async def chat(self, endpoint: EndpointConfig, request: ChatRequest) -> ChatResult:
+    async def chat(
+        self, endpoint: EndpointConfig, request: ChatRequest, on_delta: DeltaSink | None = None
+    ) -> ChatResult:
         self.requests.append(Call(endpoint, request))
         if not self._answers:
             raise AssertionError("FakeProvider was called with nothing enqueued")
@@ -43,7 +45,11 @@ class FakeProvider:
         if isinstance(answer, ProviderError):
             raise answer
         if isinstance(answer, ChatResult):
+            if on_delta is not None and answer.text:
+                on_delta(answer.text)
             return answer
+        if on_delta is not None:
+            on_delta(answer)
         words = len(answer.split())
         prompt = sum(len(m.content.split()) for m in request.messages)
         return ChatResult(text=answer, model=endpoint.model, prompt_tokens=prompt, completion_tokens=words)

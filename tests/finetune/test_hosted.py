@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from app.evaluation.probes import general_probes
 from tests.conftest import browser, sign_in
-from tests.factories import create_endpoint
+from tests.factories import create_endpoint, make_user
 from tests.fakes.fake_finetuning import FakeFineTuning
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
@@ -139,3 +139,53 @@ async def test_a_hosted_job_that_fails_says_why_and_one_cancelled_is_cancelled_u
         assert done["external_id"] in FINE_TUNING.cancelled
         again = await client.post(f"/api/v1/finetune/jobs/{job['id']}/cancel", headers=auth)
         assert again.status_code == 409
+
+
+SECRET = "sk-test-SECRET-abcdef123456"
+
+
+def _leaked(text: str) -> bool:
+    """The key in any form an upstream echoes it (plain, upper-cased, base64 at any alignment, ...)."""
+    from app.providers.redaction import secret_pattern
+
+    return secret_pattern(SECRET).search(text) is not None or "sk-test-secret" in text.lower()
+
+
+@pytest.mark.parametrize(("model", "status"), [("base-leaks", "failed"), ("base-echoes", "succeeded")])
+async def test_what_a_hosted_api_echoes_of_the_key_is_redacted_everywhere(
+    client: httpx.AsyncClient, auth: dict[str, str], state: Any, hosted: FakeOpenAIServer, app: FastAPI,
+    caplog: pytest.LogCaptureFixture, model: str, status: str,
+) -> None:
+    """A failure reason, a fine-tuned model's name and job events that quote the key reach no API answer, page,
+    row or log line: the gateway redacts every string the fine-tuning API returns."""
+    from sqlalchemy import select
+
+    from app.models import Endpoint, FineTuneJob
+
+    state.finetune.backends.get("openai").poll_s = 0.05
+    endpoint = await create_endpoint(client, auth, name=f"hosted-{model}", base_url=hosted.base_url, model=model, api_key=SECRET)
+    started = await client.post(
+        "/api/v1/finetune/jobs",
+        json={"training_set_id": await _training_set(client, auth), "backend": "openai", "endpoint_id": endpoint["id"], "evaluate": False},
+        headers=auth,
+    )
+    assert started.status_code == 202, started.text
+    path = f"/api/v1/finetune/jobs/{started.json()['id']}"
+    done = await _finished(client, auth, path)
+    assert done["status"] == status, done
+    if status == "failed":
+        assert "bad credentials ***" in done["error"]
+    else:
+        assert done["result_model"] == f"ft:{model}:***"
+    viewer = await make_user(state, "vic", "viewer")
+    for headers in (auth, viewer):
+        answer = await client.get(path, headers=headers)
+        assert answer.status_code == 200 and not _leaked(answer.text)
+    page = await client.get(f"/finetune/jobs/{started.json()['id']}")
+    assert page.status_code == 200 and not _leaked(page.text)
+    async with state.sessions() as session:
+        job = await session.scalar(select(FineTuneJob).where(FineTuneJob.id == started.json()["id"]))
+        stored = f"{job.error} {job.result_model} {job.external_id}"
+        models = " ".join((await session.scalars(select(Endpoint.model))).all())
+    assert not _leaked(stored) and not _leaked(models)
+    assert not _leaked(caplog.text)

@@ -58,6 +58,8 @@ def test_summarise_counts_games_and_position_bias_from_digests() -> None:
         tallies=tallies,
         digests=[(*key, n) for key, n in digests.items()],
         names={A: ("A", "prompt"), B: ("B", "rag"), C: ("C", "finetuned")},
+        # each rating about a comparison of its own
+        comparisons=[(digest_rating(*given, VARIANT_OF).variant_ranks, 1) for given, _ in RATINGS],
     )
     board = summarise(data, [], resamples=20)
     at = {s.id: i for i, s in enumerate(board.standings)}
@@ -91,3 +93,17 @@ def test_alpha_over_grouped_units_equals_alpha_over_every_unit() -> None:
 def test_no_ratings_gives_an_empty_board() -> None:
     board = summarise(BoardData(tallies=[], digests=[], names={}), [])
     assert board.standings == [] and board.first_shown_wins is None
+
+
+def test_the_strength_interval_resamples_comparisons_with_all_their_ratings() -> None:
+    """Six raters who agree on one comparison are one draw, not six: the interval is wider than for six
+    comparisons rated once each, and the estimate is the same."""
+    a_first, b_first = f"{A}:1,{B}:2", f"{B}:1,{A}:2"
+    digests = [(a_first, None, 2, "r", 6), (b_first, None, 2, "r", 4)]
+    names = {A: ("A", "prompt"), B: ("B", "rag")}
+    one_each = BoardData([], digests, names, comparisons=[(a_first, 6), (b_first, 4)])
+    together = BoardData([], digests, names, comparisons=[("|".join([a_first] * 6), 1), (b_first, 4)])
+    spread, clustered = (summarise(data, [], resamples=1000).standings for data in (one_each, together))
+    width = {s.id: s.strength_upper - s.strength_lower for s in spread}
+    assert {s.id: s.strength for s in clustered} == pytest.approx({s.id: s.strength for s in spread})
+    assert all(s.strength_upper - s.strength_lower > width[s.id] for s in clustered)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+
 import pytest
 
 from app.pipelines.base import ExamplePair, PipelineError, VariantSpec
 from app.pipelines.few_shot import FewShotPipeline
 from app.pipelines.fine_tuned import FineTunedPipeline
 from app.pipelines.rag import RagFineTunedPipeline, RagPipeline
+from app.prompts.bounded import TemplateRenderer
 from app.providers.base import EndpointConfig
 from app.retrieval.store import RetrievedChunk
 
@@ -17,6 +22,13 @@ EXAMPLES = tuple(ExamplePair(f"question {i}", f"Answer: {i}") for i in range(6))
 
 def spec(strategy: str, **kw: object) -> VariantSpec:
     return VariantSpec(variant_id=1, version_id=1, name="v", strategy=strategy, endpoint=ENDPOINT, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def templates() -> AsyncIterator[TemplateRenderer]:
+    renderer = TemplateRenderer(budget_s=0.5)
+    yield renderer
+    await renderer.aclose()
 
 
 class FakeStore:
@@ -57,9 +69,9 @@ async def test_random_selection_is_reproducible_per_query() -> None:
     assert len(set(first)) == 3
 
 
-async def test_rag_numbers_sources_and_keeps_evidence() -> None:
+async def test_rag_numbers_sources_and_keeps_evidence(templates: TemplateRenderer) -> None:
     store = FakeStore()
-    prepared = await RagPipeline(store).prepare("vacation days?", spec("rag", collection="kb-x", top_k=2))  # type: ignore[arg-type]
+    prepared = await RagPipeline(store, templates).prepare("vacation days?", spec("rag", collection="kb-x", top_k=2))  # type: ignore[arg-type]
     assert store.calls == [("kb-x", "vacation days?", 2)]
     assert prepared.messages[0].role == "system"
     user = prepared.messages[-1].content
@@ -70,24 +82,24 @@ async def test_rag_numbers_sources_and_keeps_evidence() -> None:
     assert [c["score"] for c in prepared.contexts] == [0.71, 0.33]
 
 
-async def test_rag_without_knowledge_base_is_an_error() -> None:
+async def test_rag_without_knowledge_base_is_an_error(templates: TemplateRenderer) -> None:
     with pytest.raises(PipelineError):
-        await RagPipeline(FakeStore()).prepare("q", spec("rag", collection=None, top_k=3))  # type: ignore[arg-type]
+        await RagPipeline(FakeStore(), templates).prepare("q", spec("rag", collection=None, top_k=3))  # type: ignore[arg-type]
 
 
-async def test_fine_tuned_sends_the_query_alone_and_hybrid_adds_context() -> None:
+async def test_fine_tuned_sends_the_query_alone_and_hybrid_adds_context(templates: TemplateRenderer) -> None:
     tuned = await FineTunedPipeline().prepare("q?", spec("fine_tuned"))
     assert [(m.role, m.content) for m in tuned.messages] == [("user", "q?")]
-    hybrid = await RagFineTunedPipeline(FakeStore()).prepare(
+    hybrid = await RagFineTunedPipeline(FakeStore(), templates).prepare(
         "q?", spec("rag_fine_tuned", collection="k", top_k=1)
     )  # type: ignore[arg-type]
     assert [m.role for m in hybrid.messages] == ["user"]  # no default system prompt for the tuned model
     assert "[1] (01-vacation.md" in hybrid.messages[0].content
 
 
-async def test_a_variants_context_template_lays_out_the_sources_in_a_sandbox() -> None:
+async def test_a_variants_context_template_lays_out_the_sources_in_a_sandbox(templates: TemplateRenderer) -> None:
     template = "{% for c in contexts %}Fact {{ loop.index }}: {{ c.text }}\n{% endfor %}Q: {{ query }}"
-    prepared = await RagPipeline(FakeStore()).prepare(
+    prepared = await RagPipeline(FakeStore(), templates).prepare(
         "vacation days?", spec("rag", collection="kb-x", top_k=2, context_template=template)  # type: ignore[arg-type]
     )
     assert prepared.messages[-1].content == (
@@ -96,7 +108,7 @@ async def test_a_variants_context_template_lays_out_the_sources_in_a_sandbox() -
     # The sandbox refuses reaching into Python internals; the run fails with the reason, not a 500.
     escape = "{{ query.__class__.__mro__[1].__subclasses__() }}"
     with pytest.raises(PipelineError, match="context template failed"):
-        await RagPipeline(FakeStore()).prepare(
+        await RagPipeline(FakeStore(), templates).prepare(
             "q", spec("rag", collection="kb-x", top_k=1, context_template=escape)  # type: ignore[arg-type]
         )
 
@@ -110,8 +122,27 @@ async def test_a_variants_context_template_lays_out_the_sources_in_a_sandbox() -
         ("{% for c in contexts %}[{{ loop.index }}] {{ c.text }}{% endfor %}\n{{ query }}", None),
     ],
 )
-def test_context_templates_are_checked_before_they_are_saved(template: str, problem: str | None) -> None:
-    from app.prompts import user_template_problem
+async def test_context_templates_are_checked_before_they_are_saved(
+    templates: TemplateRenderer, template: str, problem: str | None
+) -> None:
+    from app.prompts.bounded import user_template_problem
 
-    found = user_template_problem(template)
+    found = await user_template_problem(template, templates)
     assert (found is None) if problem is None else (found is not None and problem in found.lower())
+
+
+async def test_a_context_template_cannot_touch_the_evidence_nor_hold_up_the_answer(templates: TemplateRenderer) -> None:
+    store = FakeStore()
+    expected = [asdict(c) for c in await store.aquery("kb-x", "q", 2)]
+    clearing = spec("rag", collection="kb-x", top_k=2, context_template="{{ contexts.clear() }}{{ contexts|length }}")
+    prepared = await RagPipeline(store, templates).prepare("vacation days?", clearing)  # type: ignore[arg-type]
+    assert prepared.messages[-1].content == "None0"
+    assert prepared.contexts == expected  # the evidence stored with the answer is what was retrieved
+    slow = '{% if query != "How many days?" %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}'
+    started = time.perf_counter()
+    with pytest.raises(PipelineError, match=r"context template failed: the template took longer than 0\.5 s"):
+        await RagPipeline(store, templates).prepare("q", spec("rag", collection="kb-x", top_k=2, context_template=slow))  # type: ignore[arg-type]
+    assert time.perf_counter() - started < 1.5
+    recursive = "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"
+    with pytest.raises(PipelineError, match="nests too deeply"):
+        await RagPipeline(store, templates).prepare("q", spec("rag", collection="kb-x", top_k=2, context_template=recursive))  # type: ignore[arg-type]

@@ -246,7 +246,10 @@ def test_bradley_terry_only_with_rankings_and_only_for_ranked_variants() -> None
         HumanRanking(comp(2), "dee", {1: 1, 99: 2}),  # the other is not in the experiment: skipped
     ]
     few, rag, ft = analyse(evidence([FEW, RAG, FT], outputs, rankings)).variants
-    expected = bradley_terry.analyse([[1, 2]] * 3 + [[2, 1]], 2, resamples=1000, seed=0)
+    # Item 1's three rankings are resampled together (one item), item 2's one alone.
+    expected = bradley_terry.analyse(
+        [[1, 2]] * 3 + [[2, 1]], 2, clusters=[1, 1, 1, 2], resamples=1000, seed=0
+    )
     assert few.strength is not None and rag.strength is not None
     assert few.strength.strength == pytest.approx(expected.strengths[0])
     assert (few.strength.lower, few.strength.upper) == pytest.approx((expected.lower[0], expected.upper[0]))
