@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.accounts.auth import ApiAdmin, ApiUser
-from app.catalog.deps import EndpointsDep, ExampleSetsDep, VariantsDep
-from app.catalog.presenters import example_set_out, variant_out
+from app.accounts.auth import ApiAdmin, ApiUnblinded, ApiUser
+from app.catalog.deps import EndpointsDep, ExampleSetsDep, GatewayDep, VariantsDep
+from app.catalog.presenters import example_set_out, model_calls_out, variant_out
 from app.catalog.schemas import (
     EndpointIn,
     EndpointOut,
@@ -14,6 +14,7 @@ from app.catalog.schemas import (
     ExampleSetIn,
     ExampleSetOut,
     ExampleSetPatch,
+    ModelCallsOut,
     VariantIn,
     VariantOut,
     VariantPatch,
@@ -54,6 +55,14 @@ async def update_endpoint(
 @router.delete("/endpoints/{endpoint_id}", response_model=EndpointOut)
 async def archive_endpoint(endpoint_id: Id, _user: ApiAdmin, service: EndpointsDep) -> EndpointOut:
     return EndpointOut.model_validate(await service.archive(endpoint_id))
+
+
+@router.get("/model-calls", response_model=list[ModelCallsOut])
+async def model_calls(_user: ApiUnblinded, gateway: GatewayDep) -> list[ModelCallsOut]:
+    """Per endpoint (base URL and model), what this process's model gateway saw since it started: calls,
+    errors (the latest, redacted), and p50/p95 time in the gateway over the latest 200 calls. Admins and
+    viewers."""
+    return [model_calls_out(s) for s in sorted(gateway.stats.values(), key=lambda s: (s.base_url, s.model))]
 
 
 @router.get("/variants", response_model=list[VariantOut])

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from app.catalog.service import EndpointService, ExampleSetService, VariantService
 from app.core.deps import SessionDep, app_state
+from app.providers.gateway import ModelGateway
 
 
 def get_endpoint_service(session: SessionDep, request: Request) -> EndpointService:
@@ -29,3 +30,11 @@ VariantsDep = Annotated[VariantService, Depends(get_variant_service)]
 
 
 ExampleSetsDep = Annotated[ExampleSetService, Depends(get_example_set_service)]
+
+
+def get_gateway(request: Request) -> ModelGateway:
+    gateway: ModelGateway = app_state(request).gateway
+    return gateway
+
+
+GatewayDep = Annotated[ModelGateway, Depends(get_gateway)]

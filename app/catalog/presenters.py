@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from app.catalog.schemas import ExampleOut, ExampleSetOut, VariantOut
+from app.catalog.schemas import ExampleOut, ExampleSetOut, ModelCallsOut, VariantOut
 from app.catalog.service import current_version, stand_in_notice, version_config
 from app.models import ExampleSet, Variant
+from app.providers.gateway import EndpointStats
 
 
 def variant_out(variant: Variant) -> VariantOut:
@@ -44,4 +45,16 @@ def examples_jsonl(example_set: ExampleSetOut | None) -> str:
         return ""
     return "\n".join(
         json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False) for e in example_set.examples
+    )
+
+
+def model_calls_out(stats: EndpointStats) -> ModelCallsOut:
+    return ModelCallsOut(
+        base_url=stats.base_url,
+        model=stats.model,
+        calls=stats.calls,
+        errors=stats.errors,
+        p50_ms=stats.percentile_ms(50),
+        p95_ms=stats.percentile_ms(95),
+        last_error=stats.last_error,
     )

@@ -160,3 +160,16 @@ class VariantOut(BaseModel):
     # Set when a fine-tuned strategy points at a base model standing in for a fine-tune.
     notice: str | None
     archived_at: UtcDateTime | None
+
+
+class ModelCallsOut(BaseModel):
+    """What the model gateway saw of one endpoint (base URL and model) since this process started."""
+
+    base_url: str
+    model: str
+    calls: int
+    errors: int
+    # Time in the gateway (queue, retries and the answer), over the latest 200 calls.
+    p50_ms: float | None
+    p95_ms: float | None
+    last_error: str

@@ -54,8 +54,10 @@ StreamEvent = Delta | Finished
 
 @dataclass
 class EndpointStats:
-    """What the gateway saw of one endpoint since start-up."""
+    """What the gateway saw of one endpoint (a base URL and model) since this process started."""
 
+    base_url: str
+    model: str
     calls: int = 0
     errors: int = 0
     total_ms: float = 0.0
@@ -69,6 +71,13 @@ class EndpointStats:
         if error is not None:
             self.errors += 1
             self.last_error = error
+
+    def percentile_ms(self, q: float) -> float | None:
+        """The q-th percentile (0-100) of the latest 200 calls' time in the gateway, nearest rank."""
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return round(ordered[min(len(ordered) - 1, max(0, int(-(-q * len(ordered) // 100)) - 1))], 1)
 
 
 def deadline_s(endpoint: EndpointConfig) -> float:
@@ -261,4 +270,4 @@ class ModelGateway:
 
     def _record(self, endpoint: EndpointConfig, elapsed_ms: float, error: str | None) -> None:
         key = f"{endpoint.base_url} {endpoint.model}"
-        self.stats.setdefault(key, EndpointStats()).record(elapsed_ms, error)
+        self.stats.setdefault(key, EndpointStats(endpoint.base_url, endpoint.model)).record(elapsed_ms, error)

@@ -147,3 +147,29 @@ async def test_json_calls_come_back_with_every_string_redacted(http: httpx.Async
     gateway = ModelGateway(ProviderRegistry(), mocked, allow_private=True)
     body = await gateway.call_json(_endpoint(base_url="http://127.0.0.1:9/v1"), "GET", "/fine_tuning/jobs/1")
     assert body == {"status": "failed", "error": {"message": "bad ***"}, "***": ["***"]}
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    from app.providers.gateway import EndpointStats
+
+    stats = EndpointStats("http://x/v1", "m")
+    for ms in (10.0, 20.0, 30.0, 40.0):
+        stats.record(ms, None)
+    assert (stats.percentile_ms(50), stats.percentile_ms(95), stats.percentile_ms(100)) == (20.0, 40.0, 40.0)
+    assert EndpointStats("u", "m").percentile_ms(50) is None
+
+
+async def test_admins_see_what_the_gateway_saw_of_each_endpoint_and_raters_do_not(
+    client: httpx.AsyncClient, auth: dict[str, str], state: object, fake: FakeOpenAIServer
+) -> None:
+    from tests.factories import create_endpoint, create_variant, make_user
+
+    endpoint = await create_endpoint(client, auth, name="echoing", base_url=fake.base_url, model="echo", api_key=KEY)
+    variant = await create_variant(client, auth, endpoint["id"], name="echo")
+    asked = await client.post("/api/v1/comparisons", json={"query": "hi", "variant_ids": [variant["id"]]}, headers=auth)
+    assert asked.status_code == 201 and KEY not in asked.text
+    calls = (await client.get("/api/v1/model-calls", headers=auth)).json()
+    seen = next(c for c in calls if c["model"] == "echo")
+    assert (seen["base_url"], seen["calls"], seen["errors"]) == (fake.base_url, 1, 0) and seen["p50_ms"] > 0
+    rater = await make_user(state, "rae", "rater")
+    assert (await client.get("/api/v1/model-calls", headers=rater)).status_code == 403
