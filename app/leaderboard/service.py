@@ -209,17 +209,19 @@ def _comparison_patterns(
     groups: Sequence[Sequence[Any]], variant_ids: list[int]
 ) -> dict[tuple[tuple[int | None, ...], ...], int]:
     """{one comparison's rankings over `variant_ids`, in a canonical order: how many comparisons}."""
-    parsed: dict[str, tuple[int | None, ...]] = {}
-    found: dict[tuple[tuple[int | None, ...], ...], int] = {}
+    # The database joins a comparison's rankings in no particular order: sorted, equal sets meet.
+    by_text: dict[tuple[str, ...], int] = {}
     for joined, how_many in groups:
-        rankings = []
-        for text in joined.split(RANKS_SEPARATOR):
-            if text not in parsed:
-                ranks = parse_variant_ranks(text)
-                parsed[text] = tuple(ranks.get(v) for v in variant_ids)
-            rankings.append(parsed[text])
-        key = tuple(sorted(rankings, key=lambda r: tuple((x is None, x or 0) for x in r)))
-        found[key] = found.get(key, 0) + how_many
+        key = tuple(sorted(joined.split(RANKS_SEPARATOR)))
+        by_text[key] = by_text.get(key, 0) + how_many
+    parsed = {}
+    for text in {text for key in by_text for text in key}:
+        ranks = parse_variant_ranks(text)
+        parsed[text] = tuple(ranks.get(v) for v in variant_ids)
+    found: dict[tuple[tuple[int | None, ...], ...], int] = {}
+    for key, how_many in by_text.items():
+        rankings = tuple(parsed[text] for text in key)
+        found[rankings] = found.get(rankings, 0) + how_many
     return found
 
 

@@ -103,6 +103,8 @@ class Rating(Timestamped, Base):
         Index(
             "ix_ratings_board", "variant_ranks", "first_shown_best", "ranked_shown", "rater", "comparison_id"
         ),
+        # Covers the leaderboard's rankings per comparison (its bootstrap draws comparisons).
+        Index("ix_ratings_comparison_ranks", "comparison_id", "variant_ranks"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,10 @@ rankings along, since they are not independent. Items are compressed to their di
 multiset of their rankings), each with its summed pairwise wins. When patterns are few next to items, a
 resample of N items is a multinomial draw over the patterns (same distribution as drawing items one by one):
 100k ratings in a few dozen patterns x 1,000 resamples take 20 ms. Otherwise the N items are drawn one by one:
-25k distinct items (100k ratings) x 1,000 resamples take about a second, 300 items 30 ms (2 shared cores).
+300 items take 30 ms (2 shared cores). Beyond EXACT_DRAWS single draws (1,000 resamples of more than 5,000
+distinct items: a busy leaderboard's comparisons, where drawing took a second), a resample's win totals come
+from their normal limit, whose mean and covariance are exactly those of the sum of N drawn items: 25k
+comparisons in 30 ms, interval bounds within 0.005 of the exact draw's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from numpy.typing import NDArray
 # are stable to the digits shown. Over counted ranking patterns 1,000 cost about 5 ms (200: 2 ms).
 BOOTSTRAP_RESAMPLES = 1000
 DRAW_CELLS = 4_000_000  # resample x item (or pattern) draws held at a time: 32 MB
+# Above this many single draws (resamples x items, or x 3 patterns) a resample's win totals are drawn from their
+# normal limit instead (`_normal_sums`): 1,000 resamples of up to 5,000 items stay exact.
+EXACT_DRAWS = 5_000_000
 
 Ranking = Sequence[int | None]  # rank per competitor (1 = best; equal ranks are ties; None = not ranked)
 
@@ -92,6 +98,7 @@ def analyse(
     clusters: Sequence[Hashable] | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
+    exact_draws: int = EXACT_DRAWS,
 ) -> BradleyTerryResult:
     """Strengths, 95% intervals and P(best) bootstrapped over items, and win rates; ranking i is about item
     `clusters[i]`.
@@ -119,7 +126,7 @@ def analyse(
     single = np.stack([pairwise_wins(ranking) for ranking in distinct])
     matrices = np.zeros((len(patterns), k, k))
     np.add.at(matrices, at, times[:, None, None] * single[which])  # an item's wins: its rankings' sum
-    return _analyse(matrices, np.array(pattern_of, dtype=np.intp), k, resamples, seed)
+    return _analyse(matrices, np.array(pattern_of, dtype=np.intp), k, resamples, seed, exact_draws)
 
 
 def analyse_patterns(
@@ -143,23 +150,50 @@ def analyse_items(
     *,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
+    exact_draws: int = EXACT_DRAWS,
 ) -> BradleyTerryResult:
     """`analyse` over items already grouped: {an item's rankings (every one, repeats included): how many
     items had exactly those}. The leaderboard's database grouping hands them over this way."""
     if any(len(ranking) != k for rankings in items for ranking in rankings):
         raise ValueError(f"each ranking must rank {k} competitors")
     kinds = [rankings for rankings in items if rankings]
-    matrices = (
-        np.stack([np.sum([pairwise_wins(r) for r in rankings], axis=0) for rankings in kinds])
-        if kinds
-        else np.zeros((0, k, k))
-    )
+    # Rankings repeat across items (4 variants have 75 rankings with ties): each one's wins are made once.
+    distinct = {r: i for i, r in enumerate(dict.fromkeys(r for rankings in kinds for r in rankings))}
+    single = np.stack([pairwise_wins(r) for r in distinct]).reshape(len(distinct), k * k) if distinct else None
+    counts = np.zeros((len(kinds), len(distinct)))
+    rows = [i for i, rankings in enumerate(kinds) for _ in rankings]
+    np.add.at(counts, (rows, [distinct[r] for rankings in kinds for r in rankings]), 1.0)
+    matrices = (counts @ single).reshape(len(kinds), k, k) if single is not None else np.zeros((0, k, k))
     pattern_of = np.repeat(np.arange(len(kinds)), [items[rankings] for rankings in kinds])
-    return _analyse(matrices, pattern_of, k, resamples, seed)
+    return _analyse(matrices, pattern_of, k, resamples, seed, exact_draws)
+
+
+def _normal_sums(
+    matrices: NDArray[np.float64], per_pattern: NDArray[np.float64], size: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """`size` resampled win totals from their normal limit. A resample's totals are the sum of N items drawn
+    with replacement: mean N*m and covariance N*S, where m and S are the mean and covariance of one drawn
+    item's wins (exact); by the central limit theorem the sum of thousands of bounded draws is normal to well
+    within the bootstrap's own noise (tested against the exact draw)."""
+    n_items, k = per_pattern.sum(), matrices.shape[-1]
+    flat = matrices.reshape(len(matrices), -1)
+    weights = per_pattern / n_items
+    mean = weights @ flat
+    centred = flat - mean
+    covariance = (centred * weights[:, None]).T @ centred
+    draws = rng.multivariate_normal(n_items * mean, n_items * covariance, size=size, method="eigh")
+    sums = np.clip(draws, 0.0, None).reshape(size, k, k)
+    sums[:, np.arange(k), np.arange(k)] = 0.0
+    return sums
 
 
 def _analyse(
-    matrices: NDArray[np.float64], pattern_of: NDArray[np.intp], k: int, resamples: int, seed: int
+    matrices: NDArray[np.float64],
+    pattern_of: NDArray[np.intp],
+    k: int,
+    resamples: int,
+    seed: int,
+    exact_draws: int = EXACT_DRAWS,
 ) -> BradleyTerryResult:
     """`matrices[p]`: the pairwise wins of an item of pattern p; `pattern_of[i]`: item i's pattern."""
     n_patterns, n_items = len(matrices), len(pattern_of)
@@ -174,6 +208,13 @@ def _analyse(
         # A multinomial costs a binomial draw per pattern (about 95 ns), drawing items one by one an integer
         # and a count per item (about 30 ns): the cheaper way, which draws from the same distribution.
         one_by_one = 3 * n_patterns > n_items
+        if resamples * min(n_items, 3 * n_patterns) > exact_draws:
+            # Thousands of distinct items (a busy leaderboard's comparisons): drawing every item of every
+            # resample took a second; their sums' normal limit takes milliseconds and matches it.
+            boot = fit(_normal_sums(matrices, per_pattern, resamples, rng))
+            lower, upper = np.percentile(boot, [2.5, 97.5], axis=0)
+            best = np.bincount(boot.argmax(axis=1), minlength=k) / resamples
+            return BradleyTerryResult(strengths, lower, upper, best, win_rate, games)
         # In blocks, so many items do not hold resamples x items counts at once; the stream is the same.
         step = max(1, DRAW_CELLS // max(n_patterns, n_items))
         resampled = []

@@ -1,5 +1,6 @@
 """dataset items keep the rated comparison their reference came from (the blind rule scopes them by it);
-outputs.cached_from_id is indexed (deleting an output looked for the answers cached from it in every row)
+outputs.cached_from_id is indexed (deleting an output looked for the answers cached from it in every row);
+ratings are indexed by comparison and ranking (the leaderboard's bootstrap draws comparisons)
 
 Revision ID: 0010
 Revises: 0009
@@ -39,9 +40,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("comparison_id", sa.Integer(), nullable=True))
     op.execute(BACKFILL)
     op.create_index(op.f("ix_outputs_cached_from_id"), "outputs", ["cached_from_id"])
+    op.create_index("ix_ratings_comparison_ranks", "ratings", ["comparison_id", "variant_ranks"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ratings_comparison_ranks", table_name="ratings")
     op.drop_index(op.f("ix_outputs_cached_from_id"), table_name="outputs")
     with op.batch_alter_table("dataset_items") as batch:
         batch.drop_column("comparison_id")
