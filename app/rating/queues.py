@@ -63,17 +63,28 @@ class QueueService:
 
     async def progress(self, queue: ReviewQueue, rater: str) -> QueueProgress:
         """Counts only: raters see how many ratings an item has, never what they say."""
-        counts = await self.repo.item_counts(queue.id, rater)
-        open_for_me = [cid for cid, n, mine in counts if not mine and n < queue.raters_per_item]
-        return QueueProgress(
-            queue=queue,
-            items=len(counts),
-            complete=sum(1 for _cid, n, _mine in counts if n >= queue.raters_per_item),
-            mine=sum(1 for _cid, _n, mine in counts if mine),
-            left_for_me=len(open_for_me),
-            raters=await self.repo.rater_counts(queue.id),
-            next_comparison_id=open_for_me[0] if open_for_me else None,
-        )
+        return (await self.progresses([queue], rater))[0]
+
+    async def progresses(self, queues: Sequence[ReviewQueue], rater: str) -> list[QueueProgress]:
+        """Each queue's progress, in two queries however many queues."""
+        ids = [q.id for q in queues]
+        items, raters = await self.repo.item_counts(ids, rater), await self.repo.rater_counts(ids)
+        found = []
+        for queue in queues:
+            counts = items[queue.id]
+            open_for_me = [cid for cid, n, mine in counts if not mine and n < queue.raters_per_item]
+            found.append(
+                QueueProgress(
+                    queue=queue,
+                    items=len(counts),
+                    complete=sum(1 for _cid, n, _mine in counts if n >= queue.raters_per_item),
+                    mine=sum(1 for _cid, _n, mine in counts if mine),
+                    left_for_me=len(open_for_me),
+                    raters=raters[queue.id],
+                    next_comparison_id=open_for_me[0] if open_for_me else None,
+                )
+            )
+        return found
 
     async def all_progress(self, rater: str) -> Sequence[QueueProgress]:
-        return [await self.progress(q, rater) for q in await self.repo.newest_first()]
+        return await self.progresses(await self.repo.newest_first(), rater)

@@ -80,30 +80,40 @@ class QueueRepository:
             )
         return list((await self.session.scalars(stmt)).all())
 
-    async def item_counts(self, queue_id: int, rater: str) -> list[tuple[int, int, bool]]:
-        """(comparison id, ratings so far, rated by `rater`) per item, in queue order."""
+    async def item_counts(self, queue_ids: Sequence[int], rater: str) -> dict[int, list[tuple[int, int, bool]]]:
+        """Per queue: (comparison id, ratings so far, rated by `rater`) per item, in queue order (one query)."""
         stmt = (
             select(
+                ReviewQueueItem.queue_id,
                 ReviewQueueItem.comparison_id,
                 func.count(Rating.id),
                 func.coalesce(func.sum(case((Rating.rater == rater, 1), else_=0)), 0),
             )
             .outerjoin(Rating, Rating.comparison_id == ReviewQueueItem.comparison_id)
-            .where(ReviewQueueItem.queue_id == queue_id)
-            .group_by(ReviewQueueItem.id, ReviewQueueItem.comparison_id, ReviewQueueItem.position)
-            .order_by(ReviewQueueItem.position, ReviewQueueItem.id)
+            .where(ReviewQueueItem.queue_id.in_(queue_ids))
+            .group_by(
+                ReviewQueueItem.queue_id, ReviewQueueItem.id, ReviewQueueItem.comparison_id, ReviewQueueItem.position
+            )
+            .order_by(ReviewQueueItem.queue_id, ReviewQueueItem.position, ReviewQueueItem.id)
         )
-        return [(cid, int(n), bool(mine)) for cid, n, mine in (await self.session.execute(stmt)).all()]
+        found: dict[int, list[tuple[int, int, bool]]] = {queue_id: [] for queue_id in queue_ids}
+        for queue_id, cid, n, mine in (await self.session.execute(stmt)).all():
+            found[queue_id].append((cid, int(n), bool(mine)))
+        return found
 
-    async def rater_counts(self, queue_id: int) -> list[tuple[str, int]]:
+    async def rater_counts(self, queue_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+        """Per queue: (rater, ratings of its items), most first (one query)."""
         stmt = (
-            select(Rating.rater, func.count(Rating.id))
+            select(ReviewQueueItem.queue_id, Rating.rater, func.count(Rating.id))
             .join(ReviewQueueItem, ReviewQueueItem.comparison_id == Rating.comparison_id)
-            .where(ReviewQueueItem.queue_id == queue_id)
-            .group_by(Rating.rater)
-            .order_by(func.count(Rating.id).desc(), Rating.rater)
+            .where(ReviewQueueItem.queue_id.in_(queue_ids))
+            .group_by(ReviewQueueItem.queue_id, Rating.rater)
+            .order_by(ReviewQueueItem.queue_id, func.count(Rating.id).desc(), Rating.rater)
         )
-        return [(rater, int(n)) for rater, n in (await self.session.execute(stmt)).all()]
+        found: dict[int, list[tuple[str, int]]] = {queue_id: [] for queue_id in queue_ids}
+        for queue_id, rater, n in (await self.session.execute(stmt)).all():
+            found[queue_id].append((rater, int(n)))
+        return found
 
 
 async def ratings_for_export(session: AsyncSession, filters: Any) -> Sequence[Rating]:
