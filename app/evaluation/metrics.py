@@ -22,18 +22,12 @@ from typing import Any, Final
 import numpy as np
 import regex
 
-from app.evaluation.facts import (
-    CITATION_RE,
-    content_words,
-    extract_facts,
-    missing_facts,
-    sentences,
-    strip_citations,
-)
+from app.evaluation.facts import extract_facts, missing_facts
 
 # check_format_rule is re-exported: its callers know it from here.
 from app.evaluation.format_rules import check_format_rule as check_format_rule
 from app.evaluation.format_rules import compliance
+from app.evaluation.text import CITATION_RE, content_words, sentences, strip_citations
 
 METRIC_LABELS: Final[Mapping[str, str]] = {
     "similarity": "Similarity to reference",

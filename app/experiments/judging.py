@@ -16,7 +16,6 @@ from app.experiments.repository import ExperimentRepository, JudgePair, add_verd
 from app.models import utcnow
 from app.providers.base import ChatMessage, ChatRequest, EndpointConfig, ProviderError
 from app.providers.gateway import ModelGateway
-from app.providers.redaction import redact
 
 log = logging.getLogger(__name__)
 JUDGE_MAX_TOKENS = 60
@@ -80,7 +79,7 @@ class Judge:
                 self._ask(config, judge_messages(pair.query, pair.reference, pair.b_text, pair.a_text), gate),
             )
         except ProviderError as exc:
-            return row | {"error": redact(str(exc), config.api_key)}
+            return row | {"error": str(exc)}  # the gateway redacted it
         v1, v2 = parse_verdict(first), parse_verdict(swapped)
         outcome = combine_orders(v1, v2)
         return row | {

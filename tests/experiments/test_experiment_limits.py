@@ -4,10 +4,8 @@ itself without end (saved before rules were checked) gives every answer a reason
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +14,7 @@ from sqlalchemy import select, update
 from app.experiments.schemas import MAX_OUTPUTS
 from app.models import DatasetVersion, OutputMetric
 from app.state import AppState
-from tests.factories import create_endpoint, create_variant, while_probing
+from tests.factories import create_endpoint, create_variant, experiment_finished, while_probing
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
 
@@ -92,12 +90,7 @@ async def test_a_rule_that_refers_to_itself_saved_before_the_checks_does_not_fai
         "/api/v1/experiments", json={"dataset_id": dataset["id"], "variant_ids": [variant]}, headers=auth
     )
     assert started.status_code == 202, started.text
-    body: dict[str, Any] = {}
-    for _ in range(300):
-        body = (await client.get(f"/api/v1/experiments/{started.json()['id']}", headers=auth)).json()
-        if body["status"] in ("done", "failed", "cancelled"):
-            break
-        await asyncio.sleep(0.1)
+    body = await experiment_finished(client, auth, started.json()["id"])
     assert body["status"] == "done", body
     async with state.sessions() as session:
         formats = (await session.execute(select(OutputMetric.value, OutputMetric.reason).where(OutputMetric.name == "format"))).all()

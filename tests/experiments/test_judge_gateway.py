@@ -4,7 +4,6 @@ the judge's key) is sent to it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.models import Endpoint, JudgeVerdict
-from tests.factories import create_endpoint, create_variant
+from tests.factories import create_endpoint, create_variant, experiment_finished
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
 ITEMS = [{"query": f"How many days for case {i}?", "reference": "22 days"} for i in range(3)]
@@ -42,11 +41,7 @@ async def test_a_judge_whose_host_the_policy_now_refuses_is_never_called(
     dataset = (await client.post("/api/v1/datasets", json={"name": "facts", "items": ITEMS}, headers=auth)).json()
     body = {"dataset_id": dataset["id"], "variant_ids": variants, "judge_endpoint_id": ids["judge"]}
     started = (await client.post("/api/v1/experiments", json=body, headers=auth)).json()
-    for _ in range(300):
-        experiment = (await client.get(f"/api/v1/experiments/{started['id']}", headers=auth)).json()
-        if experiment["status"] in ("done", "failed", "cancelled"):
-            break
-        await asyncio.sleep(0.1)
+    experiment = await experiment_finished(client, auth, started["id"])
     assert experiment["status"] == "done", experiment
     assert fake.models["good"].calls - before["good"] == 3
     assert fake.models["judge"].calls == before["judge"]

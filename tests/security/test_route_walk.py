@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from app.models import Comparison, Dataset, Endpoint, ExampleSet, FineTuneJob, Output, TrainingSet, Variant
 from app.state import AppState
 from tests.conftest import sign_in
-from tests.factories import PASSWORD, answering_variants, make_user, rate_as
+from tests.factories import PASSWORD, answering_variants, experiment_finished, make_user, rate_as
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
 CORRECTION = "Canary-correction-7f3a nineteen days for everyone"
@@ -43,16 +43,6 @@ def canary_llm() -> Iterator[FakeOpenAIServer]:
         yield server
 
 
-async def _finished(client: httpx.AsyncClient, auth: dict[str, str], experiment_id: int) -> None:
-    for _ in range(300):
-        body = (await client.get(f"/api/v1/experiments/{experiment_id}", headers=auth)).json()
-        if body["status"] in ("done", "failed", "cancelled"):
-            assert body["status"] == "done", body
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the experiment did not finish")
-
-
 @pytest.fixture
 async def planted(
     client: httpx.AsyncClient, auth: dict[str, str], state: AppState, canary_llm: FakeOpenAIServer
@@ -68,7 +58,7 @@ async def planted(
     )
     assert experiment.status_code == 202, experiment.text
     experiment_id = experiment.json()["id"]
-    await _finished(client, auth, experiment_id)
+    assert (await experiment_finished(client, auth, experiment_id))["status"] == "done"
     standalone = await client.post(
         "/api/v1/comparisons", json={"query": "Is Friday a holiday?", "tags": ["canary-tag"]}, headers=auth
     )

@@ -3,14 +3,13 @@ prefers the answer stating the fact), through the API and the pages, and what a 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.factories import create_endpoint, create_variant, make_user
+from tests.factories import create_endpoint, create_variant, experiment_finished, make_user
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
 ITEMS = [{"query": f"How many days for case {i}?", "reference": "Answer: 22 days."} for i in range(6)]
@@ -36,11 +35,7 @@ async def _experiment(client: httpx.AsyncClient, auth: dict[str, str], fake: Fak
     dataset = (await client.post("/api/v1/datasets", json={"name": "facts", "items": ITEMS}, headers=auth)).json()
     body = {"dataset_id": dataset["id"], "variant_ids": variants, "judge_endpoint_id": ids["judge"]}
     started = (await client.post("/api/v1/experiments", json=body, headers=auth)).json()
-    for _ in range(300):
-        experiment = (await client.get(f"/api/v1/experiments/{started['id']}", headers=auth)).json()
-        if experiment["status"] in ("done", "failed", "cancelled"):
-            break
-        await asyncio.sleep(0.1)
+    experiment = await experiment_finished(client, auth, started["id"])
     assert experiment["status"] == "done", experiment
     return dict(experiment)
 
