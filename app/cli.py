@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli_experiments import experiments_cli
 from app.cli_finetune import finetune_cli
 from app.core.migrate import upgrade_database
+from app.core.observability import configure_logging, logging_config
 from app.core.settings import Settings, get_settings
 from app.knowledge.presenters import job_out
 from app.models import IngestJob
@@ -30,24 +32,94 @@ cli.add_typer(experiments_cli, name="experiments")
 cli.add_typer(finetune_cli, name="finetune")
 
 
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
 @cli.command()
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default from TRIPTYCH_HOST: 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default from TRIPTYCH_PORT: 8000)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Web processes (more than one needs PostgreSQL)."),
+    jobs: bool = typer.Option(
+        None, "--jobs/--no-jobs", help="Work background jobs in the web process too (default from TRIPTYCH_WORK_JOBS: yes)."
+    ),
 ) -> None:
     """Migrate, load the demo on first start, and serve the app (and the bundled model at /local)."""
     import uvicorn
 
     from app.main import create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "work_jobs": jobs}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # httpx logs every model call at INFO: an experiment's thousands of lines, and their cost, say nothing
-    # that the outputs do not (failures are recorded on the output and logged by the app).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_format)
+    log_config = logging_config(settings.log_format)
     typer.echo(f"Triptych on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=log_config)
+        return
+    if not settings.resolved_database_url.startswith("postgresql"):
+        _refuse(
+            "several web processes share a PostgreSQL database and a Chroma server: set TRIPTYCH_DATABASE_URL "
+            "and TRIPTYCH_CHROMA_URL (the embedded SQLite and Chroma belong to one process)"
+        )
+    if settings.chroma_url is None:
+        _refuse("several web processes need Chroma's server mode: set TRIPTYCH_CHROMA_URL (e.g. `chroma run`)")
+    if settings.serve_local_model:
+        _refuse(
+            "the bundled model is served by one process, not one copy per web process: run "
+            "`python -m app.localmodels` and set TRIPTYCH_SERVE_LOCAL_MODEL=false and TRIPTYCH_LOCAL_MODEL_URL"
+        )
+    # Each web process builds its app from the environment: pass the command's options on through it.
+    os.environ.update({f"TRIPTYCH_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in overrides.items()})
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=log_config,
+    )
+
+
+@cli.command()
+def worker(
+    queues: str = typer.Option(None, help="Comma-separated queues to work (default: all of ingest, experiments, finetune)."),
+    concurrency: int = typer.Option(None, min=1, max=64, help="Jobs at once (default from TRIPTYCH_JOB_CONCURRENCY)."),
+) -> None:
+    """Work background jobs (ingestion, experiments, fine-tuning) from the PostgreSQL queue until stopped
+    (SIGTERM or Ctrl+C: jobs running here go back to the queue). A machine with a GPU or spare cores runs
+    `triptych worker --queues finetune`."""
+    overrides = {"job_concurrency": concurrency} if concurrency else {}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if not settings.resolved_database_url.startswith("postgresql"):
+        _refuse(
+            "a separate worker needs the shared PostgreSQL queue (TRIPTYCH_DATABASE_URL); on the embedded SQLite "
+            "default `triptych serve` works the jobs itself"
+        )
+    configure_logging(settings.log_format)
+    asyncio.run(_work(settings, [q.strip() for q in queues.split(",") if q.strip()] if queues else None))
+
+
+async def _work(settings: Settings, queues: list[str] | None) -> None:
+    from app.core.jobs import UnknownJobKind
+    from app.state import open_state, start_working
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_state(settings) as state:
+        try:
+            await start_working(state, queues)
+        except UnknownJobKind as exc:
+            _refuse(str(exc))
+        typer.echo(f"working {', '.join(queues or state.jobs.queues)} (concurrency {settings.job_concurrency})")
+        await stop.wait()
+        typer.echo("stopping: jobs running here go back to the queue")
 
 
 @cli.command()
@@ -180,19 +252,11 @@ kb_cli = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 cli.add_typer(kb_cli, name="kb")
 
 
-@asynccontextmanager
-async def _app_state() -> AsyncIterator[AppState]:
-    """The same long-lived objects the server builds, for commands that ingest or repair."""
-    from app.state import build_state
+def _app_state() -> AbstractAsyncContextManager[AppState]:
+    """The same long-lived objects the server builds, opened and closed the same way."""
+    from app.state import open_state
 
-    state = await build_state(get_settings())
-    try:
-        yield state
-    finally:
-        await state.ingest.shutdown()
-        await state.templates.aclose()
-        await state.http.aclose()
-        await state.engine.dispose()
+    return open_state(get_settings())
 
 
 @cli.command()

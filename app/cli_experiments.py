@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import typer
 
@@ -19,19 +19,11 @@ from app.state import AppState
 experiments_cli = typer.Typer(help="Experiments: a dataset across variants.", no_args_is_help=True)
 
 
-@asynccontextmanager
-async def _state() -> AsyncIterator[AppState]:
-    from app.state import build_state
+def _state() -> AbstractAsyncContextManager[AppState]:
+    """The same long-lived objects the server builds, opened and closed the same way."""
+    from app.state import open_state
 
-    state = await build_state(get_settings())
-    try:
-        yield state
-    finally:
-        await state.experiments.shutdown()
-        await state.ingest.shutdown()
-        await state.templates.aclose()
-        await state.http.aclose()
-        await state.engine.dispose()
+    return open_state(get_settings())
 
 
 @asynccontextmanager
@@ -67,10 +59,13 @@ async def _lookup(state: AppState, name_or_id: str, kind: str) -> int:
 
 
 async def _follow(state: AppState, experiment_id: int) -> ExperimentOut:
-    """Run the experiment in this process, drawing its progress until it finishes."""
+    """Run the experiment (this process works the experiments queue too; with PostgreSQL a worker process
+    may take it instead), drawing its progress until it finishes. Ctrl+C stops this process: the job goes
+    back to the queue (PostgreSQL) or resumes at the next start (SQLite)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    task = state.experiments.start(experiment_id)
+    await state.jobs.work(["experiments"])
+    await state.jobs.enqueue("experiment", experiment_id)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -85,10 +80,9 @@ async def _follow(state: AppState, experiment_id: int) -> ExperimentOut:
             p = view.progress
             detail = f"{view.status}, {p.errors} errors, {p.cached} cached, {p.scored} scored"
             progress.update(bar, total=p.total, completed=p.done + p.errors, detail=detail)
-            if task.done():
+            if view.status in FINISHED:
                 break
             await asyncio.sleep(0.5)
-    task.result()
     return await _view(state, experiment_id)
 
 
@@ -150,6 +144,7 @@ def cancel(experiment_id: int = typer.Argument(..., help="Experiment id.")) -> N
         async with _state() as state:
             async with _refused_exits(), state.sessions.begin() as session:
                 await ExperimentService(session, state.cipher).cancel(experiment_id)
+            await state.jobs.cancel("experiment", experiment_id)  # withdrawn if it still waits in the queue
             return await _view(state, experiment_id)
 
     typer.echo(_summary(asyncio.run(go())))
@@ -187,4 +182,4 @@ def show(experiment_id: int = typer.Argument(..., help="Experiment id.")) -> Non
         typer.echo(f"  {v.name} ({v.strategy}, v{v.version})")
     typer.echo(_summary(view))
     if view.status not in FINISHED:
-        typer.echo("still running: follow it on its page, or `triptych experiments resume` if nothing runs it")
+        typer.echo("still running: follow it on its page (a server or `triptych worker` runs it)")

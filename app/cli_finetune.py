@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from app.cli_experiments import _follow as follow_experiment
 from app.cli_experiments import _refused_exits, _state
 from app.core.auth import BACKGROUND
 from app.finetune.presenters import job_out, training_set_out
@@ -46,10 +47,12 @@ def _summary(view: FineTuneJobOut) -> str:
 
 
 async def _follow(state: AppState, job_id: int) -> FineTuneJobOut:
-    """Train in this process (the worker is a child process), drawing the steps until it finishes."""
+    """Train (this process works the fine-tuning queue; the trainer is a child process), drawing the steps
+    until the job finishes. With PostgreSQL a worker process may take the job instead: the bar follows it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    task = state.finetune.start(job_id)
+    await state.jobs.work(["finetune"])
+    await state.jobs.enqueue("finetune", job_id)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"), TimeRemainingColumn())
     with Progress(*columns) as progress:
         bar = progress.add_task("steps", total=None, detail="loading the model")
@@ -57,10 +60,9 @@ async def _follow(state: AppState, job_id: int) -> FineTuneJobOut:
             view = await _view(state, job_id)
             detail = f"epoch {view.epoch:.2f}, loss {view.losses[-1].loss:.3f}" if view.losses else view.status
             progress.update(bar, total=view.total_steps, completed=view.step, detail=detail)
-            if task.done():
+            if view.status in FINISHED_JOBS:
                 break
             await asyncio.sleep(0.5)
-    task.result()
     return await _view(state, job_id)
 
 
@@ -104,21 +106,19 @@ def start(
 
     async def go() -> FineTuneJobOut:
         async with _state() as state:
-            try:
-                data = FineTuneJobIn(
-                    training_set_id=await _training_set_id(state, training_set),
-                    hyperparameters=HyperparametersIn(epochs=epochs, rank=rank, learning_rate=learning_rate),
-                    evaluate=evaluate,
-                )
-                async with _refused_exits(), state.sessions.begin() as session:
-                    job = await FineTuneService(session, state.cipher).create(data, "cli")
-                typer.echo(f"job {job.id}")
-                view = await _follow(state, job.id)
-                if view.evaluation_experiment_id:
-                    await state.experiments.start(view.evaluation_experiment_id)
-                return await _view(state, job.id)
-            finally:
-                await state.finetune.shutdown()
+            data = FineTuneJobIn(
+                training_set_id=await _training_set_id(state, training_set),
+                hyperparameters=HyperparametersIn(epochs=epochs, rank=rank, learning_rate=learning_rate),
+                evaluate=evaluate,
+            )
+            async with _refused_exits(), state.sessions.begin() as session:
+                job = await FineTuneService(session, state.cipher).create(data, "cli")
+            typer.echo(f"job {job.id}")
+            view = await _follow(state, job.id)
+            if view.evaluation_experiment_id:
+                typer.echo(f"evaluating: experiment {view.evaluation_experiment_id}")
+                await follow_experiment(state, view.evaluation_experiment_id)
+            return await _view(state, job.id)
 
     typer.echo(_summary(asyncio.run(go())))
 
@@ -131,6 +131,7 @@ def cancel(job_id: int = typer.Argument(..., help="Job id.")) -> None:
         async with _state() as state:
             async with _refused_exits(), state.sessions.begin() as session:
                 await FineTuneService(session, state.cipher).cancel(job_id)
+            await state.jobs.cancel("finetune", job_id)  # withdrawn if it still waits in the queue
             return await _view(state, job_id)
 
     typer.echo(_summary(asyncio.run(go())))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -13,13 +14,15 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
 from app.accounts import api as accounts_api
 from app.accounts import ui as accounts_ui
+from app.accounts.auth import require_admin_token
 from app.accounts.service import authenticate, ensure_bootstrap_token
 from app.catalog import api as catalog_api
 from app.catalog import ui as catalog_ui
@@ -31,6 +34,7 @@ from app.core.csrf import verify_csrf
 from app.core.errors import DomainError
 from app.core.heap import freeze_loaded_objects, release_frozen_objects
 from app.core.middleware import BodySizeLimit, JsonDepthLimit, SecurityHeaders
+from app.core.observability import RequestObservation, metrics_text
 from app.core.settings import Settings, get_settings
 from app.core.types import reject_bad_text
 from app.core.web import render, templates, validation_messages
@@ -47,7 +51,7 @@ from app.leaderboard import api as leaderboard_api
 from app.leaderboard import ui as leaderboard_ui
 from app.rating import api as rating_api
 from app.rating import ui as rating_ui
-from app.state import build_state
+from app.state import open_state, start_working
 from app.verdict import api as verdict_api
 from app.verdict import ui as verdict_ui
 
@@ -140,36 +144,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await build_state(settings)
-        app.state.triptych = state
-        interrupted = await state.runner.fail_interrupted()
-        if interrupted:
-            log.warning("marked %d output(s) left pending by a previous run as interrupted", interrupted)
-        token_file = await ensure_bootstrap_token(state.sessions, settings.api_token, settings.data_dir)
-        if token_file is not None:
-            log.warning("API token for Authorization: Bearer is in %s", token_file.resolve())
-        experiments = await state.experiments.resume_unfinished()
-        if experiments:
-            log.warning("resuming %d unfinished experiment(s)", len(experiments))
-        jobs = await state.finetune.resume_unfinished()
-        if jobs:
-            log.warning("resuming %d unfinished fine-tuning job(s)", len(jobs))
-        resumed = await state.ingest.recover()
-        if resumed:
-            log.warning("resuming %d interrupted ingestion job(s)", len(resumed))
-        if settings.load_demo and await load_demo(state) and settings.demo_finetune:
-            await start_demo_finetune(state)
-        freeze_loaded_objects()
         try:
-            yield
+            async with open_state(settings) as state:
+                app.state.triptych = state
+                # Only answers whose process is gone (lease lapsed) are marked; a live process's are not.
+                interrupted = await state.runner.fail_interrupted()
+                if interrupted:
+                    log.warning("marked %d output(s) left pending by a stopped process as interrupted", interrupted)
+                token_file = await ensure_bootstrap_token(state.sessions, settings.api_token, settings.data_dir)
+                if token_file is not None:
+                    log.warning("API token for Authorization: Bearer is in %s", token_file.resolve())
+                if settings.work_jobs:
+                    await start_working(state)
+                if settings.load_demo and await load_demo(state) and settings.demo_finetune:
+                    await start_demo_finetune(state)
+                freeze_loaded_objects()
+                yield
         finally:
-            await state.finetune.shutdown()
-            await state.experiments.shutdown()
-            await state.runner.shutdown()
-            await state.ingest.shutdown()
-            await state.templates.aclose()
-            await state.http.aclose()
-            await state.engine.dispose()
             if local_models is not None:
                 await local_models.aclose()
             release_frozen_objects()
@@ -189,8 +180,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the size limit, so the body it reads to check the nesting is capped too.
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_request_mb * 1024 * 1024)
-    # Added last, so it wraps everything: the 413 above and error pages get the headers too.
+    # Added after the limits, so it wraps them: the 413 above and error pages get the headers too.
     app.add_middleware(SecurityHeaders)
+    # Outermost: every request (refused ones too) gets its id and its latency recorded.
+    app.add_middleware(RequestObservation)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
@@ -219,7 +212,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["health"], responses=errors(422))
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses=errors(422, 503))
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the database and Chroma answer (503 names the one that does not)."""
+        state = request.app.state.triptych
+        checks: dict[str, str] = {}
+        try:
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(asyncio.to_thread(state.store.heartbeat), 5)
+            checks["chroma"] = "ok"
+        except Exception as exc:
+            checks["chroma"] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], responses=errors(401, 403, 422), response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: request latency per route, model calls per endpoint, jobs and the queue. Open
+        on a loopback-only server; anywhere else, an admin's API token (Prometheus: `authorization`)."""
+        if not settings.bound_to_loopback:
+            await require_admin_token(request)
+        body, content_type = await metrics_text(request.app.state.triptych.jobs)
+        return Response(body, media_type=content_type)
 
     for module, tag in (
         (accounts_api, "accounts"),

@@ -74,8 +74,8 @@ def run_experiment(http: httpx.Client, dataset_id: int, variant_ids: list[int]) 
     experiment_id = created.json()["id"]
     while True:
         body = http.get(f"/api/v1/experiments/{experiment_id}").json()
-        if body["status"] in ("done", "failed", "cancelled"):
-            assert body["status"] == "done", body
+        if body["status"] in ("succeeded", "failed", "cancelled"):
+            assert body["status"] == "succeeded", body
             last_answer = datetime.fromisoformat(body["progress"]["last_answer_at"]).timestamp()
             runner_started = datetime.fromisoformat(body["started_at"]).timestamp()
             return last_answer - posted, last_answer - runner_started, time.perf_counter() - started, body

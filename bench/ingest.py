@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.settings import Settings
 from app.retrieval.chunking import chunk_text
-from app.state import build_state
+from app.state import open_state
 
 WORDS = [
     "employee",
@@ -71,8 +71,7 @@ async def run(documents: int, paragraphs: int) -> None:
     files = make_documents(documents, paragraphs)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), serve_local_model=False, load_demo=False)
-        state = await build_state(settings)
-        try:
+        async with open_state(settings) as state:
             texts = [
                 c.text
                 for _name, data in files
@@ -92,10 +91,6 @@ async def run(documents: int, paragraphs: int) -> None:
             elapsed = time.perf_counter() - started
             job = await state.knowledge.job(result.job.id)
             pipeline = job.chunks_done / elapsed
-        finally:
-            await state.ingest.shutdown()
-            await state.http.aclose()
-            await state.engine.dispose()
     print(
         f"documents: {documents}, chunks: {len(texts)} (chunk size {settings.chunk_size}, overlap {settings.chunk_overlap})"
     )

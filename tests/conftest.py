@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from app.main import create_app
 from app.state import AppState
 from tests.databases import blank_database
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
+from tests.servers import free_port
 
 API_TOKEN = "tt_test-token-for-the-suite"
 
@@ -42,6 +46,44 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 
 
 
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Chroma's own server (shipped with the chromadb package) on a loopback port."""
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    process = subprocess.Popen(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-server")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError("chroma run did not start")
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path / "data")
@@ -49,7 +91,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 async def wipe(state: AppState) -> None:
     """Empty every table and drop the knowledge bases' Chroma collections (a Chroma server is shared)."""
-    from sqlalchemy import select
+    from sqlalchemy import select, text
 
     from app.models import Base, KnowledgeBase
 
@@ -60,6 +102,8 @@ async def wipe(state: AppState) -> None:
     async with state.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":  # the job queue's own tables (procrastinate)
+            await conn.execute(text("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE"))
 
 
 @pytest.fixture
@@ -68,6 +112,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+        await application.state.triptych.jobs.aclose()  # no job writes while the tables are emptied
         await wipe(application.state.triptych)
 
 

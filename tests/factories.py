@@ -99,11 +99,11 @@ async def while_probing(client: httpx.AsyncClient, work: Awaitable[httpx.Respons
 
 
 async def experiment_finished(client: httpx.AsyncClient, auth: dict[str, str], experiment_id: int) -> dict[str, Any]:
-    """The experiment once it has stopped running (done, failed or cancelled; 30 s at most)."""
+    """The experiment once it has stopped running (succeeded, failed or cancelled; 30 s at most)."""
     body: dict[str, Any] = {}
     for _ in range(300):
         body = (await client.get(f"/api/v1/experiments/{experiment_id}", headers=auth)).json()
-        if body["status"] in ("done", "failed", "cancelled"):
+        if body["status"] in ("succeeded", "failed", "cancelled"):
             return body
         await asyncio.sleep(0.1)
     raise AssertionError(f"experiment {experiment_id} did not finish: {body}")

@@ -34,8 +34,8 @@ def test_run_an_experiment_and_read_its_verdict(page: Page, running_app: tuple[s
     page.get_by_label(re.compile("RAG \\(policies\\)")).check()
     page.get_by_role("button", name="Run experiment").click()
     expect(page).to_have_url(re.compile(r"/experiments/\d+$"))
-    # The progress block polls itself until the run is done (2 items x 2 variants on the bundled model).
-    expect(page.locator("#experiment-progress .badge")).to_have_text("done", timeout=180_000)
+    # The progress block polls itself until the run has succeeded (2 items x 2 variants on the bundled model).
+    expect(page.locator("#experiment-progress .badge")).to_have_text("succeeded", timeout=180_000)
     expect(page.locator("#experiment-progress")).to_contain_text("4 of 4 finished")
     page.get_by_role("link", name="Verdict").click()
     expect(page.get_by_role("heading", name="Verdict")).to_be_visible()

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from app.accounts.service import hash_token
 from app.cli import cli
+from app.core.migrate import ours
 from app.core.settings import to_sync_url
 from app.models import ApiToken, Base, User
 
@@ -75,7 +76,8 @@ def test_models_match_the_migrations(database_url: str) -> None:
     engine = create_engine(to_sync_url(database_url))
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            context = MigrationContext.configure(connection, opts={"include_name": ours})
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert differences == []

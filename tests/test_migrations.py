@@ -205,3 +205,58 @@ def test_0010_gives_a_fine_tunes_evaluation_items_their_comparison(kind: str, tm
         command.downgrade(alembic_config(url), "0009")
         upgrade_database(url)
         engine.dispose()
+
+
+JOB_ROWS = [
+    "INSERT INTO knowledge_bases (id, name, description, collection_name, embedding_model, created_at)"
+    " VALUES (1, 'kb', '', 'kb_1', 'm', :now)",
+    "INSERT INTO ingest_jobs (id, knowledge_base_id, status, documents_total, documents_done, chunks_done,"
+    " chunk_size, chunk_overlap, created_at) VALUES (1, 1, 'done', 1, 1, 1, 800, 120, :now),"
+    " (2, 1, 'failed', 1, 0, 0, 800, 120, :now), (3, 1, 'running', 1, 0, 0, 800, 120, :now)",
+    "INSERT INTO datasets (id, name, description, created_at) VALUES (1, 'd', '', :now)",
+    "INSERT INTO dataset_versions (id, dataset_id, version, format_kind, format_rule, created_at)"
+    " VALUES (1, 1, 1, '', '', :now)",
+    "INSERT INTO experiments (id, name, dataset_version_id, repeats, status, created_by, created_at) VALUES"
+    " (1, 'a', 1, 1, 'done', 'x', :now), (2, 'b', 1, 1, 'cancelled', 'x', :now), (3, 'c', 1, 1, 'scoring', 'x', :now)",
+    "INSERT INTO comparisons (id, query, created_by, dataset, created_at) VALUES (1, 'q', 'x', '', :now)",
+    "INSERT INTO endpoints (id, name, kind, base_url, model, timeout_s, is_bundled, is_fine_tuned, created_at)"
+    " VALUES (1, 'e', 'openai', 'http://127.0.0.1:9/v1', 'm', 60, false, false, :now)",
+    "INSERT INTO variants (id, name, strategy, description, created_at) VALUES (1, 'v1', 'few_shot', '', :now)",
+    "INSERT INTO variant_versions (id, variant_id, version, config_hash, endpoint_id, system_prompt, temperature,"
+    " top_p, max_tokens, few_shot_k, few_shot_selection, top_k, min_score, use_mmr, created_at) VALUES"
+    " (1, 1, 1, 'a', 1, '', 0.2, 1, 256, 0, 'first', 4, 0, false, :now)",
+    "INSERT INTO outputs (id, comparison_id, variant_version_id, position, status, text, model, contexts, prompt,"
+    " created_at) VALUES (11, 1, 1, 0, 'done', 'a', 'm', '[]', '[]', :now)",
+]
+
+
+def _statuses(engine: Engine) -> list[list[str]]:
+    """The statuses of experiments, ingestion jobs and outputs, each by id."""
+    with engine.connect() as connection:
+        return [
+            list(connection.execute(text(f"SELECT status FROM {table} ORDER BY id")).scalars())
+            for table in ("experiments", "ingest_jobs", "outputs")
+        ]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_0011_finished_jobs_succeed_and_outputs_stay_done(kind: str, tmp_path: Path) -> None:
+    """Experiments and ingestion jobs that finished "done" become "succeeded" (the fine-tuning jobs' word);
+    other statuses, and the outputs' "done" (an answer, not a job), are left alone; downgrade takes it back."""
+    with blank_database(kind, tmp_path) as url:
+        upgrade_database(url, "0010")
+        engine = create_engine(to_sync_url(url))
+        try:
+            with engine.begin() as connection:
+                for statement in JOB_ROWS:
+                    connection.execute(text(statement), {"now": NOW})
+            upgrade_database(url, "0011")
+            succeeded = [["succeeded", "cancelled", "scoring"], ["succeeded", "failed", "running"], ["done"]]
+            assert _statuses(engine) == succeeded
+            command.downgrade(alembic_config(url), "0010")
+            done = [["done", "cancelled", "scoring"], ["done", "failed", "running"], ["done"]]
+            assert _statuses(engine) == done
+            upgrade_database(url, "0011")
+            assert _statuses(engine) == succeeded
+        finally:
+            engine.dispose()

@@ -136,6 +136,13 @@ def _api_role(role: str) -> Callable[[Principal], Principal]:
     return dependency
 
 
+async def require_admin_token(request: Request) -> Principal:
+    """An admin's API token, checked outside a route's dependencies (for endpoints that are open on a
+    loopback-only server and closed elsewhere, like /metrics)."""
+    principal = await get_api_principal(request, request.app.state.triptych.sessions)
+    return require(principal, "admin")
+
+
 def _ui_role(role: str) -> Callable[[Principal], Principal]:
     def dependency(principal: Annotated[Principal, Depends(get_ui_principal)]) -> Principal:
         return require(principal, role)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -75,16 +75,27 @@ class ComparisonRepository:
     async def finish_output(self, output_id: int, values: Mapping[str, Any]) -> None:
         await self.session.execute(update(Output).where(Output.id == output_id).values(**values))
 
-    async def fail_pending_outputs(self, error: str, finished_at: datetime) -> int:
-        """Mark outputs left pending by a stopped process as failed; returns how many. An experiment's
-        outputs stay pending: the experiment resumes them."""
+    async def fail_pending_outputs(self, error: str, now: datetime) -> int:
+        """Mark outputs left pending by a process that is gone (lease lapsed) as failed; returns how many.
+        An experiment's outputs stay pending: the experiment's job owns and resumes them."""
         standalone = select(Comparison.id).where(Comparison.experiment_id.is_(None))
         result = await self.session.execute(
             update(Output)
-            .where(Output.status == "pending", Output.comparison_id.in_(standalone))
-            .values(status="error", error=error, finished_at=finished_at)
+            .where(
+                Output.status == "pending",
+                Output.comparison_id.in_(standalone),
+                or_(Output.lease_until.is_(None), Output.lease_until < now),
+            )
+            .values(status="error", error=error, finished_at=now)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def renew_leases(self, output_ids: Iterable[int], until: datetime) -> None:
+        await self.session.execute(
+            update(Output)
+            .where(Output.id.in_(list(output_ids)), Output.status == "pending")
+            .values(lease_until=until)
+        )
 
     async def datasets(self) -> Sequence[str]:
         stmt = (

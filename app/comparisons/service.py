@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -64,8 +66,13 @@ class ComparisonRunner:
         cipher: KeyCipher,
         *,
         max_answer_chars: int = 64 * 1024,
+        lease_s: float = 30.0,
     ):
         self.sessions = sessions
+        self.lease_s = lease_s
+        # Outputs this process is answering: their leases are renewed until they are stored.
+        self._owned: set[int] = set()
+        self._leases: asyncio.Task[None] | None = None
         self.max_answer_chars = max_answer_chars
         self.gateway = gateway
         self.pipelines = pipelines
@@ -92,15 +99,19 @@ class ComparisonRunner:
                 dataset=dataset,
                 tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
             )
+            lease_until = self._lease_until()
             for position, variant in enumerate(variants):
                 comparison.outputs.append(
-                    Output(position=position, variant_version_id=current_version(variant).id)
+                    Output(position=position, variant_version_id=current_version(variant).id, lease_until=lease_until)
                 )
             session.add(comparison)
         return comparison.id
 
     def start(self, comparison_id: int) -> asyncio.Task[None]:
-        """Run in the background; the task outlives the request that started it."""
+        """Run in the background; the task outlives the request that started it. The fan-out belongs to this
+        process: it holds the outputs' leases until they are stored."""
+        if self._leases is None or self._leases.done():
+            self._leases = asyncio.create_task(self._keep_leases(), name="output-leases")
         return self.tasks.start(comparison_id, lambda: self.run(comparison_id))
 
     async def run_to_completion(self, comparison_id: int) -> None:
@@ -110,14 +121,37 @@ class ComparisonRunner:
     async def run(self, comparison_id: int) -> None:
         """Run every pending output of the comparison concurrently."""
         jobs = await self._load_jobs(comparison_id)
-        await asyncio.gather(*(self._run_one(job) for job in jobs))
+        owned = {job.output_id for job in jobs}
+        self._owned |= owned
+        try:
+            await asyncio.gather(*(self._run_one(job) for job in jobs))
+        finally:
+            self._owned -= owned
 
     async def shutdown(self) -> None:
-        """Cancel running comparisons; their pending outputs are failed on the next start."""
+        """Cancel running comparisons; their leases lapse and their pending outputs are then failed (by the
+        next start, or by any live process's sweep)."""
         await self.tasks.cancel_all()
+        if self._leases is not None:
+            self._leases.cancel()
+            await asyncio.gather(self._leases, return_exceptions=True)
+
+    def _lease_until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.lease_s)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the outputs this process is answering, and fail the ones nobody vouches for."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            with contextlib.suppress(Exception):
+                if self._owned:
+                    async with self.sessions.begin() as session:
+                        await ComparisonRepository(session).renew_leases(self._owned, self._lease_until())
+                await self.fail_interrupted()
 
     async def fail_interrupted(self) -> int:
-        """On start: outputs still pending belong to a process that died; say so rather than hang."""
+        """Outputs still pending whose lease has lapsed belong to a process that is gone (stopped, killed):
+        say so rather than hang. An output a live process is answering keeps its lease and is left alone."""
         async with self.sessions.begin() as session:
             return await ComparisonRepository(session).fail_pending_outputs(INTERRUPTED, utcnow())
 
@@ -174,7 +208,8 @@ class ComparisonRunner:
         model server's queue (behind other requests, as the bundled model serves one at a time) is taken out
         of both and reported as wait_ms."""
         started = time.perf_counter()
-        values: FinishedOutput = {"model": job.spec.endpoint.model, "wait_ms": None}
+        # error: None clears a row's error, so a late answer never sits beside an "interrupted" message.
+        values: FinishedOutput = {"model": job.spec.endpoint.model, "wait_ms": None, "error": None}
         server_wait = 0.0
         try:
             pipeline = self.pipelines[job.spec.strategy]

@@ -28,6 +28,7 @@ WHY = {
     413: "The request body is too large",
     415: "A file of a type that cannot be read",
     422: "Invalid input: the detail says which field and why",
+    503: "Not ready: the database or Chroma does not answer (the detail says which)",
 }
 
 

@@ -22,6 +22,9 @@ class KeyedTasks:
             task.add_done_callback(lambda _t: self._tasks.pop(key, None))
         return task
 
+    def get(self, key: int) -> asyncio.Task[None] | None:
+        return self._tasks.get(key)
+
     def running(self) -> list[asyncio.Task[None]]:
         return list(self._tasks.values())
 

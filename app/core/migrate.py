@@ -12,6 +12,12 @@ from app.core.settings import to_sync_url
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
+def ours(name: str | None, type_: str, _parents: object) -> bool:
+    """Alembic's include_name: the job queue's tables (procrastinate's, created whole by migration 0012 from
+    the library's own schema) are not described by our models, and autogenerate must leave them alone."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def alembic_config(database_url: str) -> Config:
     """An Alembic config pointing at our migrations and the given database."""
     cfg = Config()

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     # about 140 MB, 0.88-0.93x the base's decoding speed) or the LoRA adapter applied on the shared base at run
     # time (19 MB, 0.75-0.81x; measured by bench/finetune.py). The other form stays in the job's folder.
     finetune_serve: Literal["merged", "adapter"] = "merged"
+    # Log lines as text, or as one JSON object per line (for a log collector); both carry the request id.
+    log_format: Literal["text", "json"] = "text"
+    # Background jobs (ingestion, experiments, fine-tuning). Whether `triptych serve` works jobs itself (the
+    # single-box default; with PostgreSQL, `--no-jobs` leaves them to `triptych worker` processes).
+    work_jobs: bool = True
+    # Jobs one process runs at once.
+    job_concurrency: int = Field(default=4, ge=1, le=64)
+    # Seconds a process may go silent before its work counts as lost: a worker that has not beaten its
+    # heartbeat for this long gives its jobs back to the queue, and a comparison's answer whose process has
+    # not renewed its lease is marked interrupted. Shorter recovers sooner; too short mistakes a busy process
+    # for a dead one.
+    lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     # Derived files worth keeping between data folders (the bundled model de-quantised for training, ~520 MB,
     # saves 20-30 s at every job's start); safe to delete.
     cache_dir: Path = Field(

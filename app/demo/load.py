@@ -161,5 +161,5 @@ async def start_demo_finetune(state: AppState) -> int | None:
         )
         job_id = job.id
     log.info("fine-tuning the bundled model on the demo examples (job %s)", job_id)
-    state.finetune.start(job_id)
+    await state.jobs.enqueue("finetune", job_id)
     return job_id

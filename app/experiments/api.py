@@ -33,7 +33,7 @@ async def get_experiment(experiment_id: Id, _user: ApiUser, experiments: Experim
 @router.post("/experiments/{experiment_id}/cancel", response_model=ExperimentOut, responses=errors(409))
 async def cancel_experiment(experiment_id: Id, _user: ApiAdmin, experiments: ExperimentsDep) -> ExperimentOut:
     """Stop new model calls; finished outputs are kept, and `resume` carries on later."""
-    await experiments.service.cancel(experiment_id)
+    await experiments.cancel(experiment_id)
     return experiment_out(await experiments.service.overview(experiment_id))
 
 

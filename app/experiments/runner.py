@@ -1,6 +1,7 @@
-"""Running an experiment in the background: pending outputs through a concurrency limit per endpoint, answers
-reused from the cache, results written in small batches, then scored (and judged). Resumable at any point:
-every output row exists from the start and only pending ones are run."""
+"""The experiment job (kind "experiment" of the job kernel, app/core/jobs): pending outputs through a
+concurrency limit per endpoint, answers reused from the cache, results written in small batches, then scored
+(and judged). Resumable at any point: every output row exists from the start and only pending ones are run;
+the kernel runs one job per experiment at a time, in whichever process works the queue."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.comparisons.service import ComparisonRunner, OutputJob
-from app.core.background import KeyedTasks
 from app.experiments.repository import ExperimentRepository, PendingOutput
 from app.experiments.service import FINISHED
 from app.models import utcnow
@@ -82,22 +82,11 @@ class ExperimentRunner:
         self.phases = phases
         self.flush_interval = flush_interval
         self.cancel_poll = cancel_poll
-        self.tasks = KeyedTasks("experiment")
 
-    def start(self, experiment_id: int) -> asyncio.Task[None]:
-        return self.tasks.start(experiment_id, lambda: self.run(experiment_id))
-
-    async def resume_unfinished(self) -> list[int]:
-        """On start: experiments a stopped process left unfinished carry on where they stopped."""
+    async def unfinished(self) -> list[int]:
+        """Experiments whose rows say they are not finished (the kernel's recovery enqueues them again)."""
         async with self.sessions() as session:
-            ids = list(await ExperimentRepository(session).unfinished())
-        for experiment_id in ids:
-            self.start(experiment_id)
-        return ids
-
-    async def shutdown(self) -> None:
-        """Stop; the experiments stay running in the database and resume on the next start."""
-        await self.tasks.cancel_all()
+            return list(await ExperimentRepository(session).unfinished())
 
     async def run(self, experiment_id: int) -> None:
         try:
@@ -120,7 +109,7 @@ class ExperimentRunner:
                 await phase(experiment_id)
             async with self.sessions.begin() as session:
                 if await ExperimentRepository(session).status(experiment_id) not in FINISHED:
-                    await ExperimentRepository(session).set_status(experiment_id, "done", finished_at=utcnow())
+                    await ExperimentRepository(session).set_status(experiment_id, "succeeded", finished_at=utcnow())
         except asyncio.CancelledError:
             raise
         except Exception as exc:

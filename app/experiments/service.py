@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.service import EndpointService, VariantService, current_version
 from app.core.auth import BACKGROUND
 from app.core.errors import Conflict, Invalid, NotFound
+from app.core.jobs import FINISHED_STATUSES
 from app.core.repository import is_active
 from app.core.secrets import KeyCipher
 from app.core.types import as_utc
@@ -22,7 +23,7 @@ from app.experiments.repository import Counts, ExperimentRepository
 from app.experiments.schemas import MAX_OUTPUTS, ExperimentIn
 from app.models import DatasetItem, Experiment, ExperimentVariant, VariantVersion, utcnow
 
-FINISHED = ("done", "cancelled", "failed")
+FINISHED = FINISHED_STATUSES  # the job kernel's one vocabulary
 # Outputs written per batch when an experiment is created: a few tens of ms of work each, with the event loop
 # free in between (a 20,000-output experiment would otherwise hold it for a second or more).
 INSERT_BATCH = 1_000
@@ -226,8 +227,8 @@ class ExperimentService:
         """Queue a cancelled or failed experiment again: only its pending outputs are run."""
         experiment = await self.get(experiment_id)
         if experiment.status not in ("cancelled", "failed"):
-            if experiment.status == "done":
-                raise Conflict(f"experiment {experiment_id} is done; start a new one to ask again")
+            if experiment.status == "succeeded":
+                raise Conflict(f"experiment {experiment_id} has succeeded; start a new one to ask again")
             return experiment  # queued or running: the runner picks it up (or already has)
         values: dict[str, object] = {"error": None, "finished_at": None}
         if refresh is not None:

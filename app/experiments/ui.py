@@ -96,7 +96,7 @@ async def experiment_progress(
 async def cancel_experiment(
     request: Request, experiment_id: Id, _user: UiAdmin, experiments: ExperimentsDep
 ) -> Response:
-    await experiments.service.cancel(experiment_id)
+    await experiments.cancel(experiment_id)
     return redirect_to(request, "experiment_page", experiment_id=experiment_id)
 
 

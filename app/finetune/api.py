@@ -86,7 +86,7 @@ async def get_job(job_id: Id, _user: ApiUser, ft: FineTuningDep) -> FineTuneJobO
 
 @router.post("/finetune/jobs/{job_id}/cancel", response_model=FineTuneJobOut, responses=errors(409))
 async def cancel_job(job_id: Id, _user: ApiAdmin, ft: FineTuningDep) -> FineTuneJobOut:
-    await ft.jobs.cancel(job_id)
+    await ft.cancel(job_id)
     return job_out(await ft.jobs.summary(job_id))
 
 

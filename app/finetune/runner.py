@@ -1,7 +1,8 @@
-"""Running fine-tuning jobs in the background: the backend trains, progress goes to the job row, and a
-finished model is published (an endpoint, repointed variants) and evaluated against its base.
+"""The fine-tuning job (kind "finetune" of the job kernel, app/core/jobs): the backend trains, progress goes
+to the job row, and a finished model is published (an endpoint, repointed variants) and evaluated against its
+base.
 
-Survives restarts: a job left running is started again on startup — the local worker carries on from its
+Survives restarts and lost workers: the kernel runs the job again — the local worker carries on from its
 last epoch checkpoint, a hosted job is polled again by its id."""
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import BACKGROUND
-from app.core.background import KeyedTasks
 from app.core.settings import BUNDLED_MODEL_ID
 from app.finetune.backends import BackendRegistry, JobSpec, Trained, TrainingFailed
 from app.finetune.publishing import Publisher
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 WRITE_EVERY_S = 1.0
 # Creates the evaluation experiment in the given transaction: (session, dataset id, variant ids, name) -> id.
 CreateExperiment = Callable[[AsyncSession, int, list[int], str], Awaitable[int]]
-# Starts running an experiment whose rows are committed.
-StartExperiment = Callable[[int], object]
+# Enqueues an experiment whose rows are committed.
+StartExperiment = Callable[[int], Awaitable[None]]
 
 
 def local_model_id(job_id: int) -> str:
@@ -115,21 +115,11 @@ class FineTuneRunner:
         self.workdir = workdir
         self.create_experiment = create_experiment
         self.start_experiment = start_experiment
-        self.tasks = KeyedTasks("finetune")
 
-    def start(self, job_id: int) -> asyncio.Task[None]:
-        return self.tasks.start(job_id, lambda: self.run(job_id))
-
-    async def resume_unfinished(self) -> list[int]:
+    async def unfinished(self) -> list[int]:
+        """Jobs whose rows say they are not finished (the kernel's recovery enqueues them again)."""
         async with self.sessions() as session:
-            ids = list(await JobRepository(session).unfinished())
-        for job_id in ids:
-            self.start(job_id)
-        return ids
-
-    async def shutdown(self) -> None:
-        """Stop the workers; running jobs stay running in the database and carry on at the next start."""
-        await self.tasks.cancel_all()
+            return list(await JobRepository(session).unfinished())
 
     async def run(self, job_id: int) -> None:
         try:
@@ -208,7 +198,7 @@ class FineTuneRunner:
                 epoch=job.hyperparameters.get("epochs", job.epoch),
             )
         if experiment_id is not None:
-            self.start_experiment(experiment_id)
+            await self.start_experiment(experiment_id)
 
     async def _fail(self, job_id: int, reason: str) -> None:
         async with self.sessions.begin() as session:

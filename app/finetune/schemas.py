@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.core.jobs import FINISHED_STATUSES
 from app.core.types import Id, Name, Strict, UtcDateTime
 from app.datasets.schemas import FormatKind
 
 Backend = Literal["local", "openai"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-FINISHED_JOBS = ("succeeded", "failed", "cancelled")
+FINISHED_JOBS = FINISHED_STATUSES  # the job kernel's one vocabulary
 
 
 class TrainingSetIn(Strict):

@@ -112,5 +112,5 @@ async def job_progress(request: Request, job_id: Id, _user: UiUser, ft: FineTuni
 
 @router.post("/finetune/jobs/{job_id}/cancel", name="cancel_job_ui", response_model=None)
 async def cancel_job(request: Request, job_id: Id, _user: UiAdmin, ft: FineTuningDep) -> Response:
-    await ft.jobs.cancel(job_id)
+    await ft.cancel(job_id)
     return redirect_to(request, "finetune_job_page", job_id=job_id)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.background import KeyedTasks
 from app.knowledge.repository import KnowledgeRepository
 from app.models import Chunk, Document, IngestJob, KnowledgeBase, utcnow
 from app.retrieval.chunking import TextChunk, chunk_text
@@ -57,16 +56,8 @@ class IngestWorker:
         self.sessions = sessions
         self.store = store
         self.batch_size = batch_size
-        self.tasks = KeyedTasks("ingest")
         # Hook for tests: called between batches, so a crash can be simulated mid-document.
         self.after_batch: Callable[[int], None] | None = None
-
-    def start(self, job_id: int) -> asyncio.Task[None]:
-        """Run a job in the background (once)."""
-        return self.tasks.start(job_id, lambda: self.run(job_id))
-
-    async def shutdown(self) -> None:
-        await self.tasks.cancel_all()
 
     async def run(self, job_id: int, on_progress: ProgressCallback | None = None) -> None:
         """Ingest every pending document of the job, reporting progress after each batch.
@@ -102,7 +93,7 @@ class IngestWorker:
             await self._flush(run, self.batch_size)
         async with self.sessions.begin() as session:
             job = await session.get_one(IngestJob, job_id)
-            job.status = "failed" if run.failures and run.failures == len(work) else "done"
+            job.status = "failed" if run.failures and run.failures == len(work) else "succeeded"
             job.error = f"{run.failures} document(s) failed" if run.failures else None
             job.finished_at = utcnow()
         if on_progress is not None:
@@ -175,7 +166,8 @@ class IngestWorker:
             await KnowledgeRepository(session).count_job_progress(job_id, documents=1)
 
     async def recover(self) -> list[int]:
-        """On start: finish interrupted deletions, and resume (or re-queue) interrupted ingestion."""
+        """Finish interrupted deletions, give pending documents without a job one, and list the unfinished
+        ingest jobs (the kernel's recovery enqueues them again)."""
         async with self.sessions.begin() as session:
             repo = KnowledgeRepository(session)
             deleting = [(d.id, d.knowledge_base_id) for d in await repo.documents_with_status("deleting")]
@@ -196,8 +188,6 @@ class IngestWorker:
                 job.documents_total = (
                     len(await repo.job_documents(job_id, status="pending")) + job.documents_done
                 )
-        for job_id in job_ids:
-            self.start(job_id)
         return job_ids
 
 

@@ -78,7 +78,6 @@ async def check_knowledge_bases(
             report.repaired = True
         reports.append(report)
     if repair and any(r.unfinished_documents for r in reports):
-        for task_job in await worker.recover():
-            task = worker.start(task_job)
-            await task
+        for job_id in await worker.recover():
+            await worker.run(job_id)
     return reports

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +58,7 @@ class KnowledgeService:
         sessions: async_sessionmaker[AsyncSession],
         store: VectorStore,
         worker: IngestWorker,
+        enqueue: Callable[[int], Awaitable[None]],
         limits: IngestLimits | None = None,
         *,
         chunk_size: int = 800,
@@ -66,6 +67,8 @@ class KnowledgeService:
         self.sessions = sessions
         self.store = store
         self.worker = worker
+        # Queues an ingest job whose rows are committed (the job kernel's "ingest" kind).
+        self.enqueue = enqueue
         self.limits = limits or IngestLimits()
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
@@ -208,7 +211,7 @@ class KnowledgeService:
                     repo.add(document)
                 result.job = job
         if result.job is not None and start:
-            self.worker.start(result.job.id)
+            await self.enqueue(result.job.id)
         return result
 
     async def ingest_text(self, kb_id: int, *, title: str, source: str, text: str) -> Document | None:
@@ -249,5 +252,5 @@ class KnowledgeService:
             await session.flush()
             for document in documents:
                 document.status, document.ingest_job_id = "pending", job.id
-        self.worker.start(job.id)
+        await self.enqueue(job.id)
         return job

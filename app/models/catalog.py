@@ -109,7 +109,7 @@ class IngestJob(Timestamped, Base):
     knowledge_base_id: Mapped[int] = mapped_column(
         ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
     )
-    # queued -> running -> done | failed
+    # queued -> running -> succeeded | failed
     status: Mapped[str] = mapped_column(String(20), default="queued")
     documents_total: Mapped[int] = mapped_column(Integer, default=0)
     documents_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -89,6 +89,9 @@ class Output(Timestamped, Base):
     contexts: Mapped[list[Any]] = mapped_column(default=list)
     prompt: Mapped[list[Any]] = mapped_column(default=list)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Until when the process running this (standalone) output vouches for it; it renews the lease while the
+    # model answers. Only a pending output whose lease has lapsed belongs to a process that is gone.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     comparison: Mapped[Comparison] = relationship(back_populates="outputs")
     variant_version: Mapped[VariantVersion] = relationship()
 

@@ -66,7 +66,8 @@ class DatasetItem(Base):
 class Experiment(Timestamped, Base):
     """A dataset version x variant versions x repeats, run as one comparison per (item, sample).
 
-    status: queued -> running -> scoring -> done; cancelled (on request; finished outputs kept); failed."""
+    status: queued -> running -> scoring (-> judging, with a judge) -> succeeded; cancelled (on request;
+    finished outputs kept); failed."""
 
     __tablename__ = "experiments"
 

@@ -133,8 +133,11 @@ class ModelGateway:
         *,
         allow_private: bool,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[str, str, float, str | None], None] | None = None,
     ):
         self.providers = providers
+        # Told of every call (base URL, model, seconds, error or None): the app's metrics.
+        self.observe = observe
         self.http = http
         self.allow_private = allow_private
         self.clock = clock
@@ -271,3 +274,5 @@ class ModelGateway:
     def _record(self, endpoint: EndpointConfig, elapsed_ms: float, error: str | None) -> None:
         key = f"{endpoint.base_url} {endpoint.model}"
         self.stats.setdefault(key, EndpointStats(endpoint.base_url, endpoint.model)).record(elapsed_ms, error)
+        if self.observe is not None:
+            self.observe(endpoint.base_url, endpoint.model, elapsed_ms / 1000, error)

@@ -77,6 +77,10 @@ class VectorStore:
         self.embedder = embedder
         self._embedding_function = _EmbedderFunction(embedder)
 
+    def heartbeat(self) -> None:
+        """Raises unless Chroma answers (embedded: always; server mode: over the network)."""
+        self._client.heartbeat()
+
     def _collection(self, name: str) -> Any:
         return self._client.get_or_create_collection(
             name=name,

@@ -72,7 +72,21 @@ def run(spec: dict[str, Any]) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM when the job worker that started us dies (even by SIGKILL), so a training run never
+    outlives its job's lease: the worker that takes the job over starts the only trainer on the folder."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def main() -> None:
+    _die_with_parent()
     spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     try:
         code = run(spec)

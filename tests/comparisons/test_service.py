@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from app.models import Output, utcnow
 from tests.factories import create_endpoint, create_variant
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 
@@ -145,6 +147,10 @@ async def test_outputs_left_pending_by_a_crash_are_marked_interrupted(
     endpoint = await create_endpoint(client, auth)
     await create_variant(client, auth, endpoint["id"])
     comparison_id = await state.runner.create("hi", None, created_by="test")  # stored, never run: a crash
+    # Its lease still runs: as far as anyone knows its process is answering it (another process may be).
+    assert await state.runner.fail_interrupted() == 0
+    async with state.sessions.begin() as session:  # nobody renews it: the lease lapses
+        await session.execute(update(Output).where(Output.comparison_id == comparison_id).values(lease_until=utcnow()))
     assert await state.runner.fail_interrupted() == 1
     stored = (await client.get(f"/api/v1/comparisons/{comparison_id}", headers=auth)).json()
     assert stored["outputs"][0]["status"] == "error"

@@ -44,7 +44,11 @@ async def test_the_largest_experiment_is_created_without_stalling_and_a_larger_o
 ) -> None:
     # Only the creation is measured here: the run would start calling the (unreachable) endpoint.
     started: list[int] = []
-    monkeypatch.setattr(state.experiments, "start", started.append)
+
+    async def enqueue(kind: str, key: int) -> None:
+        started.append(key)
+
+    monkeypatch.setattr(state.jobs, "enqueue", enqueue)
     endpoint = await create_endpoint(client, auth)
     variants = [(await create_variant(client, auth, endpoint["id"], name=f"v{i}"))["id"] for i in range(2)]
     items = [{"query": f"question {i}", "tags": ["t"]} for i in range(MAX_OUTPUTS // 2)]
@@ -91,7 +95,7 @@ async def test_a_rule_that_refers_to_itself_saved_before_the_checks_does_not_fai
     )
     assert started.status_code == 202, started.text
     body = await experiment_finished(client, auth, started.json()["id"])
-    assert body["status"] == "done", body
+    assert body["status"] == "succeeded", body
     async with state.sessions() as session:
         formats = (await session.execute(select(OutputMetric.value, OutputMetric.reason).where(OutputMetric.name == "format"))).all()
     assert len(formats) == 2

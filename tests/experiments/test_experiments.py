@@ -50,7 +50,7 @@ async def _dataset(client: httpx.AsyncClient, auth: dict[str, str], items: list[
 async def _finished(client: httpx.AsyncClient, auth: dict[str, str], experiment_id: int, timeout: float = 30) -> dict[str, Any]:
     for _ in range(int(timeout / 0.1)):
         body = (await client.get(f"/api/v1/experiments/{experiment_id}", headers=auth)).json()
-        if body["status"] in ("done", "cancelled", "failed"):
+        if body["status"] in ("succeeded", "cancelled", "failed"):
             return dict(body)
         await asyncio.sleep(0.1)
     raise AssertionError(f"experiment {experiment_id} did not finish: {body}")
@@ -71,7 +71,7 @@ async def test_an_experiment_answers_every_item_variant_and_sample_once_and_scor
     )
     assert started.status_code == 202, started.text
     body = await _finished(client, auth, started.json()["id"])
-    assert body["status"] == "done", body
+    assert body["status"] == "succeeded", body
     assert (body["items"], body["progress"]["total"], body["progress"]["done"]) == (3, 12, 12)
     assert _calls(fake, "quick", "other") - before == 12
     async with state.sessions() as session:
@@ -97,7 +97,7 @@ async def test_an_experiment_answers_every_item_variant_and_sample_once_and_scor
         "/api/v1/experiments", json={"dataset_id": dataset_id, "variant_ids": variants, "repeats": 2}, headers=auth
     )
     second = await _finished(client, auth, again.json()["id"])
-    assert (second["status"], second["progress"]["cached"]) == ("done", 12)
+    assert (second["status"], second["progress"]["cached"]) == ("succeeded", 12)
     assert _calls(fake, "quick", "other") - before == 12
     # Unless asked to refresh.
     fresh = await client.post(
@@ -132,7 +132,7 @@ async def test_cancel_keeps_finished_outputs_and_resume_completes(
     resumed = await client.post(f"/api/v1/experiments/{started['id']}/resume", headers=auth)
     assert resumed.status_code == 202
     body = await _finished(client, auth, started["id"])
-    assert (body["status"], body["progress"]["done"], body["progress"]["pending"]) == ("done", 8, 0)
+    assert (body["status"], body["progress"]["done"], body["progress"]["pending"]) == ("succeeded", 8, 0)
 
 
 async def test_concurrency_per_endpoint_is_the_endpoints_limit(
@@ -144,7 +144,7 @@ async def test_concurrency_per_endpoint_is_the_endpoints_limit(
     started = (
         await client.post("/api/v1/experiments", json={"dataset_id": dataset_id, "variant_ids": [variant]}, headers=auth)
     ).json()
-    assert (await _finished(client, auth, started["id"]))["status"] == "done"
+    assert (await _finished(client, auth, started["id"]))["status"] == "succeeded"
     assert fake.max_in_flight == 3
 
 

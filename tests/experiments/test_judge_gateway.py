@@ -42,7 +42,7 @@ async def test_a_judge_whose_host_the_policy_now_refuses_is_never_called(
     body = {"dataset_id": dataset["id"], "variant_ids": variants, "judge_endpoint_id": ids["judge"]}
     started = (await client.post("/api/v1/experiments", json=body, headers=auth)).json()
     experiment = await experiment_finished(client, auth, started["id"])
-    assert experiment["status"] == "done", experiment
+    assert experiment["status"] == "succeeded", experiment
     assert fake.models["good"].calls - before["good"] == 3
     assert fake.models["judge"].calls == before["judge"]
     async with state.sessions() as session:

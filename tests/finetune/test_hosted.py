@@ -49,7 +49,7 @@ async def _finished(client: httpx.AsyncClient, auth: dict[str, str], path: str, 
     for _ in range(int(timeout / 0.1)):
         body = (await client.get(path, headers=auth)).json()
         assert "status" in body, body
-        if body["status"] in ("succeeded", "failed", "cancelled", "done"):
+        if body["status"] in ("succeeded", "failed", "cancelled"):
             return dict(body)
         await asyncio.sleep(0.1)
     raise AssertionError(f"{path} did not finish: {body}")
@@ -93,7 +93,7 @@ async def test_a_hosted_job_becomes_a_variant_and_its_evaluation_lists_what_it_f
     made = (await client.get(f"/api/v1/variants/{hybrid.json()['variant_ids'][0]}", headers=auth)).json()
     assert (made["strategy"], made["endpoint"]["id"]) == ("rag_fine_tuned", done["result_endpoint_id"])
     experiment = await _finished(client, auth, f"/api/v1/experiments/{done['evaluation_experiment_id']}", 60)
-    assert experiment["status"] == "done", experiment
+    assert experiment["status"] == "succeeded", experiment
     verdict = (await client.get(f"/api/v1/experiments/{experiment['id']}/verdict", headers=auth)).json()
     tuned = next(v for v in verdict["variants"] if v["variant"]["fine_tuned"])
     base = next(v for v in verdict["variants"] if not v["variant"]["fine_tuned"])

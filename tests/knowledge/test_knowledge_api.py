@@ -22,7 +22,7 @@ async def create_kb(client: httpx.AsyncClient, auth: dict[str, str], name: str =
 async def wait_for_job(client: httpx.AsyncClient, auth: dict[str, str], job_id: int) -> dict[str, object]:
     for _ in range(300):
         job = (await client.get(f"/api/v1/ingest-jobs/{job_id}", headers=auth)).json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("succeeded", "failed"):
             return dict(job)
         await asyncio.sleep(0.05)
     raise AssertionError("ingestion did not finish")
@@ -59,7 +59,7 @@ async def test_upload_each_type_and_ingest(
     body = response.json()
     assert len(body["documents"]) == 6 and body["duplicates"] == []
     job = await wait_for_job(client, auth, body["job"]["id"])
-    assert job["status"] == "done" and job["documents_done"] == 6 and job["chunks_done"] >= 6
+    assert job["status"] == "succeeded" and job["documents_done"] == 6 and job["chunks_done"] >= 6
     documents = (await client.get(f"/api/v1/knowledge-bases/{kb_id}/documents", headers=auth)).json()
     assert {d["media_type"] for d in documents} == {"text", "markdown", "html", "pdf"}
     assert all(d["status"] == "ready" and d["chunk_count"] >= 1 for d in documents)

@@ -47,7 +47,7 @@ async def test_upload_form_ingests_and_polls_until_done(
         if "every 1s" not in progress.text:
             break
         await asyncio.sleep(0.05)
-    assert "every 1s" not in progress.text and "Last ingestion: done" in progress.text
+    assert "every 1s" not in progress.text and "Last ingestion: succeeded" in progress.text
 
 
 async def test_upload_form_rejects_bad_files_with_the_reason(client: httpx.AsyncClient, kb_id: int) -> None:

@@ -58,7 +58,7 @@ async def planted(
     )
     assert experiment.status_code == 202, experiment.text
     experiment_id = experiment.json()["id"]
-    assert (await experiment_finished(client, auth, experiment_id))["status"] == "done"
+    assert (await experiment_finished(client, auth, experiment_id))["status"] == "succeeded"
     standalone = await client.post(
         "/api/v1/comparisons", json={"query": "Is Friday a holiday?", "tags": ["canary-tag"]}, headers=auth
     )

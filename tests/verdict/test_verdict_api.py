@@ -36,7 +36,7 @@ async def _experiment(client: httpx.AsyncClient, auth: dict[str, str], fake: Fak
     body = {"dataset_id": dataset["id"], "variant_ids": variants, "judge_endpoint_id": ids["judge"]}
     started = (await client.post("/api/v1/experiments", json=body, headers=auth)).json()
     experiment = await experiment_finished(client, auth, started["id"])
-    assert experiment["status"] == "done", experiment
+    assert experiment["status"] == "succeeded", experiment
     return dict(experiment)
 
 
