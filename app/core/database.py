@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 from starlette.requests import Request
+
+_DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+BUSY_TIMEOUT_S = 30
+
+
+def serialize_writers(engine: AsyncEngine) -> None:
+    """SQLite has one writer at a time. Left to SQLite, writers that find the database locked sleep and retry
+    (its busy handler backs off up to 100 ms a try): 8 raters posting at once waited up to 1.9 s. Here a
+    write transaction instead queues, first come first served, on one asyncio lock per engine, taken before
+    its first write and given back when its connection returns to the pool (after the commit or rollback):
+    no sleeping, and never two writers of this process at the database at once. (A second process on the
+    same file still meets SQLite's busy handler; the embedded default is one process.) The event handlers
+    run inside SQLAlchemy's greenlet on the event loop, so they can await the lock (`await_only`)."""
+    lock = asyncio.Lock()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _queue_for_the_write_lock(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        info = conn.connection.info  # the pooled connection's own: it outlives this Connection object
+        if info.get("writes") or not statement.lstrip().upper().startswith(_DML):
+            return
+        # As long as SQLite's own busy timeout: a writer that never finishes fails the others, as before.
+        await_only(asyncio.wait_for(lock.acquire(), BUSY_TIMEOUT_S))
+        info["writes"] = True
+
+    def _release(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.pop("writes", False):
+            lock.release()
+
+    for name in ("checkin", "invalidate", "soft_invalidate"):
+        event.listen(engine.sync_engine.pool, name, _release)
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL and a busy timeout so concurrent writers wait, not fail."""
+    """Create the async engine; SQLite gets WAL, a busy timeout (for another process on the same file) and
+    one queue for this process's writers (serialize_writers)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+        serialize_writers(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
             # WAL + NORMAL: a process crash loses nothing committed; only an OS crash could lose the last commits.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
