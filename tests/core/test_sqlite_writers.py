@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import create_engine
 
 
 async def test_writers_queue_in_order_and_readers_go_on(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    try:
+        await _queue_in_order(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _queue_in_order(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (n INTEGER)"))
     order: list[str] = []
@@ -28,15 +36,26 @@ async def test_writers_queue_in_order_and_readers_go_on(tmp_path: Path) -> None:
             await release_first.wait()  # holds the write transaction open
             order.append("first commits")
 
+    connected = {n: asyncio.Event() for n in (2, 3, 4)}
+    go = {n: asyncio.Event() for n in (2, 3, 4)}
+
     async def writer(n: int) -> None:
         async with engine.begin() as conn:
+            await conn.execute(text("SELECT 1"))  # its connection is open: nothing but the queue lies ahead
+            connected[n].set()
+            await go[n].wait()
             await conn.execute(text(f"INSERT INTO t VALUES ({n})"))
             order.append(f"writer {n}")
 
     holder = asyncio.create_task(first())
     await first_wrote.wait()
     waiting = [asyncio.create_task(writer(n)) for n in (2, 3, 4)]
-    await asyncio.sleep(0.3)
+    for n in (2, 3, 4):
+        await connected[n].wait()
+    for n in (2, 3, 4):  # they reach the queue in this order
+        go[n].set()
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
     assert order == []  # every later writer waits for the first, none failed
     async with engine.connect() as conn:  # a reader is not held: WAL shows it the last committed state
         assert await conn.scalar(text("SELECT count(*) FROM t")) == 0
@@ -52,4 +71,3 @@ async def test_writers_queue_in_order_and_readers_go_on(tmp_path: Path) -> None:
         await conn.execute(text("INSERT INTO t VALUES (6)"))
     async with engine.connect() as conn:
         assert sorted(await conn.scalars(text("SELECT n FROM t"))) == [1, 2, 3, 4, 6]
-    await engine.dispose()
