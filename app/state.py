@@ -4,7 +4,9 @@ lifespan, the CLI commands and the worker command start and stop the same way.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -71,6 +73,12 @@ class AppState:
 log = logging.getLogger("triptych")
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The system's CA bundle, read once per process (35 ms a read; the tests build an app per test)."""
+    return ssl.create_default_context()
+
+
 @asynccontextmanager
 async def open_state(settings: Settings) -> AsyncIterator[AppState]:
     """Everything long-lived, built once (migrations first, then clients) and closed in reverse order:
@@ -90,6 +98,7 @@ async def _build(settings: Settings, stack: AsyncExitStack) -> AppState:
     # Keep-alive for as many connections as experiments keep in flight (httpx keeps only 20 by default, and
     # every request past that opened a new TCP connection: a fifth of an experiment's CPU went there).
     http = httpx.AsyncClient(
+        verify=tls_context(),
         timeout=httpx.Timeout(60.0, connect=10.0),
         follow_redirects=False,
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
