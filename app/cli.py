@@ -55,24 +55,25 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port, "work_jobs": jobs}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    if workers > 1:
+        if not settings.resolved_database_url.startswith("postgresql"):
+            _refuse(
+                "several web processes share a PostgreSQL database and a Chroma server: set TRIPTYCH_DATABASE_URL "
+                "and TRIPTYCH_CHROMA_URL (the embedded SQLite and Chroma belong to one process)"
+            )
+        if settings.chroma_url is None:
+            _refuse("several web processes need Chroma's server mode: set TRIPTYCH_CHROMA_URL (e.g. `chroma run`)")
+        if settings.serve_local_model:
+            _refuse(
+                "the bundled model is served by one process, not one copy per web process: run "
+                "`python -m app.localmodels` and set TRIPTYCH_SERVE_LOCAL_MODEL=false and TRIPTYCH_LOCAL_MODEL_URL"
+            )
     configure_logging(settings.log_format)
     log_config = logging_config(settings.log_format)
     typer.echo(f"Triptych on http://{settings.host}:{settings.port}  (data in {settings.data_dir.resolve()})")
     if workers == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=log_config)
         return
-    if not settings.resolved_database_url.startswith("postgresql"):
-        _refuse(
-            "several web processes share a PostgreSQL database and a Chroma server: set TRIPTYCH_DATABASE_URL "
-            "and TRIPTYCH_CHROMA_URL (the embedded SQLite and Chroma belong to one process)"
-        )
-    if settings.chroma_url is None:
-        _refuse("several web processes need Chroma's server mode: set TRIPTYCH_CHROMA_URL (e.g. `chroma run`)")
-    if settings.serve_local_model:
-        _refuse(
-            "the bundled model is served by one process, not one copy per web process: run "
-            "`python -m app.localmodels` and set TRIPTYCH_SERVE_LOCAL_MODEL=false and TRIPTYCH_LOCAL_MODEL_URL"
-        )
     # Each web process builds its app from the environment: pass the command's options on through it.
     os.environ.update({f"TRIPTYCH_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in overrides.items()})
     uvicorn.run(

@@ -81,3 +81,19 @@ def test_models_match_the_migrations(database_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_process_roles_refuse_what_one_process_owns(tmp_path: Path) -> None:
+    """Several web processes or a separate worker need the shared PostgreSQL queue and Chroma server: on the
+    embedded default the commands say so (and how to fix it) instead of starting processes that would fight."""
+    runner = CliRunner()
+    env = {"TRIPTYCH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 't.db'}", "TRIPTYCH_DATA_DIR": str(tmp_path / "data")}
+    worker = runner.invoke(cli, ["worker"], env=env)
+    assert worker.exit_code == 2 and "TRIPTYCH_DATABASE_URL" in worker.output and "triptych serve" in worker.output
+    web = runner.invoke(cli, ["serve", "--workers", "2"], env=env)
+    assert web.exit_code == 2 and "PostgreSQL" in web.output
+    on_pg = {"TRIPTYCH_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"} | {"TRIPTYCH_DATA_DIR": env["TRIPTYCH_DATA_DIR"]}
+    no_chroma = runner.invoke(cli, ["serve", "--workers", "2"], env=on_pg)
+    assert no_chroma.exit_code == 2 and "TRIPTYCH_CHROMA_URL" in no_chroma.output
+    model_here = runner.invoke(cli, ["serve", "--workers", "2"], env=on_pg | {"TRIPTYCH_CHROMA_URL": "http://127.0.0.1:9"})
+    assert model_here.exit_code == 2 and "python -m app.localmodels" in model_here.output
