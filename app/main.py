@@ -16,7 +16,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
@@ -31,6 +30,7 @@ from app.comparisons import ui as comparisons_ui
 from app.core.api_errors import document_not_found, errors
 from app.core.auth import LoginRequired
 from app.core.csrf import verify_csrf
+from app.core.database import database_answers
 from app.core.errors import DomainError
 from app.core.heap import freeze_loaded_objects, release_frozen_objects
 from app.core.middleware import BodySizeLimit, JsonDepthLimit, SecurityHeaders
@@ -221,8 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = request.app.state.triptych
         checks: dict[str, str] = {}
         try:
-            async with state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await database_answers(state.engine)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
@@ -240,7 +239,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on a loopback-only server; anywhere else, an admin's API token (Prometheus: `authorization`)."""
         if not settings.bound_to_loopback:
             await require_admin_token(request)
-        body, content_type = await metrics_text(request.app.state.triptych.jobs)
+        multiprocess = settings.prometheus_multiproc_dir is not None
+        body, content_type = await metrics_text(request.app.state.triptych.jobs, multiprocess_mode=multiprocess)
         return Response(body, media_type=content_type)
 
     for module, tag in (

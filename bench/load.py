@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.core.settings import to_sync_url  # noqa: E402
+from bench.fanout import percentile, wait_for  # noqa: E402
 from tests.databases import blank_database  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
@@ -38,11 +39,6 @@ TOKEN = "tt_bench-load-token"
 VARIANTS = 4
 DIMENSIONS = ("correctness", "helpfulness", "format")
 SEEDED = 300  # comparisons asked before the clock starts, for the raters
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class Recorder:
@@ -174,18 +170,6 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-def wait_for(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not come up")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60)
@@ -221,7 +205,7 @@ def main() -> None:
             processes.append(start([sys.executable, "-m", "app.cli", "serve", "--workers", str(args.web), "--no-jobs"], env, logs / "web.log"))
             processes.append(start([sys.executable, "-m", "app.cli", "worker"], env, logs / "worker.log"))
             base = f"http://127.0.0.1:{web_port}"
-            wait_for(f"{base}/readyz")
+            wait_for(f"{base}/readyz", timeout=180)
             tokens = asyncio.run(make_raters(url, args.raters))
 
             async def prepare() -> int:

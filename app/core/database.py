@@ -62,6 +62,12 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+async def database_answers(engine: AsyncEngine) -> None:
+    """Raises unless the database answers a trivial query (readiness)."""
+    async with engine.connect() as conn:
+        await conn.execute(select(1))
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions keep loaded attributes after commit, so services can return what they wrote."""
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -13,7 +13,6 @@ import contextvars
 import json
 import logging
 import logging.config
-import os
 import re
 import time
 import uuid
@@ -53,9 +52,8 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def endpoint_label(base_url: str, model: str) -> str:
     """host/model: no scheme, path or credentials (a URL may carry them), few distinct values."""
-    host = urlsplit(base_url).hostname or "?"
-    port = urlsplit(base_url).port
-    return f"{host}{f':{port}' if port else ''}/{model}"
+    parts = urlsplit(base_url)
+    return f"{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}/{model}"
 
 
 def observe_model_call(base_url: str, model: str, elapsed_s: float, error: str | None) -> None:
@@ -106,10 +104,10 @@ def _mount_of(path: str) -> str:
     return f"/{first}/..." if first in ("static", "local") else "unmatched"
 
 
-async def metrics_text(jobs: JobKernel) -> tuple[bytes, str]:
+async def metrics_text(jobs: JobKernel, *, multiprocess_mode: bool) -> tuple[bytes, str]:
     """The exposition: this process's (or, in multiprocess mode, every process's) histograms and counters,
     and the job figures read from the kernel now."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_mode:
         from prometheus_client import multiprocess
 
         recorded = CollectorRegistry()

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     finetune_serve: Literal["merged", "adapter"] = "merged"
     # Log lines as text, or as one JSON object per line (for a log collector); both carry the request id.
     log_format: Literal["text", "json"] = "text"
+    # prometheus-client's multiprocess mode (its own variable, without our prefix): with several web
+    # processes, /metrics adds up every process's counters kept in this folder.
+    prometheus_multiproc_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
     # Background jobs (ingestion, experiments, fine-tuning). Whether `triptych serve` works jobs itself (the
     # single-box default; with PostgreSQL, `--no-jobs` leaves them to `triptych worker` processes).
     work_jobs: bool = True

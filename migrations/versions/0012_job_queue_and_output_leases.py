@@ -39,26 +39,22 @@ def upgrade() -> None:
     cursor.close()
 
 
+# procrastinate's functions and types in this schema, each as its DROP statement names it.
+PROCRASTINATE_OBJECTS = (
+    ("FUNCTION", "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+     "WHERE p.proname LIKE 'procrastinate%' AND n.nspname = current_schema()"),
+    ("TYPE", "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+     "WHERE t.typname LIKE 'procrastinate%' AND t.typtype IN ('c', 'e') AND n.nspname = current_schema()"),
+)
+
+
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         for table in PROCRASTINATE_TABLES:
             op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-        functions = bind.execute(
-            sa.text(
-                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE p.proname LIKE 'procrastinate%' AND n.nspname = current_schema()"
-            )
-        ).scalars()
-        for function in list(functions):
-            op.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
-        types = bind.execute(
-            sa.text(
-                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-                "WHERE t.typname LIKE 'procrastinate%' AND t.typtype IN ('c', 'e') AND n.nspname = current_schema()"
-            )
-        ).scalars()
-        for type_name in list(types):
-            op.execute(f"DROP TYPE IF EXISTS {type_name} CASCADE")
+        for kind, query in PROCRASTINATE_OBJECTS:
+            for name in list(bind.execute(sa.text(query)).scalars()):
+                op.execute(f"DROP {kind} IF EXISTS {name} CASCADE")
     with op.batch_alter_table("outputs") as batch:
         batch.drop_column("lease_until")

@@ -68,15 +68,11 @@ class InProcessEngine:
         self._waiting.pop((kind.name, key), None)
         self._again.discard((kind.name, key))
 
-    async def work(self, queues: Sequence[str] | None) -> None:
-        added = {k.queue for k in self._kinds.values()} if queues is None else set(queues)
-        self._queues = (self._queues or set()) | added
+    async def work(self, queues: Sequence[str]) -> None:
+        self._queues = (self._queues or set()) | set(queues)
         waiting, self._waiting = list(self._waiting), {}
         for name, key in waiting:
             await self.enqueue(self._kinds[name], key)
-
-    def running(self) -> list[asyncio.Task[None]]:
-        return [t for tasks in self._tasks.values() for t in tasks.running()]
 
     async def counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}

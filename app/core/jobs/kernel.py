@@ -1,6 +1,6 @@
 """The one job kernel: every kind of background work (ingestion, experiments, fine-tuning) is defined here
 once, enqueued by key, run at most once at a time, cancelled from any process and recovered when its owner
-is gone. Which engine runs the jobs depends on the database (see engines.py): procrastinate on PostgreSQL,
+is gone. Which engine runs the jobs depends on the database (`open_kernel`): procrastinate on PostgreSQL,
 asyncio tasks in this process on the embedded SQLite default.
 
 A job's outcome lives on its domain row (an experiment, an ingest job, a fine-tuning job), in one vocabulary
@@ -59,8 +59,8 @@ class JobEngine(Protocol):
         caller has marked it cancelled, and the body (in whichever process) sees that and stops on its own
         terms (a trainer killed, a hosted job cancelled on its API, finished outputs kept)."""
 
-    async def work(self, queues: Sequence[str] | None) -> None:
-        """Start working jobs of these queues (all when None) in this process, in the background."""
+    async def work(self, queues: Sequence[str]) -> None:
+        """Start working jobs of these queues in this process, in the background."""
 
     async def counts(self) -> dict[tuple[str, str], int]:
         """Jobs by (kind, engine status), for metrics."""
@@ -134,10 +134,9 @@ class JobKernel:
         if unknown:
             raise UnknownJobKind(f"no queue named {', '.join(sorted(unknown))} (queues: {', '.join(self.queues)})")
         new = sorted(set(queues if queues is not None else self.queues) - self.working)
-        if not new:
-            return
-        self.working |= set(new)
-        await self.engine.work(None if queues is None and not self.working - set(new) else new)
+        if new:
+            self.working |= set(new)
+            await self.engine.work(new)
 
     async def aclose(self) -> None:
         await self.engine.aclose()

@@ -94,11 +94,10 @@ class ProcrastinateEngine:
             if job.id is not None:
                 await manager.cancel_job_by_id_async(job.id)
 
-    async def work(self, queues: Sequence[str] | None) -> None:
-        which: dict[str, Any] = {} if queues is None else {"queues": list(queues)}
+    async def work(self, queues: Sequence[str]) -> None:
         self._worker = asyncio.create_task(
             self.app.run_worker_async(
-                **which,
+                queues=list(queues),
                 concurrency=self.concurrency,
                 install_signal_handlers=False,
                 # Beats four times a lease: one late beat is not a death.
@@ -112,7 +111,7 @@ class ProcrastinateEngine:
         )
         self._stalled = asyncio.create_task(self._requeue_stalled_forever(queues), name="stalled-jobs")
 
-    async def _requeue_stalled_forever(self, queues: Sequence[str] | None) -> None:
+    async def _requeue_stalled_forever(self, queues: Sequence[str]) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 2)
             try:
