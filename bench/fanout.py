@@ -1,10 +1,11 @@
 """App overhead per comparison: wall time minus the slowest variant, against fake fixed-latency endpoints.
 
-Runs the real app (SQLite in a temp dir) on a real uvicorn server in its own process, and four variants on a
+Runs the real app (SQLite in a temp dir, or a database of its own on the local PostgreSQL) on a real uvicorn server in its own process, and four variants on a
 fake OpenAI-compatible server (another process) that answers after a fixed delay; the client is this process.
 Prints p50/p99 overhead, sequential and with concurrent clients.
 
-    .venv/bin/python bench/fanout.py [--comparisons 200] [--latency 0.2] [--concurrency 8]
+    .venv/bin/python bench/fanout.py [--comparisons 200] [--latency 0.2] [--concurrency 8] \
+        [--database sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.databases import blank_database  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 TOKEN = "tt_bench-token"
@@ -93,19 +95,23 @@ def main() -> None:
     parser.add_argument("--comparisons", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.2, help="fixed latency of each fake variant, s")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite", help="PostgreSQL: the local server"
+    )
     args = parser.parse_args()
     fake_port, app_port = free_port(), free_port()
     models = ",".join(f"fixed-{i}" for i in range(VARIANTS))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, blank_database(args.database, Path(tmp)) as url:
         env = os.environ | {
             "TRIPTYCH_DATA_DIR": tmp,
+            "TRIPTYCH_DATABASE_URL": url,
             "TRIPTYCH_SERVE_LOCAL_MODEL": "false",
             "TRIPTYCH_LOAD_DEMO": "false",
             "TRIPTYCH_API_TOKEN": TOKEN,
             "TRIPTYCH_PORT": str(app_port),
         }
         with app_beside_fake(env, app_port, fake_port, args.latency, models):
-            print(f"fake variant latency: {args.latency * 1000:.0f} ms; database: SQLite (embedded)")
+            print(f"fake variant latency: {args.latency * 1000:.0f} ms; database: {args.database}")
             asyncio.run(
                 measure(
                     f"http://127.0.0.1:{app_port}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response, status
@@ -129,8 +129,8 @@ async def get_reader(request: Request, sessions: SessionsDep) -> Principal:
     return await get_ui_principal(request, sessions)
 
 
-def _api_role(role: str) -> Callable[[Principal], Principal]:
-    def dependency(principal: Annotated[Principal, Depends(get_api_principal)]) -> Principal:
+def _api_role(role: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(get_api_principal)]) -> Principal:
         return require(principal, role)
 
     return dependency
@@ -143,14 +143,14 @@ async def require_admin_token(request: Request) -> Principal:
     return require(principal, "admin")
 
 
-def _ui_role(role: str) -> Callable[[Principal], Principal]:
-    def dependency(principal: Annotated[Principal, Depends(get_ui_principal)]) -> Principal:
+def _ui_role(role: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(get_ui_principal)]) -> Principal:
         return require(principal, role)
 
     return dependency
 
 
-def _api_unblinded(principal: Annotated[Principal, Depends(get_api_principal)]) -> Principal:
+async def _api_unblinded(principal: Annotated[Principal, Depends(get_api_principal)]) -> Principal:
     """Raters are the blind role: row-level ratings of others are for admins and viewers."""
     if principal.role == "rater":
         raise HTTPException(
@@ -186,7 +186,7 @@ UiRater = Annotated[Principal, Depends(_ui_role("rater"))]
 UiAdmin = Annotated[Principal, Depends(_ui_role("admin"))]
 
 
-def get_login_throttle(request: Request) -> LoginThrottle:
+async def get_login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = app_state(request).logins
     return throttle
 

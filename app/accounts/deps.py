@@ -10,7 +10,7 @@ from app.accounts.service import AccountService
 from app.core.deps import SessionDep
 
 
-def get_account_service(session: SessionDep) -> AccountService:
+async def get_account_service(session: SessionDep) -> AccountService:
     return AccountService(session)
 
 

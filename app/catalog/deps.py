@@ -11,15 +11,15 @@ from app.core.deps import SessionDep, app_state
 from app.providers.gateway import ModelGateway
 
 
-def get_endpoint_service(session: SessionDep, request: Request) -> EndpointService:
+async def get_endpoint_service(session: SessionDep, request: Request) -> EndpointService:
     return EndpointService(session, app_state(request).cipher, allow_private=app_state(request).settings.allow_private_endpoints)
 
 
-def get_variant_service(session: SessionDep, request: Request) -> VariantService:
+async def get_variant_service(session: SessionDep, request: Request) -> VariantService:
     return VariantService(session, app_state(request).templates)
 
 
-def get_example_set_service(session: SessionDep) -> ExampleSetService:
+async def get_example_set_service(session: SessionDep) -> ExampleSetService:
     return ExampleSetService(session)
 
 
@@ -32,7 +32,7 @@ VariantsDep = Annotated[VariantService, Depends(get_variant_service)]
 ExampleSetsDep = Annotated[ExampleSetService, Depends(get_example_set_service)]
 
 
-def get_gateway(request: Request) -> ModelGateway:
+async def get_gateway(request: Request) -> ModelGateway:
     gateway: ModelGateway = app_state(request).gateway
     return gateway
 

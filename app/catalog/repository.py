@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from app.core.database import hold_row
 from app.core.repository import SoftDeletionMixin
@@ -53,6 +53,28 @@ class VariantRepository(SoftDeletionMixin[Variant]):
 
     async def get_many(self, variant_ids: Sequence[int]) -> Sequence[Variant]:
         return (await self.session.scalars(self.base_statement().where(Variant.id.in_(variant_ids)))).all()
+
+    async def current_versions(self, variant_ids: Sequence[int] | None) -> Sequence[VariantVersion]:
+        """The newest version of each live variant (of `variant_ids`, or of every one), oldest variant first,
+        with its variant, endpoint, knowledge base and examples: what running it takes, in one statement (and
+        one more for each kind of knowledge base or example set in use)."""
+        newer = aliased(VariantVersion)
+        newest = select(func.max(newer.version)).where(newer.variant_id == Variant.id).scalar_subquery()
+        stmt = (
+            select(VariantVersion)
+            .join(VariantVersion.variant)
+            .where(Variant.archived_at.is_(None), VariantVersion.version == newest)
+            .order_by(Variant.id)
+            .options(
+                contains_eager(VariantVersion.variant),
+                joinedload(VariantVersion.endpoint, innerjoin=True),
+                selectinload(VariantVersion.knowledge_base),
+                selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
+            )
+        )
+        if variant_ids is not None:
+            stmt = stmt.where(Variant.id.in_(variant_ids))
+        return (await self.session.scalars(stmt)).all()
 
     async def version_is_used(self, version_id: int) -> bool:
         """True once any output points at the version: from then on it is immutable."""

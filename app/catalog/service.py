@@ -302,6 +302,17 @@ class VariantService:
             raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
         return [found[i] for i in unique_ids]
 
+    async def current_versions(self, variant_ids: Sequence[int] | None) -> Sequence[VariantVersion]:
+        """What a comparison runs: the current version of each variant named (active), or of every active
+        one, with everything running it takes loaded."""
+        if variant_ids is None:
+            return await self.repo.current_versions(None)
+        unique_ids = list(dict.fromkeys(variant_ids))
+        found = {v.variant_id: v for v in await self.repo.current_versions(unique_ids)}
+        if missing := [i for i in unique_ids if i not in found]:
+            raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
+        return [found[i] for i in unique_ids]
+
     async def archive(self, variant_id: int) -> Variant:
         variant = await self.get(variant_id)
         await self.repo.archive(variant)

@@ -21,11 +21,11 @@ async def create_comparison(
     body: ComparisonIn, user: ApiRater, runner: RunnerDep, reader: ReaderDep
 ) -> ComparisonOut:
     """Ask every selected variant (default: all active) and return when all have answered or failed."""
-    comparison_id = await runner.create(
+    new = await runner.create(
         body.query, body.variant_ids, created_by=user.name, dataset=body.dataset, tags=body.tags
     )
-    await runner.run_to_completion(comparison_id)
-    return comparison_out(await reader.get(comparison_id))
+    await runner.run_to_completion(new)
+    return comparison_out(await reader.get(new.id))
 
 
 @router.get("/comparisons", response_model=list[ComparisonSummary])

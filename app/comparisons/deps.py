@@ -11,14 +11,14 @@ from app.comparisons.service import ComparisonReader, ComparisonRunner
 from app.core.deps import SessionDep, app_state
 
 
-def get_runner(request: Request) -> ComparisonRunner:
+async def get_runner(request: Request) -> ComparisonRunner:
     return app_state(request).runner
 
 
 RunnerDep = Annotated[ComparisonRunner, Depends(get_runner)]
 
 
-def get_comparison_reader(session: SessionDep, reader: Reader) -> ComparisonReader:
+async def get_comparison_reader(session: SessionDep, reader: Reader) -> ComparisonReader:
     return ComparisonReader(session, reader)
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.models import (
     Comparison,
@@ -19,10 +19,13 @@ from app.models import (
     VariantVersion,
 )
 
+# The outputs come with their variant and endpoint in one statement (many-to-one joins).
 _COMPARISON_LOADS = (
     selectinload(Comparison.outputs)
-    .selectinload(Output.variant_version)
-    .options(selectinload(VariantVersion.variant), selectinload(VariantVersion.endpoint)),
+    .joinedload(Output.variant_version, innerjoin=True)
+    .options(
+        joinedload(VariantVersion.variant, innerjoin=True), joinedload(VariantVersion.endpoint, innerjoin=True)
+    ),
     selectinload(Comparison.ratings).selectinload(Rating.scores),
     selectinload(Comparison.tags),
 )
@@ -39,6 +42,18 @@ class ComparisonRepository:
         stmt = select(Comparison).where(Comparison.id == comparison_id).options(*_COMPARISON_LOADS)
         return await self.session.scalar(stmt)
 
+    async def add_pending_outputs(
+        self, comparison_id: int, version_ids: Sequence[int], lease_until: datetime
+    ) -> list[int]:
+        """One pending output per variant version, positioned in the order given, in one statement (the unit
+        of work would insert them one at a time to learn each id); their ids in that order."""
+        rows = [
+            {"comparison_id": comparison_id, "variant_version_id": v, "position": p, "lease_until": lease_until}
+            for p, v in enumerate(version_ids)
+        ]
+        stmt = insert(Output).values(rows).returning(Output.id, Output.position)
+        by_position = {position: output_id for output_id, position in (await self.session.execute(stmt)).all()}
+        return [by_position[p] for p in range(len(version_ids))]
 
     async def list(self, *, limit: int, offset: int = 0, experiment_id: int | None = None) -> Sequence[Comparison]:
         stmt = (
@@ -64,8 +79,8 @@ class ComparisonRepository:
             select(VariantVersion)
             .where(VariantVersion.id.in_(set(version_ids)))
             .options(
-                selectinload(VariantVersion.variant),
-                selectinload(VariantVersion.endpoint),
+                joinedload(VariantVersion.variant, innerjoin=True),
+                joinedload(VariantVersion.endpoint, innerjoin=True),
                 selectinload(VariantVersion.knowledge_base),
                 selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
             )
@@ -73,7 +88,9 @@ class ComparisonRepository:
         return {v.id: v for v in (await self.session.scalars(stmt)).all()}
 
     async def finish_output(self, output_id: int, values: Mapping[str, Any]) -> None:
-        await self.session.execute(update(Output).where(Output.id == output_id).values(**values))
+        # Nothing in this session holds the output: no need for the ORM to find and refresh loaded objects.
+        stmt = update(Output).where(Output.id == output_id).values(**values)
+        await self.session.execute(stmt.execution_options(synchronize_session=False))
 
     async def fail_pending_outputs(self, error: str, now: datetime) -> int:
         """Mark outputs left pending by a process that is gone (lease lapsed) as failed; returns how many.

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.catalog.service import VariantService, current_version, endpoint_config
+from app.catalog.service import VariantService, endpoint_config
 from app.comparisons.repository import ComparisonRepository
 from app.comparisons.schemas import FinishedOutput
 from app.core.auth import Principal
@@ -20,7 +20,7 @@ from app.core.background import KeyedTasks
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.readable import reveals
 from app.core.secrets import KeyCipher
-from app.models import Comparison, ComparisonTag, Endpoint, Output, Variant, VariantVersion, utcnow
+from app.models import Comparison, ComparisonTag, Endpoint, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
 from app.providers.gateway import ModelGateway
@@ -55,6 +55,14 @@ class OutputJob:
     endpoint: Endpoint
 
 
+@dataclass(frozen=True)
+class NewComparison:
+    """A stored comparison and its pending outputs, ready to run."""
+
+    id: int
+    jobs: list[OutputJob]
+
+
 class ComparisonRunner:
     """Creates comparisons and runs their variants; one slow or failing variant never holds the others."""
 
@@ -87,40 +95,44 @@ class ComparisonRunner:
         *,
         dataset: str = "",
         tags: Sequence[str] = (),
-    ) -> int:
-        """Store the comparison with one pending output per variant (so nothing is lost on a crash)."""
+    ) -> NewComparison:
+        """Store the comparison with one pending output per variant (so nothing is lost on a crash), and
+        what running them takes, read before the first write so the write transaction stays short."""
         async with self.sessions.begin() as session:
-            variants: Sequence[Variant] = await VariantService(session).for_comparison(variant_ids)
-            if not variants:
+            versions = await VariantService(session).current_versions(variant_ids)
+            if not versions:
                 raise Invalid("there are no active variants to compare; create one first")
+            version_ids = [version.id for version in versions]
             comparison = Comparison(
                 query=query,
                 created_by=created_by,
                 dataset=dataset,
                 tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
             )
-            lease_until = self._lease_until()
-            for position, variant in enumerate(variants):
-                comparison.outputs.append(
-                    Output(position=position, variant_version_id=current_version(variant).id, lease_until=lease_until)
-                )
-            session.add(comparison)
-        return comparison.id
+            repo = ComparisonRepository(session)
+            repo.add(comparison)
+            await session.flush()
+            output_ids = await repo.add_pending_outputs(comparison.id, version_ids, self._lease_until())
+            pending = [(o, query, v) for o, v in zip(output_ids, version_ids, strict=True)]
+            jobs = self._jobs({version.id: version for version in versions}, pending)
+        return NewComparison(comparison.id, jobs)
 
-    def start(self, comparison_id: int) -> asyncio.Task[None]:
+    def start(self, comparison_id: int, jobs: Sequence[OutputJob] | None = None) -> asyncio.Task[None]:
         """Run in the background; the task outlives the request that started it. The fan-out belongs to this
-        process: it holds the outputs' leases until they are stored."""
+        process: it holds the outputs' leases until they are stored. `jobs`: the pending outputs as `create`
+        prepared them (else they are read back)."""
         if self._leases is None or self._leases.done():
             self._leases = asyncio.create_task(self._keep_leases(), name="output-leases")
-        return self.tasks.start(comparison_id, lambda: self.run(comparison_id))
+        return self.tasks.start(comparison_id, lambda: self.run(comparison_id, jobs))
 
-    async def run_to_completion(self, comparison_id: int) -> None:
+    async def run_to_completion(self, new: NewComparison) -> None:
         """Start (or join) the run and wait; a disconnecting client does not cancel it."""
-        await asyncio.shield(self.start(comparison_id))
+        await asyncio.shield(self.start(new.id, new.jobs))
 
-    async def run(self, comparison_id: int) -> None:
+    async def run(self, comparison_id: int, jobs: Sequence[OutputJob] | None = None) -> None:
         """Run every pending output of the comparison concurrently."""
-        jobs = await self._load_jobs(comparison_id)
+        if jobs is None:
+            jobs = await self._load_jobs(comparison_id)
         owned = {job.output_id for job in jobs}
         self._owned |= owned
         try:
@@ -167,6 +179,11 @@ class ComparisonRunner:
     async def jobs(self, session: AsyncSession, pending: Sequence[tuple[int, str, int]]) -> list[OutputJob]:
         """Jobs for (output id, query, variant version id) triples, loading each version once."""
         versions = await ComparisonRepository(session).versions_for_run([v for _o, _q, v in pending])
+        return self._jobs(versions, pending)
+
+    def _jobs(
+        self, versions: dict[int, VariantVersion], pending: Sequence[tuple[int, str, int]]
+    ) -> list[OutputJob]:
         specs = {version_id: self._spec(version) for version_id, version in versions.items()}
         return [OutputJob(o, q, specs[v], versions[v].endpoint) for o, q, v in pending]
 

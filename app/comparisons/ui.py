@@ -89,7 +89,7 @@ async def create_comparison(
         errors.append("choose at least one variant to compare")
     if not errors:
         try:
-            comparison_id = await runner.create(
+            new = await runner.create(
                 data.query, data.variant_ids, created_by=user.name, dataset=data.dataset, tags=data.tags
             )
         except DomainError as exc:
@@ -109,7 +109,8 @@ async def create_comparison(
             "suggestions": _suggestions(),
         }
         return render(request, "pages/compare.html", context, status_code=code)
-    runner.start(comparison_id)
+    runner.start(new.id, new.jobs)
+    comparison_id = new.id
     if not is_htmx(request):
         url = request.url_for("comparison_page", comparison_id=comparison_id)
         return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)

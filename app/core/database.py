@@ -97,5 +97,7 @@ async def hold_row(
         stmt = select(model.id).where(model.id == row_id)
         stmt = stmt.with_for_update(read=lock == "share", key_share=lock == "no key update")
         return await session.scalar(stmt) is not None
-    result = await session.execute(update(model).where(model.id == row_id).values({touch: touch}))
+    # Nothing in the session changes: no need for the ORM to find and refresh loaded objects.
+    touch_row = update(model).where(model.id == row_id).values({touch: touch})
+    result = await session.execute(touch_row.execution_options(synchronize_session=False))
     return bool(getattr(result, "rowcount", 0))

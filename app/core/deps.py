@@ -20,12 +20,12 @@ def app_state(request: Request) -> Any:
     return request.app.state.triptych
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessions(request: Request) -> SessionFactory:
+async def get_sessions(request: Request) -> SessionFactory:
     """The one factory of sessions: for work that must not hold the request's transaction open."""
     sessions: SessionFactory = app_state(request).sessions
     return sessions
@@ -36,7 +36,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     answered with an error of its own (a 4xx page or fragment marks the request: see `render`). Nothing is
     opened until the first query, and nothing is held across a wait on a model: such routes use
     `get_sessions` for short transactions instead."""
-    async with get_sessions(request)() as session:
+    sessions: SessionFactory = app_state(request).sessions
+    async with sessions() as session:
         try:
             yield session
         except BaseException:

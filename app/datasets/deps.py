@@ -11,7 +11,7 @@ from app.core.deps import SessionDep
 from app.datasets.service import DatasetService
 
 
-def get_dataset_service(session: SessionDep, reader: Reader) -> DatasetService:
+async def get_dataset_service(session: SessionDep, reader: Reader) -> DatasetService:
     return DatasetService(session, reader)
 
 

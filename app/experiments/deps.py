@@ -42,7 +42,7 @@ class Experiments:
         await self.jobs.enqueue("experiment", experiment_id)
 
 
-def get_experiments(session: SessionDep, request: Request) -> Experiments:
+async def get_experiments(session: SessionDep, request: Request) -> Experiments:
     state = app_state(request)
     return Experiments(ExperimentService(session, state.cipher), state.jobs, state.sessions)
 

@@ -59,7 +59,7 @@ class FineTuning:
         return job_id
 
 
-def get_fine_tuning(session: SessionDep, reader: Reader, request: Request) -> FineTuning:
+async def get_fine_tuning(session: SessionDep, reader: Reader, request: Request) -> FineTuning:
     state = app_state(request)
     return FineTuning(
         FineTuneService(session, state.cipher), reader, state.finetune, state.jobs, state.sessions, state.store

@@ -10,7 +10,7 @@ from app.core.deps import app_state
 from app.knowledge.service import KnowledgeService
 
 
-def get_knowledge(request: Request) -> KnowledgeService:
+async def get_knowledge(request: Request) -> KnowledgeService:
     return app_state(request).knowledge
 
 

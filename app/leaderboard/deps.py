@@ -11,7 +11,7 @@ from app.core.deps import SessionDep, app_state
 from app.leaderboard.service import LeaderboardService
 
 
-def get_leaderboard_service(session: SessionDep, reader: Reader, request: Request) -> LeaderboardService:
+async def get_leaderboard_service(session: SessionDep, reader: Reader, request: Request) -> LeaderboardService:
     return LeaderboardService(session, reader, app_state(request).leaderboards)
 
 

@@ -54,10 +54,10 @@ async def rate_comparison(
 ) -> RatingOut:
     """One rating per caller per comparison; posting again edits it (200 instead of 201). The answer reveals
     the variants."""
-    comparison, rating = await ratings.submit(comparison_id, user.name, body)
-    if rating.updated_at is not None:
+    stored = await ratings.submit(comparison_id, user.name, body)
+    if stored.rating.updated_at is not None:
         response.status_code = status.HTTP_200_OK
-    return rating_out(rating, comparison)
+    return rating_out(stored.rating, stored.comparison, stored.scores)
 
 
 @router.get("/comparisons/{comparison_id}/ratings/mine", response_model=RatingOut)

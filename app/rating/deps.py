@@ -14,35 +14,35 @@ from app.rating.queues import QueueService
 from app.rating.service import RatingService, RubricService
 
 
-def get_rating_service(session: SessionDep, request: Request) -> RatingService:
+async def get_rating_service(session: SessionDep, request: Request) -> RatingService:
     return RatingService(session, app_state(request).cipher.derive("blind-order"))
 
 
 RatingsDep = Annotated[RatingService, Depends(get_rating_service)]
 
 
-def get_rubric_service(session: SessionDep) -> RubricService:
+async def get_rubric_service(session: SessionDep) -> RubricService:
     return RubricService(session)
 
 
 RubricDep = Annotated[RubricService, Depends(get_rubric_service)]
 
 
-def get_queue_service(session: SessionDep) -> QueueService:
+async def get_queue_service(session: SessionDep) -> QueueService:
     return QueueService(session)
 
 
 QueuesDep = Annotated[QueueService, Depends(get_queue_service)]
 
 
-def get_export_service(session: SessionDep, reader: Reader) -> ExportService:
+async def get_export_service(session: SessionDep, reader: Reader) -> ExportService:
     return ExportService(session, reader)
 
 
 ExportsDep = Annotated[ExportService, Depends(get_export_service)]
 
 
-def get_judgement_service(session: SessionDep) -> JudgementService:
+async def get_judgement_service(session: SessionDep) -> JudgementService:
     return JudgementService(session)
 
 

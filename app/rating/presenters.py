@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from fastapi import Query, Response
@@ -18,17 +19,18 @@ from app.rating.schemas import (
     RatingOut,
     RevealedOutputOut,
 )
-from app.rating.service import BlindView, labelled
+from app.rating.service import BlindView, labelled, score_map
 
 
-def rating_out(rating: Rating, comparison: Comparison) -> RatingOut:
-    """The reveal: each label the rater saw, the variant behind it, and the rater's scores and rank."""
+def rating_out(
+    rating: Rating, comparison: Comparison, scores: Mapping[int, Mapping[str, int]] | None = None
+) -> RatingOut:
+    """The reveal: each label the rater saw, the variant behind it, and the rater's scores and rank (`scores`
+    as {output id: {dimension: score}}, by default the loaded rating's own)."""
     outputs = {o.id: o for o in comparison.outputs}
+    scores = score_map(rating) if scores is None else scores
     order = [o for o in rating.display_order or [] if o in outputs]
-    order += sorted({s.output_id for s in rating.scores} - set(order))
-    scores: dict[int, dict[str, int]] = {}
-    for score in rating.scores:
-        scores.setdefault(score.output_id, {})[score.dimension] = score.score
+    order += sorted(set(scores) - set(order))
     revealed = []
     for output_id, label in labelled(order).items():
         variant = outputs[output_id].variant_version.variant
@@ -40,7 +42,7 @@ def rating_out(rating: Rating, comparison: Comparison) -> RatingOut:
                 variant=variant.name,
                 strategy=variant.strategy,
                 rank=(rating.ranking or {}).get(str(output_id)),
-                scores=scores.get(output_id, {}),
+                scores=dict(scores.get(output_id, {})),
             )
         )
     return RatingOut(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, text
+from sqlalchemy import Connection, Table, bindparam, case, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, raiseload, selectinload
 
 from app.core.database import hold_row
 from app.core.filters import filtered
@@ -19,6 +20,7 @@ from app.models import (
     ComparisonTag,
     Output,
     Rating,
+    RatingScore,
     ReviewQueue,
     ReviewQueueItem,
     RubricDimension,
@@ -173,16 +175,20 @@ async def adjust_tallies(
         for (output_id, dimension), delta in sorted(changes.items())
         if any(delta)
     ]
-    if not rows:
-        return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(ScoreTally).values(rows)
-    table = ScoreTally.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.output_id, table.dimension],
-        set_={c: table[c] + stmt.excluded[c] for c in SCORE_COLUMNS},
+    if rows:
+        # One statement sent once with every row: its compiled form is cached, where a VALUES list of this
+        # rating's rows would be compiled afresh for each rating.
+        await session.execute(_tally_upsert(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _tally_upsert(dialect: str) -> Any:
+    table = cast(Table, ScoreTally.__table__)
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.output_id, table.c.dimension],
+        set_={c: table.c[c] + stmt.excluded[c] for c in SCORE_COLUMNS},
     )
-    await session.execute(stmt)
 
 
 def rebuild(
@@ -273,23 +279,32 @@ class RatingRepository:
         self.session.add(rating)
 
     async def get_for_rating(self, comparison_id: int) -> Comparison | None:
-        """The comparison with its outputs and their variants, but not everyone's ratings (a rater's hot path)."""
+        """The comparison with its outputs and their variants, but not everyone's ratings nor its tags (a
+        rater's hot path: one statement)."""
         loads = (
-            selectinload(Comparison.outputs)
-            .selectinload(Output.variant_version)
-            .selectinload(VariantVersion.variant)
+            joinedload(Comparison.outputs).joinedload(Output.variant_version).joinedload(VariantVersion.variant),
+            raiseload(Comparison.tags),
         )
-        return await self.session.scalar(
-            select(Comparison).where(Comparison.id == comparison_id).options(loads)
-        )
+        stmt = select(Comparison).where(Comparison.id == comparison_id).options(*loads)
+        return (await self.session.scalars(stmt)).unique().one_or_none()
 
     async def rating_by(self, comparison_id: int, rater: str) -> Rating | None:
         stmt = (
             select(Rating)
             .where(Rating.comparison_id == comparison_id, Rating.rater == rater)
-            .options(selectinload(Rating.scores))
+            .options(joinedload(Rating.scores))
         )
-        return await self.session.scalar(stmt)
+        return (await self.session.scalars(stmt)).unique().one_or_none()
+
+    async def add_scores(self, rating_id: int, scores: Mapping[int, Mapping[str, int]]) -> None:
+        """A new rating's scores, {output id: {dimension: score}}, in one statement (the unit of work would
+        insert them one at a time, to learn each new row's id)."""
+        rows = [
+            {"rating_id": rating_id, "output_id": output_id, "dimension": dimension, "score": score}
+            for output_id, dims in scores.items()
+            for dimension, score in dims.items()
+        ]
+        await self.session.execute(insert(RatingScore), rows)
 
 
 class JudgementRepository:

@@ -6,7 +6,6 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Invalid, NotFound
@@ -131,26 +130,18 @@ class RatingService:
             raise NotFound(f"you have not rated comparison {comparison_id} yet")
         return comparison, rating
 
-    async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> tuple[Comparison, Rating]:
-        """Check the rating covers every shown answer on every rubric dimension, then create or edit it."""
+    async def submit(self, comparison_id: int, rater: str, data: RatingIn) -> Submitted:
+        """Check the rating covers every shown answer on every rubric dimension, then create or edit it.
+        `lock_comparison` comes first: a second submission by the same rater (another tab) waits for this one
+        and then edits what it stored, so two first submissions end as one rating."""
         await lock_comparison(self.session, comparison_id)
         view = await self.blind_view(comparison_id, rater)
         by_label = {item.label: item.output_id for item in view.items}
         scores = _checked_scores(data, by_label, [d.key for d in view.rubric])
         ranks = _checked_ranking(data, scores)
-        rating, edited = view.rating, view.rating is not None
-        if rating is None:
-            rating = Rating(comparison_id=comparison_id, rater=rater, scores=[])
-            try:
-                # A savepoint: two first submissions racing for one rater end as one rating, not a 500.
-                async with self.session.begin_nested():
-                    self.repo.add(rating)
-            except IntegrityError:
-                found = await self.repo.rating_by(comparison_id, rater)
-                if found is None:
-                    raise
-                rating, edited = found, True
-        if edited:
+        wanted = {by_label[label]: dims for label, dims in scores.items()}
+        rating = view.rating or Rating(comparison_id=comparison_id, rater=rater, scores=[])
+        if view.rating is not None:
             rating.updated_at = utcnow()  # stays empty on a rating never edited: the API answers 201 then
         rating.comment = data.comment.strip()
         rating.corrected_answer = data.corrected_answer.strip()
@@ -161,12 +152,38 @@ class RatingService:
         digest = digest_rating(rating.display_order, ranked, variant_of)
         rating.variant_ranks, rating.first_shown_best = digest.variant_ranks, digest.first_shown_best
         rating.ranked_shown = digest.ranked_shown
-        before = {(s.output_id, s.dimension): s.score for s in rating.scores}
-        _replace_scores(rating, {by_label[label]: dims for label, dims in scores.items()})
-        after = {(s.output_id, s.dimension): s.score for s in rating.scores}
-        await adjust_tallies(self.session, comparison_id, variant_of, _tally_changes(before, after))
+        before = score_map(rating)
+        if view.rating is None:
+            self.repo.add(rating)
+            await self.session.flush()
+            await self.repo.add_scores(rating.id, wanted)
+        else:
+            _replace_scores(rating, wanted)
+        changes = _tally_changes(_flat(before), _flat(wanted))
+        await adjust_tallies(self.session, comparison_id, variant_of, changes)
         await self.session.flush()
-        return view.comparison, rating
+        return Submitted(view.comparison, rating, wanted)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A stored rating, its comparison, and its scores as {output id: {dimension: score}}."""
+
+    comparison: Comparison
+    rating: Rating
+    scores: dict[int, dict[str, int]]
+
+
+def score_map(rating: Rating) -> dict[int, dict[str, int]]:
+    """A loaded rating's scores as {output id: {dimension: score}}."""
+    scores: dict[int, dict[str, int]] = {}
+    for score in rating.scores:
+        scores.setdefault(score.output_id, {})[score.dimension] = score.score
+    return scores
+
+
+def _flat(scores: dict[int, dict[str, int]]) -> dict[tuple[int, str], int]:
+    return {(output_id, dimension): v for output_id, dims in scores.items() for dimension, v in dims.items()}
 
 
 def _checked_scores(

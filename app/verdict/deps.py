@@ -11,7 +11,7 @@ from app.core.deps import SessionDep
 from app.verdict.service import VerdictService
 
 
-def get_verdict_service(session: SessionDep, reader: Reader) -> VerdictService:
+async def get_verdict_service(session: SessionDep, reader: Reader) -> VerdictService:
     return VerdictService(session, reader)
 
 

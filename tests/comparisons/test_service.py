@@ -146,7 +146,7 @@ async def test_outputs_left_pending_by_a_crash_are_marked_interrupted(
 ) -> None:
     endpoint = await create_endpoint(client, auth)
     await create_variant(client, auth, endpoint["id"])
-    comparison_id = await state.runner.create("hi", None, created_by="test")  # stored, never run: a crash
+    comparison_id = (await state.runner.create("hi", None, created_by="test")).id  # stored, never run: a crash
     # Its lease still runs: as far as anyone knows its process is answering it (another process may be).
     assert await state.runner.fail_interrupted() == 0
     async with state.sessions.begin() as session:  # nobody renews it: the lease lapses
