@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiToken, User, UserSession
@@ -51,12 +51,17 @@ class UserRepository:
         await self.session.execute(delete(UserSession).where(UserSession.expires_at < now))
 
 
+# Every API request looks its token up: the statement is built once (SQLAlchemy then skips building it and
+# working out its cache key each time).
+_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+
+
 class TokenRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
     async def by_hash(self, token_hash: str) -> ApiToken | None:
-        return await self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+        return await self.session.scalar(_BY_HASH, {"token_hash": token_hash})
 
     async def live_by_name(self, name: str) -> Sequence[ApiToken]:
         stmt = select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))

@@ -96,7 +96,13 @@ class VariantChoices:
         }
 
 
-VariantChoicesDep = Annotated[VariantChoices, Depends()]
+async def variant_choices(
+    endpoints: EndpointsDep, example_sets: ExampleSetsDep, knowledge: KnowledgeDep
+) -> VariantChoices:
+    return VariantChoices(endpoints, example_sets, knowledge)
+
+
+VariantChoicesDep = Annotated[VariantChoices, Depends(variant_choices)]
 
 
 def _saved_message(items: list[VariantOut], saved: int | None, was: int | None) -> str | None:

@@ -157,7 +157,11 @@ class ColumnsContext:
         }
 
 
-ColumnsDep = Annotated[ColumnsContext, Depends()]
+async def columns_context(reader: ReaderDep, judgements: JudgementsDep) -> ColumnsContext:
+    return ColumnsContext(reader, judgements)
+
+
+ColumnsDep = Annotated[ColumnsContext, Depends(columns_context)]
 
 
 @router.get("/comparisons/{comparison_id}", name="comparison_page", response_model=None)

@@ -26,6 +26,7 @@ from app.state import AppState
 from tests.conftest import sign_in
 from tests.factories import PASSWORD, answering_variants, experiment_finished, make_user, rate_as
 from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
+from tests.routes import every_route
 
 CORRECTION = "Canary-correction-7f3a nineteen days for everyone"
 COMMENT = "Canary-comment-9b2e the second answer rambles"
@@ -169,21 +170,10 @@ def _params(dependant: Dependant) -> tuple[list[Any], list[Any]]:
     return list({p.name: p for p in path}.values()), list({q.name: q for q in query}.values())
 
 
-def _routes(routes: list[Any], prefix: str = "") -> list[tuple[APIRoute, str]]:
-    """(route, full path) of every route, through included routers (FastAPI keeps them nested)."""
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append((route, prefix + route.path))
-        elif hasattr(route, "original_router"):
-            found += _routes(route.original_router.routes, prefix + route.include_context.prefix)
-    return found
-
-
 def _calls(app: FastAPI, ids: dict[str, list[Any]]) -> list[tuple[APIRoute, str, dict[str, Any]]]:
     """(route, url, query) for every GET route and every planted value of its parameters."""
     calls = []
-    for route, full_path in _routes(app.routes):
+    for route, full_path in every_route(app.routes):
         if "GET" not in route.methods:
             continue
         path_params, query_params = _params(route.dependant)
