@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -87,10 +87,20 @@ class ComparisonRepository:
         )
         return {v.id: v for v in (await self.session.scalars(stmt)).all()}
 
-    async def finish_output(self, output_id: int, values: Mapping[str, Any]) -> None:
-        # Nothing in this session holds the output: no need for the ORM to find and refresh loaded objects.
-        stmt = update(Output).where(Output.id == output_id).values(**values)
-        await self.session.execute(stmt.execution_options(synchronize_session=False))
+    async def finish_outputs(self, finished: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Store finished outputs' values, (output id, values) each: one executemany per set of columns."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for output_id, values in finished:
+            row = {"output_id": output_id, **{f"v_{c}": v for c, v in values.items()}}
+            shapes.setdefault(tuple(sorted(values)), []).append(row)
+        table = cast(Table, Output.__table__)  # the Core table: an executemany, not the ORM's row by row
+        for columns, rows in shapes.items():
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("output_id"))
+                .values({c: bindparam(f"v_{c}") for c in columns})
+            )
+            await self.session.execute(stmt, rows)
 
     async def fail_pending_outputs(self, error: str, now: datetime) -> int:
         """Mark outputs left pending by a process that is gone (lease lapsed) as failed; returns how many.

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.catalog.service import VariantService, endpoint_config
+from app.comparisons.finishing import OutputFinisher
 from app.comparisons.repository import ComparisonRepository
 from app.comparisons.schemas import FinishedOutput
 from app.core.auth import Principal
@@ -86,6 +87,7 @@ class ComparisonRunner:
         self.pipelines = pipelines
         self.cipher = cipher
         self.tasks = KeyedTasks("comparison")
+        self.finisher = OutputFinisher(sessions)
 
     async def create(
         self,
@@ -144,6 +146,7 @@ class ComparisonRunner:
         """Cancel running comparisons; their leases lapse and their pending outputs are then failed (by the
         next start, or by any live process's sweep)."""
         await self.tasks.cancel_all()
+        await self.finisher.aclose()
         if self._leases is not None:
             self._leases.cancel()
             await asyncio.gather(self._leases, return_exceptions=True)
@@ -214,9 +217,7 @@ class ComparisonRunner:
 
     async def _run_one(self, job: OutputJob) -> None:
         """One variant end to end; whatever happens, its output row is finished."""
-        values = await self.execute(job)
-        async with self.sessions.begin() as session:
-            await ComparisonRepository(session).finish_output(job.output_id, values)
+        await self.finisher.finish(job.output_id, await self.execute(job))
 
     async def execute(self, job: OutputJob) -> FinishedOutput:
         """Run one variant and return its output row's values (never raises for a model's failure).
