@@ -47,6 +47,14 @@ _VERSION_LOADS = (
 )
 
 
+# What running a version takes besides its variant: its endpoint, knowledge base and examples.
+_RUN_LOADS = (
+    joinedload(VariantVersion.endpoint, innerjoin=True),
+    selectinload(VariantVersion.knowledge_base),
+    selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
+)
+
+
 class VariantRepository(SoftDeletionMixin[Variant]):
     model = Variant
     loads = (selectinload(Variant.versions).options(*_VERSION_LOADS),)
@@ -65,16 +73,20 @@ class VariantRepository(SoftDeletionMixin[Variant]):
             .join(VariantVersion.variant)
             .where(Variant.archived_at.is_(None), VariantVersion.version == newest)
             .order_by(Variant.id)
-            .options(
-                contains_eager(VariantVersion.variant),
-                joinedload(VariantVersion.endpoint, innerjoin=True),
-                selectinload(VariantVersion.knowledge_base),
-                selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
-            )
+            .options(contains_eager(VariantVersion.variant), *_RUN_LOADS)
         )
         if variant_ids is not None:
             stmt = stmt.where(Variant.id.in_(variant_ids))
         return (await self.session.scalars(stmt)).all()
+
+    async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
+        """Variant versions by id with everything a run needs, in one go."""
+        stmt = (
+            select(VariantVersion)
+            .where(VariantVersion.id.in_(set(version_ids)))
+            .options(joinedload(VariantVersion.variant, innerjoin=True), *_RUN_LOADS)
+        )
+        return {v.id: v for v in (await self.session.scalars(stmt)).all()}
 
     async def version_is_used(self, version_id: int) -> bool:
         """True once any output points at the version: from then on it is immutable."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -213,6 +213,16 @@ def version_config(version: VariantVersion) -> dict[str, Any]:
     }
 
 
+_Found = TypeVar("_Found")
+
+
+def _in_asked_order(asked: list[int], found: dict[int, _Found]) -> list[_Found]:
+    """What was found for each variant id asked, in the order asked; an id with nothing is refused."""
+    if missing := [i for i in asked if i not in found]:
+        raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
+    return [found[i] for i in asked]
+
+
 def current_version(variant: Variant) -> VariantVersion:
     return max(variant.versions, key=lambda v: v.version)
 
@@ -296,11 +306,8 @@ class VariantService:
         if variant_ids is None:
             return list(await self.repo.list())
         unique_ids = list(dict.fromkeys(variant_ids))
-        found = {v.id: v for v in await self.repo.get_many(unique_ids)}
-        missing = [i for i in unique_ids if i not in found or not is_active(found[i])]
-        if missing:
-            raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
-        return [found[i] for i in unique_ids]
+        found = {v.id: v for v in await self.repo.get_many(unique_ids) if is_active(v)}
+        return _in_asked_order(unique_ids, found)
 
     async def current_versions(self, variant_ids: Sequence[int] | None) -> Sequence[VariantVersion]:
         """What a comparison runs: the current version of each variant named (active), or of every active
@@ -309,9 +316,11 @@ class VariantService:
             return await self.repo.current_versions(None)
         unique_ids = list(dict.fromkeys(variant_ids))
         found = {v.variant_id: v for v in await self.repo.current_versions(unique_ids)}
-        if missing := [i for i in unique_ids if i not in found]:
-            raise Invalid(f"variant_ids: unknown or archived variant id(s): {', '.join(map(str, missing))}")
-        return [found[i] for i in unique_ids]
+        return _in_asked_order(unique_ids, found)
+
+    async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
+        """Stored versions by id (a run resumed after a restart), with everything running them takes."""
+        return await self.repo.versions_for_run(version_ids)
 
     async def archive(self, variant_id: int) -> Variant:
         variant = await self.get(variant_id)

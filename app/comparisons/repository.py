@@ -6,14 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.core.repository import update_by_id
 from app.models import (
     Comparison,
     ComparisonTag,
-    ExampleSet,
     Output,
     Rating,
     VariantVersion,
@@ -73,34 +73,9 @@ class ComparisonRepository:
             stmt = stmt.where(Comparison.experiment_id == experiment_id)
         return int(await self.session.scalar(stmt) or 0)
 
-    async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
-        """Variant versions with everything a run needs (endpoint, examples, knowledge base), in one go."""
-        stmt = (
-            select(VariantVersion)
-            .where(VariantVersion.id.in_(set(version_ids)))
-            .options(
-                joinedload(VariantVersion.variant, innerjoin=True),
-                joinedload(VariantVersion.endpoint, innerjoin=True),
-                selectinload(VariantVersion.knowledge_base),
-                selectinload(VariantVersion.example_set).selectinload(ExampleSet.examples),
-            )
-        )
-        return {v.id: v for v in (await self.session.scalars(stmt)).all()}
-
     async def finish_outputs(self, finished: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
-        """Store finished outputs' values, (output id, values) each: one executemany per set of columns."""
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for output_id, values in finished:
-            row = {"output_id": output_id, **{f"v_{c}": v for c, v in values.items()}}
-            shapes.setdefault(tuple(sorted(values)), []).append(row)
-        table = cast(Table, Output.__table__)  # the Core table: an executemany, not the ORM's row by row
-        for columns, rows in shapes.items():
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("output_id"))
-                .values({c: bindparam(f"v_{c}") for c in columns})
-            )
-            await self.session.execute(stmt, rows)
+        """Store finished outputs' values, (output id, values) each."""
+        await update_by_id(self.session, cast(Table, Output.__table__), finished)
 
     async def fail_pending_outputs(self, error: str, now: datetime) -> int:
         """Mark outputs left pending by a process that is gone (lease lapsed) as failed; returns how many.

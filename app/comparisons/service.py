@@ -181,7 +181,7 @@ class ComparisonRunner:
 
     async def jobs(self, session: AsyncSession, pending: Sequence[tuple[int, str, int]]) -> list[OutputJob]:
         """Jobs for (output id, query, variant version id) triples, loading each version once."""
-        versions = await ComparisonRepository(session).versions_for_run([v for _o, _q, v in pending])
+        versions = await VariantService(session).versions_for_run([v for _o, _q, v in pending])
         return self._jobs(versions, pending)
 
     def _jobs(

@@ -4,17 +4,18 @@
   get by name, list, add.
 - `SoftDeletionMixin`: rows are archived, never deleted (answers keep pointing at them): lists and
   `get_active` see only live rows unless asked, and `archive` is idempotent.
+- `update_by_id`: many rows, each with values of its own, in one executemany per set of columns.
 Readable statements (who may read which rows: app/core/readable.py) live in the repositories whose rows a
 blind rater must not see, on top of these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -91,3 +92,24 @@ class SoftDeletionMixin(RepositoryBase[M]):
 def is_active(obj: Any) -> bool:
     """Not archived."""
     return getattr(obj, "archived_at", None) is None
+
+
+async def update_by_id(
+    session: AsyncSession,
+    table: Table,
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *conditions: ColumnElement[bool],
+) -> None:
+    """Write (row id, values) pairs, rows that are given the same columns together in one executemany on the
+    Core table (the ORM's bulk update would go row by row); `conditions` narrow which rows may change."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in rows:
+        params = {"row_id": row_id, **{f"v_{c}": v for c, v in values.items()}}
+        shapes.setdefault(tuple(sorted(values)), []).append(params)
+    for columns, params_list in shapes.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"), *conditions)
+            .values({c: bindparam(f"v_{c}") for c in columns})
+        )
+        await session.execute(stmt, params_list)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, and_, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.repository import update_by_id
 from app.core.types import as_utc
 from app.models import (
     Comparison,
@@ -185,21 +186,11 @@ class ExperimentRepository:
         return found
 
     async def finish_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Write finished outputs (each dict has its `id`), one executemany per set of columns; only pending
-        rows change, so a result that arrives twice (a resumed run racing a late one) is written once."""
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in rows:
-            shapes.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
-        for columns, group in shapes.items():
-            # The Core table, not the ORM entity: an executemany, not the ORM's per-row bulk update.
-            table = cast(Table, Output.__table__)
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("output_id"), table.c.status == "pending")
-                .values({c: bindparam(f"v_{c}") for c in columns})
-            )
-            params = [{"output_id": r["id"], **{f"v_{c}": r[c] for c in columns}} for r in group]
-            await self.session.execute(stmt, params)
+        """Write finished outputs (each dict has its `id`); only pending rows change, so a result that arrives
+        twice (a resumed run racing a late one) is written once."""
+        table = cast(Table, Output.__table__)
+        finished = [(row["id"], {k: v for k, v in row.items() if k != "id"}) for row in rows]
+        await update_by_id(self.session, table, finished, table.c.status == "pending")
 
     async def counts(self, experiment_id: int, now: datetime) -> Counts:
         return (await self.counts_of([experiment_id], now))[experiment_id]
