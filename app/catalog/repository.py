@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from app.core.database import hold_row
@@ -55,6 +55,28 @@ _RUN_LOADS = (
 )
 
 
+# Every comparison runs these: built once (an aliased class and its statement cost about as much to build
+# as the database takes to answer them).
+_NEWER = aliased(VariantVersion)
+_CURRENT_VERSIONS = (
+    select(VariantVersion)
+    .join(VariantVersion.variant)
+    .where(
+        Variant.archived_at.is_(None),
+        VariantVersion.version
+        == select(func.max(_NEWER.version)).where(_NEWER.variant_id == Variant.id).scalar_subquery(),
+    )
+    .order_by(Variant.id)
+    .options(contains_eager(VariantVersion.variant), *_RUN_LOADS)
+)
+_CURRENT_VERSIONS_OF = _CURRENT_VERSIONS.where(Variant.id.in_(bindparam("variant_ids", expanding=True)))
+_VERSIONS_FOR_RUN = (
+    select(VariantVersion)
+    .where(VariantVersion.id.in_(bindparam("version_ids", expanding=True)))
+    .options(joinedload(VariantVersion.variant, innerjoin=True), *_RUN_LOADS)
+)
+
+
 class VariantRepository(SoftDeletionMixin[Variant]):
     model = Variant
     loads = (selectinload(Variant.versions).options(*_VERSION_LOADS),)
@@ -66,27 +88,14 @@ class VariantRepository(SoftDeletionMixin[Variant]):
         """The newest version of each live variant (of `variant_ids`, or of every one), oldest variant first,
         with its variant, endpoint, knowledge base and examples: what running it takes, in one statement (and
         one more for each kind of knowledge base or example set in use)."""
-        newer = aliased(VariantVersion)
-        newest = select(func.max(newer.version)).where(newer.variant_id == Variant.id).scalar_subquery()
-        stmt = (
-            select(VariantVersion)
-            .join(VariantVersion.variant)
-            .where(Variant.archived_at.is_(None), VariantVersion.version == newest)
-            .order_by(Variant.id)
-            .options(contains_eager(VariantVersion.variant), *_RUN_LOADS)
-        )
-        if variant_ids is not None:
-            stmt = stmt.where(Variant.id.in_(variant_ids))
-        return (await self.session.scalars(stmt)).all()
+        if variant_ids is None:
+            return (await self.session.scalars(_CURRENT_VERSIONS)).all()
+        return (await self.session.scalars(_CURRENT_VERSIONS_OF, {"variant_ids": list(variant_ids)})).all()
 
     async def versions_for_run(self, version_ids: Sequence[int]) -> dict[int, VariantVersion]:
         """Variant versions by id with everything a run needs, in one go."""
-        stmt = (
-            select(VariantVersion)
-            .where(VariantVersion.id.in_(set(version_ids)))
-            .options(joinedload(VariantVersion.variant, innerjoin=True), *_RUN_LOADS)
-        )
-        return {v.id: v for v in (await self.session.scalars(stmt)).all()}
+        versions = await self.session.scalars(_VERSIONS_FOR_RUN, {"version_ids": list(set(version_ids))})
+        return {v.id: v for v in versions.all()}
 
     async def version_is_used(self, version_id: int) -> bool:
         """True once any output points at the version: from then on it is immutable."""
