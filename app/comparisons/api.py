@@ -17,15 +17,13 @@ router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
 
 
 @router.post("/comparisons", response_model=ComparisonOut, status_code=status.HTTP_201_CREATED)
-async def create_comparison(
-    body: ComparisonIn, user: ApiRater, runner: RunnerDep, reader: ReaderDep
-) -> ComparisonOut:
-    """Ask every selected variant (default: all active) and return when all have answered or failed."""
+async def create_comparison(body: ComparisonIn, user: ApiRater, runner: RunnerDep) -> ComparisonOut:
+    """Ask every selected variant (default: all active) and return when all have answered or failed (the
+    asker reads their own comparison whatever their role)."""
     new = await runner.create(
         body.query, body.variant_ids, created_by=user.name, dataset=body.dataset, tags=body.tags
     )
-    await runner.run_to_completion(new)
-    return comparison_out(await reader.get(new.id))
+    return comparison_out(await runner.run_to_completion(new))
 
 
 @router.get("/comparisons", response_model=list[ComparisonSummary])

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.catalog.service import VariantService, endpoint_config
 from app.comparisons.finishing import OutputFinisher
@@ -21,7 +22,7 @@ from app.core.background import KeyedTasks
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.readable import reveals
 from app.core.secrets import KeyCipher
-from app.models import Comparison, ComparisonTag, Endpoint, VariantVersion, utcnow
+from app.models import Comparison, ComparisonTag, Endpoint, Output, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
 from app.providers.base import ChatRequest, ProviderError
 from app.providers.gateway import ModelGateway
@@ -58,10 +59,52 @@ class OutputJob:
 
 @dataclass(frozen=True)
 class NewComparison:
-    """A stored comparison and its pending outputs, ready to run."""
+    """A stored comparison and its pending outputs (in position order), ready to run; `comparison` and
+    `versions` (by id) as stored, to answer with once the run is done."""
 
     id: int
     jobs: list[OutputJob]
+    comparison: Comparison
+    versions: dict[int, VariantVersion]
+
+
+def unset_output() -> FinishedOutput:
+    """What an output row holds where its run sets nothing (the table's defaults)."""
+    return {
+        "text": "",
+        "truncated": False,
+        "error": None,
+        "model": "",
+        "ttft_ms": None,
+        "wait_ms": None,
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "cost_usd": None,
+        "contexts": [],
+        "prompt": [],
+    }
+
+
+def as_stored(new: NewComparison, finished: Mapping[int, FinishedOutput]) -> Comparison:
+    """The comparison as its run stored it, built from the values it wrote (`finished`, by output id) rather
+    than read back: reading it back took as long as the rest of the request. Ratings given while it ran are
+    not in it (a GET shows them)."""
+    outputs = []
+    for position, job in enumerate(new.jobs):
+        version = new.versions[job.spec.version_id]
+        output = Output(
+            id=job.output_id,
+            comparison_id=new.id,
+            variant_version_id=version.id,
+            position=position,
+            cached_from_id=None,
+            **(unset_output() | finished[job.output_id]),
+        )
+        set_committed_value(output, "variant_version", version)
+        outputs.append(output)
+    set_committed_value(new.comparison, "outputs", outputs)
+    set_committed_value(new.comparison, "ratings", [])
+    return new.comparison
 
 
 class ComparisonRunner:
@@ -86,7 +129,7 @@ class ComparisonRunner:
         self.gateway = gateway
         self.pipelines = pipelines
         self.cipher = cipher
-        self.tasks = KeyedTasks("comparison")
+        self.tasks = KeyedTasks[dict[int, FinishedOutput]]("comparison")
         self.finisher = OutputFinisher(sessions)
 
     async def create(
@@ -109,6 +152,7 @@ class ComparisonRunner:
                 query=query,
                 created_by=created_by,
                 dataset=dataset,
+                experiment_id=None,
                 tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
             )
             repo = ComparisonRepository(session)
@@ -116,10 +160,13 @@ class ComparisonRunner:
             await session.flush()
             output_ids = await repo.add_pending_outputs(comparison.id, version_ids, self._lease_until())
             pending = [(o, query, v) for o, v in zip(output_ids, version_ids, strict=True)]
-            jobs = self._jobs({version.id: version for version in versions}, pending)
-        return NewComparison(comparison.id, jobs)
+            by_id = {version.id: version for version in versions}
+            jobs = self._jobs(by_id, pending)
+        return NewComparison(comparison.id, jobs, comparison, by_id)
 
-    def start(self, comparison_id: int, jobs: Sequence[OutputJob] | None = None) -> asyncio.Task[None]:
+    def start(
+        self, comparison_id: int, jobs: Sequence[OutputJob] | None = None
+    ) -> asyncio.Task[dict[int, FinishedOutput]]:
         """Run in the background; the task outlives the request that started it. The fan-out belongs to this
         process: it holds the outputs' leases until they are stored. `jobs`: the pending outputs as `create`
         prepared them (else they are read back)."""
@@ -127,18 +174,21 @@ class ComparisonRunner:
             self._leases = asyncio.create_task(self._keep_leases(), name="output-leases")
         return self.tasks.start(comparison_id, lambda: self.run(comparison_id, jobs))
 
-    async def run_to_completion(self, new: NewComparison) -> None:
-        """Start (or join) the run and wait; a disconnecting client does not cancel it."""
-        await asyncio.shield(self.start(new.id, new.jobs))
+    async def run_to_completion(self, new: NewComparison) -> Comparison:
+        """Start the run and wait (a disconnecting client does not cancel it); the comparison as stored."""
+        return as_stored(new, await asyncio.shield(self.start(new.id, new.jobs)))
 
-    async def run(self, comparison_id: int, jobs: Sequence[OutputJob] | None = None) -> None:
-        """Run every pending output of the comparison concurrently."""
+    async def run(
+        self, comparison_id: int, jobs: Sequence[OutputJob] | None = None
+    ) -> dict[int, FinishedOutput]:
+        """Run every pending output of the comparison concurrently; what each stored, by output id."""
         if jobs is None:
             jobs = await self._load_jobs(comparison_id)
         owned = {job.output_id for job in jobs}
         self._owned |= owned
         try:
-            await asyncio.gather(*(self._run_one(job) for job in jobs))
+            finished = await asyncio.gather(*(self._run_one(job) for job in jobs))
+            return {job.output_id: values for job, values in zip(jobs, finished, strict=True)}
         finally:
             self._owned -= owned
 
@@ -215,9 +265,11 @@ class ComparisonRunner:
             use_mmr=version.use_mmr,
         )
 
-    async def _run_one(self, job: OutputJob) -> None:
-        """One variant end to end; whatever happens, its output row is finished."""
-        await self.finisher.finish(job.output_id, await self.execute(job))
+    async def _run_one(self, job: OutputJob) -> FinishedOutput:
+        """One variant end to end; whatever happens, its output row is finished (with the values returned)."""
+        values = await self.execute(job)
+        await self.finisher.finish(job.output_id, values)
+        return values
 
     async def execute(self, job: OutputJob) -> FinishedOutput:
         """Run one variant and return its output row's values (never raises for a model's failure).

@@ -40,8 +40,9 @@ class Comparison(Timestamped, Base):
     )
     dataset_item_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_items.id"), index=True)
     sample: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # In the order given (a collation-dependent order would differ between the databases and from Python's).
     tags: Mapped[list[ComparisonTag]] = relationship(
-        cascade="all, delete-orphan", order_by="ComparisonTag.tag", lazy="selectin"
+        cascade="all, delete-orphan", order_by="ComparisonTag.id", lazy="selectin"
     )
     outputs: Mapped[list[Output]] = relationship(
         back_populates="comparison", order_by="Output.position", cascade="all, delete-orphan"

@@ -104,7 +104,7 @@ async def test_outputs_record_usage_cost_and_timing(
     ]
 
 
-async def test_rag_output_carries_its_contexts(
+async def test_rag_output_carries_its_contexts_and_the_answer_is_what_was_stored(
     client: httpx.AsyncClient,
     auth: dict[str, str],
     fake_server: FakeOpenAIServer,
@@ -126,17 +126,27 @@ async def test_rag_output_carries_its_contexts(
     variant = await _variant(
         client, auth, fake_server, "ok", strategy="rag", knowledge_base_id=kb.id, top_k=2
     )
-    output = (
+    broken = await _variant(client, auth, fake_server, "broken", endpoint={"price_prompt_per_m": 1.0})
+    answer = (
         await client.post(
             "/api/v1/comparisons",
-            json={"query": "How many vacation days do new employees get?", "variant_ids": [variant]},
+            json={
+                "query": "How many vacation days do new employees get?",
+                "variant_ids": [broken, variant],
+                "dataset": "policies",
+                "tags": ["hr", "b-first"],
+            },
             headers=auth,
         )
-    ).json()["outputs"][0]
+    ).json()
+    failed, output = answer["outputs"]
     assert [c["source"] for c in output["contexts"]] == ["vacation.md", "expenses.md"]
     assert output["contexts"][0]["score"] > output["contexts"][1]["score"]
     prompt = fake_server.requests[-1]["messages"][-1]["content"]
     assert "[1] (vacation.md - Vacation) New employees receive 22 vacation days" in prompt
+    assert failed["status"] == "error" and failed["text"] == "" and failed["prompt"]
+    # The answer is built from what the run wrote, not read back: it must be exactly what is stored.
+    assert (await client.get(f"/api/v1/comparisons/{answer['id']}", headers=auth)).json() == answer
 
 
 async def test_outputs_left_pending_by_a_crash_are_marked_interrupted(

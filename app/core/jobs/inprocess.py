@@ -18,7 +18,7 @@ class InProcessEngine:
     name = "in-process"
 
     def __init__(self) -> None:
-        self._tasks: dict[str, KeyedTasks] = {}
+        self._tasks: dict[str, KeyedTasks[None]] = {}
         self._kinds: dict[str, JobKind] = {}
         self._queues: set[str] | None = None  # queues this process works; None until work() is called
         self._waiting: dict[tuple[str, int], None] = {}  # enqueued before work() (kept in order)
@@ -27,7 +27,7 @@ class InProcessEngine:
 
     def define(self, kind: JobKind) -> None:
         self._kinds[kind.name] = kind
-        self._tasks[kind.name] = KeyedTasks(kind.name)
+        self._tasks[kind.name] = KeyedTasks[None](kind.name)
 
     def _works(self, kind: JobKind) -> bool:
         return self._queues is not None and kind.queue in self._queues and not self._closed
