@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only
 from starlette.requests import Request
 
+from app.core.sqlite_driver import one_trip_dbapi
+
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 BUSY_TIMEOUT_S = 30
 
@@ -45,7 +47,7 @@ def create_engine(url: str) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, a busy timeout (for another process on the same file) and
     one queue for this process's writers (serialize_writers)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S}, module=one_trip_dbapi())
         serialize_writers(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
