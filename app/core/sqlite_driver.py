@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from threading import Thread
 from typing import Any
 
 import aiosqlite
@@ -47,7 +46,7 @@ def _execute_and_read(
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A cursor whose statement, rows and metadata come back from the driver's thread in one call."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any):
         # No driver cursor is opened here (that was a trip of its own): each execute opens and closes one.
@@ -59,6 +58,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1  # the DBAPI's default: what fetchmany() without a size takes
 
     @property
     def description(self) -> Any:
@@ -67,6 +67,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def rowcount(self) -> int:
         return self._rowcount
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     @property
     def lastrowid(self) -> int:
@@ -104,8 +112,7 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         connection = self.aiosqlite.connect(*arg, **kw)
         # As SQLAlchemy's own adapter does: the driver's thread must not keep the process alive.
-        thread = connection if isinstance(connection, Thread) else connection._thread
-        thread.daemon = True
+        connection._thread.daemon = True
         return OneTripConnection(self, await_only(connection))
 
 

@@ -51,9 +51,11 @@ async def test_each_statement_is_one_trip_with_its_rows_and_counts(engine: Async
         assert many.rowcount == 2
         read = await conn.execute(text("SELECT name FROM items ORDER BY id"))
         assert read.scalars().all() == ["first", "b", "c"]
+        batches = await conn.execute(text("SELECT name FROM items ORDER BY id"))
+        assert [len(batch) for batch in batches.partitions()] == [1, 1, 1]  # the DBAPI's default arraysize
         changed = await conn.execute(text("UPDATE items SET name = name || '!' WHERE id > 1"))
         assert changed.rowcount == 2
-        assert len(trips) == 4  # SQLAlchemy's own adapter took 4 per statement: cursor, execute, fetch, close
+        assert len(trips) == 5  # SQLAlchemy's own adapter took 4 per statement: cursor, execute, fetch, close
         await conn.commit()
 
 
