@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.repository import EndpointRepository, ExampleSetRepository, VariantRepository
@@ -22,7 +21,7 @@ from app.catalog.schemas import (
     VariantIn,
     VariantPatch,
 )
-from app.core.errors import Conflict, FormInvalid, Invalid, NotFound
+from app.core.errors import Conflict, Invalid, NotFound
 from app.core.repository import is_active
 from app.core.secrets import KeyCipher
 from app.core.settings import BUNDLED_MODEL_ID
@@ -360,46 +359,3 @@ class VariantService:
         if kb is None or config.top_k < 1:
             raise Invalid(f"a {strategy} variant needs a knowledge_base_id and top_k of at least 1")
         return kb.embedding_model
-
-
-MAX_LINE_ERRORS = 20
-
-
-def _example_problem(row: object) -> str:
-    """Why one parsed JSONL row is not an example, in the form's terms."""
-    if not isinstance(row, dict):
-        return 'each line must be a JSON object like {"input": "...", "output": "..."}'
-    if unknown := sorted(set(row) - {"input", "output"}):
-        return f'unknown key{"s" if len(unknown) > 1 else ""} {", ".join(map(repr, unknown))}: use only "input" and "output"'
-    missing = [k for k in ("input", "output") if k not in row]
-    if missing:
-        return f"missing {' and '.join(repr(k) for k in missing)}"
-    for key in ("input", "output"):
-        if not isinstance(row[key], str):
-            return f"{key!r} must be a string"
-        if not row[key].strip():
-            return f"{key!r} is empty"
-        if len(row[key]) > 8000:
-            return f"{key!r} is longer than 8000 characters"
-    return "not a valid example"
-
-
-def parse_examples_jsonl(text: str) -> list[ExampleIn]:
-    """One {"input", "output"} object per line; every bad line is reported with its number."""
-    examples: list[ExampleIn] = []
-    problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        try:
-            examples.append(ExampleIn.model_validate(row))
-        except ValidationError:
-            problems.append(f"line {number}: {_example_problem(row)}")
-    if problems:
-        raise FormInvalid.for_lines(problems, MAX_LINE_ERRORS)
-    return examples

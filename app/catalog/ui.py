@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.accounts.auth import UiAdmin, UiUser
 from app.catalog.deps import EndpointsDep, ExampleSetsDep, VariantsDep
+from app.catalog.imports import parse_examples_jsonl
 from app.catalog.presenters import example_set_out, examples_jsonl, variant_out
 from app.catalog.schemas import (
     EndpointIn,
@@ -21,7 +22,7 @@ from app.catalog.schemas import (
     VariantOut,
     VariantPatch,
 )
-from app.catalog.service import KEY_CLEARED, parse_examples_jsonl
+from app.catalog.service import KEY_CLEARED
 from app.core.errors import DomainError
 from app.core.types import Id
 from app.core.web import (

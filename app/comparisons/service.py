@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -62,27 +63,22 @@ class NewComparison:
     """A stored comparison and its pending outputs (in position order), ready to run; `comparison` and
     `versions` (by id) as stored, to answer with once the run is done."""
 
-    id: int
-    jobs: list[OutputJob]
     comparison: Comparison
+    jobs: list[OutputJob]
     versions: dict[int, VariantVersion]
+
+    @property
+    def id(self) -> int:
+        return self.comparison.id
 
 
 def unset_output() -> FinishedOutput:
-    """What an output row holds where its run sets nothing (the table's defaults)."""
-    return {
-        "text": "",
-        "truncated": False,
-        "error": None,
-        "model": "",
-        "ttft_ms": None,
-        "wait_ms": None,
-        "prompt_tokens": None,
-        "completion_tokens": None,
-        "cost_usd": None,
-        "contexts": [],
-        "prompt": [],
-    }
+    """What an output row holds where its run sets nothing: the table's column defaults (None without one)."""
+    values: dict[str, Any] = {}
+    for name in FinishedOutput.__annotations__:
+        default = Output.__table__.c[name].default
+        values[name] = None if default is None else default.arg(None) if default.is_callable else default.arg
+    return cast(FinishedOutput, values)
 
 
 def as_stored(new: NewComparison, finished: Mapping[int, FinishedOutput]) -> Comparison:
@@ -162,28 +158,21 @@ class ComparisonRunner:
             pending = [(o, query, v) for o, v in zip(output_ids, version_ids, strict=True)]
             by_id = {version.id: version for version in versions}
             jobs = self._jobs(by_id, pending)
-        return NewComparison(comparison.id, jobs, comparison, by_id)
+        return NewComparison(comparison, jobs, by_id)
 
-    def start(
-        self, comparison_id: int, jobs: Sequence[OutputJob] | None = None
-    ) -> asyncio.Task[dict[int, FinishedOutput]]:
+    def start(self, new: NewComparison) -> asyncio.Task[dict[int, FinishedOutput]]:
         """Run in the background; the task outlives the request that started it. The fan-out belongs to this
-        process: it holds the outputs' leases until they are stored. `jobs`: the pending outputs as `create`
-        prepared them (else they are read back)."""
+        process: it holds the outputs' leases until they are stored."""
         if self._leases is None or self._leases.done():
             self._leases = asyncio.create_task(self._keep_leases(), name="output-leases")
-        return self.tasks.start(comparison_id, lambda: self.run(comparison_id, jobs))
+        return self.tasks.start(new.id, lambda: self.run(new.jobs))
 
     async def run_to_completion(self, new: NewComparison) -> Comparison:
         """Start the run and wait (a disconnecting client does not cancel it); the comparison as stored."""
-        return as_stored(new, await asyncio.shield(self.start(new.id, new.jobs)))
+        return as_stored(new, await asyncio.shield(self.start(new)))
 
-    async def run(
-        self, comparison_id: int, jobs: Sequence[OutputJob] | None = None
-    ) -> dict[int, FinishedOutput]:
-        """Run every pending output of the comparison concurrently; what each stored, by output id."""
-        if jobs is None:
-            jobs = await self._load_jobs(comparison_id)
+    async def run(self, jobs: Sequence[OutputJob]) -> dict[int, FinishedOutput]:
+        """Run a comparison's pending outputs concurrently; what each stored, by output id."""
         owned = {job.output_id for job in jobs}
         self._owned |= owned
         try:
@@ -219,15 +208,6 @@ class ComparisonRunner:
         say so rather than hang. An output a live process is answering keeps its lease and is left alone."""
         async with self.sessions.begin() as session:
             return await ComparisonRepository(session).fail_pending_outputs(INTERRUPTED, utcnow())
-
-    async def _load_jobs(self, comparison_id: int) -> list[OutputJob]:
-        async with self.sessions() as session:
-            repo = ComparisonRepository(session)
-            comparison = await repo.get(comparison_id)
-            if comparison is None:
-                raise NotFound(f"comparison {comparison_id} not found")
-            pending = [(o.id, comparison.query, o.variant_version_id) for o in comparison.outputs if o.status == "pending"]
-            return await self.jobs(session, pending)
 
     async def jobs(self, session: AsyncSession, pending: Sequence[tuple[int, str, int]]) -> list[OutputJob]:
         """Jobs for (output id, query, variant version id) triples, loading each version once."""

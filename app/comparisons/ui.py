@@ -109,7 +109,7 @@ async def create_comparison(
             "suggestions": _suggestions(),
         }
         return render(request, "pages/compare.html", context, status_code=code)
-    runner.start(new.id, new.jobs)
+    runner.start(new)
     comparison_id = new.id
     if not is_htmx(request):
         url = request.url_for("comparison_page", comparison_id=comparison_id)

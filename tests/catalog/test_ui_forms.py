@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from app.catalog.service import parse_examples_jsonl
+from app.catalog.imports import parse_examples_jsonl
 from app.core.errors import FormInvalid
 from app.core.web import duration, thousands, usd
 from tests.comparisons.test_ui import csrf
