@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.accounts.auth import LoginThrottle
 from app.comparisons.service import ComparisonRunner
-from app.core.database import create_engine, create_session_factory
+from app.core.database import create_engine, create_lookup_session_factory, create_session_factory
 from app.core.jobs import JobKernel, open_kernel
 from app.core.migrate import upgrade_database
 from app.core.observability import observe_model_call
@@ -50,6 +50,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    lookups: async_sessionmaker[AsyncSession]  # a request's opening lookup (who is asking)
     http: httpx.AsyncClient
     cipher: KeyCipher
     gateway: ModelGateway
@@ -177,6 +178,7 @@ async def _build(settings: Settings, stack: AsyncExitStack) -> AppState:
         settings=settings,
         engine=engine,
         sessions=sessions,
+        lookups=create_lookup_session_factory(engine),
         http=http,
         cipher=cipher,
         gateway=gateway,

@@ -19,7 +19,7 @@ from app.core.auth import (
     secure_request,
     session_cookie_name,
 )
-from app.core.deps import SessionsDep, app_state
+from app.core.deps import LookupsDep, app_state
 from app.core.settings import Settings
 
 
@@ -98,35 +98,36 @@ class LoginThrottle:
             self._failures.pop(key, None)
 
 
-async def get_api_principal(request: Request, sessions: SessionsDep) -> Principal:
-    """Looked up in a short transaction of its own (it records the token's use): the request's unit of work
-    stays unopened, so a route that waits on a model holds no database connection meanwhile."""
+async def get_api_principal(request: Request, lookups: LookupsDep) -> Principal:
+    """Looked up in a session of its own (one statement; it records the token's use now and then, in autocommit
+    on PostgreSQL: app.core.database.create_lookup_session_factory): the request's unit of work stays
+    unopened, so a route that waits on a model holds no database connection meanwhile."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    async with sessions.begin() as session:
+    async with lookups.begin() as session:
         principal = await bearer_principal(request, session)
     request.state.principal = principal
     return principal
 
 
-async def get_ui_principal(request: Request, sessions: SessionsDep) -> Principal:
+async def get_ui_principal(request: Request, lookups: LookupsDep) -> Principal:
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    async with sessions.begin() as session:
+    async with lookups.begin() as session:
         return await cookie_principal(request, session)
 
 
-async def get_reader(request: Request, sessions: SessionsDep) -> Principal:
+async def get_reader(request: Request, lookups: LookupsDep) -> Principal:
     """Whoever reads, authenticated as the route's kind asks (a bearer token under /api/, the session cookie
     for pages): services take it to scope what they read (app/core/readable.py). Looked up once a request."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
     if request.url.path.startswith("/api/"):
-        return await get_api_principal(request, sessions)
-    return await get_ui_principal(request, sessions)
+        return await get_api_principal(request, lookups)
+    return await get_ui_principal(request, lookups)
 
 
 def _api_role(role: str) -> Callable[[Principal], Awaitable[Principal]]:
@@ -139,7 +140,7 @@ def _api_role(role: str) -> Callable[[Principal], Awaitable[Principal]]:
 async def require_admin_token(request: Request) -> Principal:
     """An admin's API token, checked outside a route's dependencies (for endpoints that are open on a
     loopback-only server and closed elsewhere, like /metrics)."""
-    principal = await get_api_principal(request, request.app.state.triptych.sessions)
+    principal = await get_api_principal(request, app_state(request).lookups)
     return require(principal, "admin")
 
 

@@ -31,6 +31,12 @@ _COMPARISON_LOADS = (
 )
 
 
+# Built once: a statement with its rows written into it (`values(rows)`) is compiled anew for every call.
+# Executed with a list of rows, SQLAlchemy sends one INSERT for them all, its ids in the order of the rows.
+_OUTPUTS = cast(Table, Output.__table__)
+_ADD_OUTPUTS = insert(_OUTPUTS).returning(_OUTPUTS.c.id, sort_by_parameter_order=True)
+
+
 class ComparisonRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -51,9 +57,7 @@ class ComparisonRepository:
             {"comparison_id": comparison_id, "variant_version_id": v, "position": p, "lease_until": lease_until}
             for p, v in enumerate(version_ids)
         ]
-        stmt = insert(Output).values(rows).returning(Output.id, Output.position)
-        by_position = {position: output_id for output_id, position in (await self.session.execute(stmt)).all()}
-        return [by_position[p] for p in range(len(version_ids))]
+        return list((await self.session.execute(_ADD_OUTPUTS, rows)).scalars())
 
     async def list(self, *, limit: int, offset: int = 0, experiment_id: int | None = None) -> Sequence[Comparison]:
         stmt = (

@@ -49,7 +49,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def get_lookups(request: Request) -> SessionFactory:
+    """Sessions for a request's opening one-row lookup (app.core.database.create_lookup_session_factory)."""
+    lookups: SessionFactory = app_state(request).lookups
+    return lookups
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionsDep = Annotated[SessionFactory, Depends(get_sessions)]
+LookupsDep = Annotated[SessionFactory, Depends(get_lookups)]
 # scope="function": the commit happens before the response leaves, so a 2xx means it is stored.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.core.settings import Settings
 from app.main import create_app
@@ -205,3 +206,32 @@ async def test_form_posts_without_the_csrf_token_are_refused(client: httpx.Async
     assert response.status_code == 403 and "CSRF" in response.text
     forged = await client.post(path, data={"csrf_token": "forged"})
     assert forged.status_code == 403
+
+
+async def test_a_token_lookup_is_one_statement_and_records_the_tokens_use(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """Who is asking is looked up in a session of its own (in autocommit on PostgreSQL: no BEGIN and COMMIT
+    round trips around the one SELECT), and the token's use is still written down."""
+    headers = await make_user(state, "val", "viewer")
+    token_hash = hashlib.sha256(headers["Authorization"].split()[1].encode()).hexdigest()
+    used_at = select(ApiToken.last_used_at).where(ApiToken.token_hash == token_hash)
+    async with state.sessions() as session:
+        assert await session.scalar(used_at) is None
+    lookups: list[tuple[str, bool | None]] = []
+
+    def seen(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM api_tokens" in statement:
+            driver = conn.connection.driver_connection
+            lookups.append((statement, getattr(driver, "autocommit", None)))
+
+    event.listen(state.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    finally:
+        event.remove(state.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(lookups) == 1
+    if state.engine.dialect.name == "postgresql":
+        assert lookups[0][1] is True
+    async with state.sessions() as session:
+        assert await session.scalar(used_at) is not None

@@ -46,6 +46,29 @@ async def test_outputs_finishing_together_share_a_transaction(
     assert [(row.status, row.text) for row in stored] == [("done", f"answer {i}") for i in range(5)]
 
 
+async def test_answers_arriving_a_few_loop_turns_apart_share_the_first_write(
+    client: httpx.AsyncClient, auth: dict[str, str], state: AppState
+) -> None:
+    """Answers that arrive together reach `finish` a turn or two of the event loop apart (each response is
+    read and parsed in turn): they still go into one write instead of queueing behind the first."""
+    ids = await _pending_outputs(client, auth, state, 3)
+    finisher = OutputFinisher(state.sessions)
+
+    async def finish_after(turns: int, output_id: int) -> None:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        await finisher.finish(output_id, _done(turns))
+
+    commits: list[int] = []
+    listener = lambda _conn: commits.append(1)  # noqa: E731
+    event.listen(state.engine.sync_engine, "commit", listener)
+    try:
+        await asyncio.gather(*(finish_after(turns, output_id) for turns, output_id in enumerate(ids)))
+    finally:
+        event.remove(state.engine.sync_engine, "commit", listener)
+    assert len(commits) == 1
+
+
 async def test_a_failed_write_is_reported_to_its_caller_and_the_next_writes_go_on(
     client: httpx.AsyncClient, auth: dict[str, str], state: AppState
 ) -> None:
