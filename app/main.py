@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         local_models = ModelRegistry.with_bundled(
             n_threads=settings.local_model_threads,
             n_ctx=settings.local_model_context,
+            parallel=settings.local_model_parallel,
             adapters_dir=settings.adapters_dir,
         )
 

@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     # Where variants reach the bundled model; defaults to this app's own /local mount.
     local_model_url: str | None = None
     local_model_threads: int = Field(default=2, ge=1)
+    # Context window of each request (tokens), and how many requests the bundled model decodes together
+    # (a comparison's four variants at once); each slot holds a KV cache of local_model_context tokens.
     local_model_context: int = Field(default=2048, ge=256)
+    local_model_parallel: int = Field(default=4, ge=1, le=64)
 
     # Encrypts endpoint API keys at rest; generated into data_dir/secret.key when unset.
     secret_key: str | None = None

@@ -44,7 +44,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     registry = ModelRegistry.with_bundled(
-        n_threads=settings.local_model_threads, n_ctx=settings.local_model_context, adapters_dir=settings.adapters_dir
+        n_threads=settings.local_model_threads,
+        n_ctx=settings.local_model_context,
+        parallel=settings.local_model_parallel,
+        adapters_dir=settings.adapters_dir,
     )
 
     @asynccontextmanager

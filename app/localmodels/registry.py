@@ -1,16 +1,15 @@
-"""Models this server can serve: the bundled base and the models fine-tuned from it (merged GGUF models, or
-LoRA adapters applied on the base at run time)."""
+"""Models this server can serve: the bundled base and the models fine-tuned from it (LoRA adapters applied on
+the one loaded base, chosen per request; or merged GGUF models, each loaded on its own)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.settings import BUNDLED_MODEL_ID
-from app.localmodels.engine import LlamaCppEngine
+from app.localmodels.engine import BatchingEngine
 from app.localmodels.gguf_header import NotGGUF, gguf_type
 from app.localmodels.weights import bundled_gguf_path
 
@@ -31,26 +30,33 @@ class UnknownModel(KeyError):
 
 
 class ModelRegistry:
-    """Model ids -> specs; engines load lazily on first use and are shared by all requests."""
+    """Model ids -> specs. One engine per model file, loaded on first use and shared by every request: the
+    bundled base serves itself and every adapter of it (one copy of the base in memory), a merged model
+    serves itself. An adapter that appears later (a fine-tune finished) loads a new engine for the base with
+    it; the old one is unloaded once the requests it is answering are done."""
 
-    def __init__(self, *, n_threads: int = 2, n_ctx: int = 2048, adapters_dir: Path | None = None):
+    def __init__(
+        self, *, n_threads: int = 2, n_ctx: int = 2048, parallel: int = 4, adapters_dir: Path | None = None
+    ):
         self.n_threads = n_threads
         self.n_ctx = n_ctx
+        self.parallel = parallel
         # Fine-tuned models (GGUF), one file per model id: merged models, or LoRA adapters served on top of
         # the bundled base. Read from the folder, so a model trained by another process (the CLI) is served
         # without a restart.
         self.adapters_dir = adapters_dir
         self._specs: dict[str, ModelSpec] = {}
         self._skipped: set[tuple[Path, float]] = set()  # (file, mtime): a replaced file is read again
-        self._engines: dict[str, LlamaCppEngine] = {}
-        # One generation at a time across every model (see LlamaCppEngine): the cores are not shared.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._engines: dict[Path, BatchingEngine] = {}  # by model file
+        self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     @classmethod
-    def with_bundled(cls, *, n_threads: int = 2, n_ctx: int = 2048, adapters_dir: Path | None = None) -> ModelRegistry:
-        """A registry serving the bundled SmolLM2-135M-Instruct and the adapters fine-tuned from it."""
-        registry = cls(n_threads=n_threads, n_ctx=n_ctx, adapters_dir=adapters_dir)
+    def with_bundled(
+        cls, *, n_threads: int = 2, n_ctx: int = 2048, parallel: int = 4, adapters_dir: Path | None = None
+    ) -> ModelRegistry:
+        """A registry serving the bundled SmolLM2-135M-Instruct and the models fine-tuned from it."""
+        registry = cls(n_threads=n_threads, n_ctx=n_ctx, parallel=parallel, adapters_dir=adapters_dir)
         registry.register(
             ModelSpec(
                 BUNDLED_MODEL_ID, bundled_gguf_path(), description="SmolLM2-135M-Instruct Q4_1 (bundled)"
@@ -99,13 +105,11 @@ class ModelRegistry:
                 log.warning("not serving %s: a GGUF of type %s, neither a model nor a LoRA adapter", path, kind)
 
     def register(self, spec: ModelSpec) -> None:
-        """Add or replace a model (a replaced model's engine is reloaded on next use)."""
+        """Add or replace a model (an engine that lacks it is replaced on its next use)."""
         self._specs[spec.model_id] = spec
-        self._engines.pop(spec.model_id, None)
 
     def unregister(self, model_id: str) -> None:
         self._specs.pop(model_id, None)
-        self._engines.pop(model_id, None)
 
     def list(self) -> list[ModelSpec]:
         self.refresh_adapters()
@@ -119,25 +123,35 @@ class ModelRegistry:
         except KeyError:
             raise UnknownModel(model_id) from None
 
-    async def engine(self, model_id: str) -> LlamaCppEngine:
-        """The loaded engine for a model id; loads it (off the event loop) on first use."""
+    async def engine(self, model_id: str) -> tuple[BatchingEngine, Path | None]:
+        """The loaded engine that serves a model id, and the adapter to ask it for (None: the model itself);
+        loads it (off the event loop) on first use."""
         spec = self.spec(model_id)
         async with self._lock:
-            engine = self._engines.get(model_id)
-            if engine is None:
-                engine = LlamaCppEngine(
+            engine = self._engines.get(spec.gguf_path)
+            if engine is None or not engine.serves(spec.lora_path):
+                adapters = sorted(
+                    {s.lora_path for s in self._specs.values() if s.gguf_path == spec.gguf_path and s.lora_path}
+                )
+                replacement = BatchingEngine(
                     spec.gguf_path,
-                    lora_path=spec.lora_path,
+                    adapters=adapters,
                     n_threads=self.n_threads,
                     n_ctx=self.n_ctx,
-                    executor=self._executor,
+                    parallel=self.parallel,
                 )
-                await engine.load()
-                self._engines[model_id] = engine
-        return engine
+                await replacement.load()
+                self._engines[spec.gguf_path] = replacement
+                if engine is not None:
+                    self._retire(engine)
+                engine = replacement
+        return engine, spec.lora_path
+
+    def _retire(self, engine: BatchingEngine) -> None:
+        task = asyncio.create_task(engine.aclose(), name="retire-engine")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def aclose(self) -> None:
         engines, self._engines = list(self._engines.values()), {}
-        for engine in engines:
-            await engine.aclose()
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        await asyncio.gather(*(engine.aclose() for engine in engines), *self._retiring)

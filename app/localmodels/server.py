@@ -1,10 +1,9 @@
-"""The OpenAI-compatible HTTP surface: GET /v1/models, POST /v1/chat/completions (streamed or not)."""
+"""The OpenAI-compatible HTTP surface of the bundled model server: GET /v1/models, POST /v1/chat/completions and
+POST /v1/completions (streamed or not), answered by llama.cpp's server engine in OpenAI's shapes."""
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,20 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from app.localmodels.engine import Generation, GenerationParams, PromptTooLong
+from app.localmodels.engine import EngineError, Kind
 from app.localmodels.registry import ModelRegistry, UnknownModel
-from app.localmodels.schemas import ChatCompletionRequest, openai_error
+from app.localmodels.schemas import ChatCompletionRequest, CompletionRequest, openai_error
 
-
-def _usage(generation: Generation) -> dict[str, int]:
-    return {
-        "prompt_tokens": generation.prompt_tokens,
-        "completion_tokens": generation.completion_tokens,
-        "total_tokens": generation.prompt_tokens + generation.completion_tokens,
-    }
-
-
-# How long a request waited behind others for the model (ms): callers report latency without the queue.
+# How long a request waited for a free slot of the model (ms): callers report latency without the queue.
 QUEUE_HEADER = "X-Queue-Ms"
 
 
@@ -36,6 +26,57 @@ Authorize = Callable[[str | None], Awaitable[bool]]
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _refused(exc: EngineError) -> JSONResponse:
+    return JSONResponse(openai_error(str(exc), kind=exc.kind, code=exc.code), exc.status)
+
+
+def _event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+async def answer(registry: ModelRegistry, kind: Kind, model: str, request: dict[str, Any], stream: bool) -> Response:
+    """Ask the engine serving `model`; the answers name the model as asked (the engine would name its file)."""
+    try:
+        engine, adapter = await registry.engine(model)
+    except UnknownModel:
+        return JSONResponse(
+            openai_error(f"The model '{model}' does not exist", code="model_not_found", param="model"), 404
+        )
+    if not stream:
+        try:
+            served = await engine.complete(kind, request, adapter)
+        except EngineError as exc:
+            return _refused(exc)
+        return JSONResponse(served.response | {"model": model}, headers={QUEUE_HEADER: f"{served.queue_ms:.1f}"})
+    timing: dict[str, float] = {}
+    chunks = engine.stream(kind, request, adapter, on_start=lambda ms: timing.update(queue_ms=ms))
+    # The first chunk comes before the answer starts, so a prompt that does not fit is a 400, not a broken stream.
+    try:
+        first = await anext(chunks)
+    except EngineError as exc:
+        return _refused(exc)
+    except StopAsyncIteration:
+        return _refused(EngineError("the model ended the stream before answering", status=502, kind="server_error"))
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield _event(first | {"model": model})
+            async for chunk in chunks:
+                yield _event(chunk | {"model": model})
+            yield "data: [DONE]\n\n"
+        except EngineError as exc:  # after the first chunk: said in the stream, as OpenAI's servers do
+            yield _event(openai_error(str(exc), kind=exc.kind, code=exc.code))
+        finally:
+            await chunks.aclose()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        # A slot was free before the first chunk, so the queue time is known.
+        headers={"Cache-Control": "no-cache", QUEUE_HEADER: f"{timing.get('queue_ms', 0.0):.1f}"},
+    )
 
 
 def create_app(registry: ModelRegistry, authorize: Authorize | None = None) -> FastAPI:
@@ -87,84 +128,10 @@ def create_app(registry: ModelRegistry, authorize: Authorize | None = None) -> F
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest) -> Response:
-        try:
-            engine = await registry.engine(body.model)
-        except UnknownModel:
-            return JSONResponse(
-                openai_error(
-                    f"The model '{body.model}' does not exist", code="model_not_found", param="model"
-                ),
-                404,
-            )
-        params = GenerationParams(
-            max_tokens=body.new_tokens(),
-            temperature=body.temperature,
-            top_p=body.top_p,
-            stop=tuple(body.stop or ()),
-            seed=body.seed,
-        )
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-        if not body.stream:
-            try:
-                generation = await engine.complete(body.chat_messages(), params)
-            except PromptTooLong as exc:
-                return JSONResponse(openai_error(str(exc), code="context_length_exceeded"), 400)
-            return JSONResponse(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": body.model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": generation.text},
-                            "finish_reason": generation.finish_reason,
-                        }
-                    ],
-                    "usage": _usage(generation),
-                },
-                headers={QUEUE_HEADER: f"{generation.queue_ms:.1f}"},
-            )
-        timing: dict[str, float] = {}
-        stream = engine.stream(body.chat_messages(), params, on_start=lambda ms: timing.update(queue_ms=ms))
-        # Pull the first item before answering, so a prompt that does not fit is a 400, not a broken stream.
-        try:
-            first = await anext(stream)
-        except PromptTooLong as exc:
-            return JSONResponse(openai_error(str(exc), code="context_length_exceeded"), 400)
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        base = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": body.model,
-        }
+        return await answer(registry, "chat", body.model, body.engine_request(), body.stream)
 
-        async def events() -> AsyncIterator[str]:
-            def chunk(delta: dict[str, str], finish: str | None = None) -> str:
-                choice = {"index": 0, "delta": delta, "finish_reason": finish}
-                return f"data: {json.dumps(base | {'choices': [choice]})}\n\n"
-
-            try:
-                yield chunk({"role": "assistant", "content": ""})
-                item: str | Generation = first
-                while isinstance(item, str):
-                    yield chunk({"content": item})
-                    item = await anext(stream)
-                yield chunk({}, item.finish_reason)
-                if include_usage:
-                    yield f"data: {json.dumps(base | {'choices': [], 'usage': _usage(item)})}\n\n"
-                yield "data: [DONE]\n\n"
-            finally:
-                await stream.aclose()
-
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            # Generation has begun (the first item is in hand), so the queue time is known.
-            headers={"Cache-Control": "no-cache", QUEUE_HEADER: f"{timing.get('queue_ms', 0.0):.1f}"},
-        )
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest) -> Response:
+        return await answer(registry, "completion", body.model, body.engine_request(), body.stream)
 
     return app

@@ -115,3 +115,14 @@ async def test_train_serve_and_the_server_stays_responsive(tmp_path: Path) -> No
             tuned = client.chat.completions.create(model=model, messages=PROBE, temperature=0, max_tokens=40)
             assert tuned.choices[0].message.content != base_text
             assert "Answer:" in (tuned.choices[0].message.content or ""), (model, tuned.choices[0].message.content)
+        # The base and the adapter share one loaded model and its slots. One after the other, the adapter's
+        # cached prompt must not leak into the base's answer, nor the reverse: each gives its answer again.
+        # Decoded together (a batch may round differently from a lone request), each still answers its way.
+        def ask(model: str) -> str:
+            answer = client.chat.completions.create(model=model, messages=PROBE, temperature=0, max_tokens=40)
+            return answer.choices[0].message.content or ""
+
+        lora_text = ask("tiny-ft-lora")
+        assert ask(BUNDLED_MODEL_ID) == base_text and ask("tiny-ft-lora") == lora_text
+        together = await asyncio.gather(*(asyncio.to_thread(ask, m) for m in ("tiny-ft-lora", BUNDLED_MODEL_ID) * 2))
+        assert ["Answer:" in text for text in together] == [True, False, True, False]
