@@ -1,5 +1,6 @@
-"""In real Chromium: the pages run under the strict Content-Security-Policy without a single violation, and
-the cookie-tossing CSRF attack from another port of the same host is refused and changes nothing."""
+"""In real Chromium: the pages run under the strict Content-Security-Policy without a single violation, the
+cookie-tossing CSRF attack from another port of the same host is refused and changes nothing, and a hostile
+model's answer renders as inert Markdown."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from tests.factories import PASSWORD
+from tests.fakes.fake_openai import FakeModel, FakeOpenAIServer
 from tests.servers import ServerThread
 from tests.test_browser import _sign_in, browser, page  # noqa: F401 - fixtures shared with the main browser test
 
@@ -129,3 +131,72 @@ def test_cookie_tossing_from_another_port_is_refused(
         context.close()
     users = httpx.get(f"{url}/api/v1/users", headers=auth).json()
     assert next(u["role"] for u in users if u["id"] == victim) == "viewer"
+
+
+# Answers a hostile model might give, streamed to Triptych a word at a time (each payload split across deltas).
+HOSTILE_ANSWER = "\n\n".join(
+    [
+        "Before **bold** and a table:\n\n| a | b |\n|--|--|\n| 1 | 2 |",
+        "<script>alert('script')</script>",
+        '<img src=x onerror="alert(\'img\')">',
+        "<svg onload=alert('svg')><circle r=1 /></svg>",
+        "[click me](javascript:alert('link'))",
+        '<a href="javascript:alert(\'anchor\')">anchor</a>',
+        '<div hx-get="/api/v1/tokens" hx-trigger="load" hx-swap="outerHTML">htmx</div>',
+        '<details open ontoggle="alert(\'toggle\')">x</details>',
+        "![pixel](http://127.0.0.1:9/track.png)",
+        "[relative](/users)",
+        "After.",
+    ]
+)
+# Everything under the answer that could act: scripts, handlers, htmx attributes, non-http links, media.
+_ACTIVE_UNDER = """(selector) => {
+  const found = [];
+  for (const el of document.querySelector(selector).querySelectorAll('*')) {
+    const tag = el.tagName.toLowerCase();
+    if (['script', 'img', 'svg', 'iframe', 'form', 'input', 'button', 'style', 'math', 'details', 'object', 'embed'].includes(tag)) found.push(tag);
+    for (const attribute of el.attributes) {
+      if (/^(on|hx-|data-hx)/.test(attribute.name)) found.push(tag + ' ' + attribute.name);
+    }
+    if (tag === 'a' && !/^(https?:|mailto:|#output-)/.test(el.getAttribute('href') || 'https:')) found.push('href ' + el.getAttribute('href'));
+  }
+  return found;
+}"""
+
+
+def test_a_hostile_answer_renders_as_inert_markdown(page: Page, running_app: tuple[str, str]) -> None:  # noqa: F811
+    url, token = running_app
+    auth = {"Authorization": f"Bearer {token}"}
+    with FakeOpenAIServer({"hostile": FakeModel(reply=HOSTILE_ANSWER)}) as fake:
+        endpoint = httpx.post(
+            f"{url}/api/v1/endpoints", json={"name": "hostile model", "base_url": fake.base_url, "model": "hostile"}, headers=auth
+        )
+        variant = httpx.post(
+            f"{url}/api/v1/variants",
+            json={"name": "hostile", "strategy": "fine_tuned", "endpoint_id": endpoint.json()["id"]},
+            headers=auth,
+        )
+        try:
+            asked = httpx.post(
+                f"{url}/api/v1/comparisons", json={"query": "Say hi", "variant_ids": [variant.json()["id"]]}, headers=auth, timeout=60
+            )
+        finally:  # the other browser tests compare the demo's variants only
+            httpx.delete(f"{url}/api/v1/variants/{variant.json()['id']}", headers=auth)
+    assert asked.status_code == 201, asked.text
+    output = asked.json()["outputs"][0]
+    assert output["text"] == HOSTILE_ANSWER  # stored whole, as the model wrote it
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    _sign_in(page, url)
+    page.goto(f"{url}/comparisons/{asked.json()['id']}")
+    page.wait_for_load_state("networkidle")
+    answer = page.locator(f"#output-{output['id']} .answer")
+    expect(answer.locator("strong")).to_have_text("bold")
+    expect(answer.locator("table td").first).to_have_text("1")
+    expect(answer).to_contain_text("<script>alert('script')</script>")  # shown as text, not run
+    assert page.evaluate(_ACTIVE_UNDER, f"#output-{output['id']} .answer") == []
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert not [r for r in requests if "track.png" in r or "/api/v1/tokens" in r]

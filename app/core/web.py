@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,28 +10,26 @@ from typing import Any
 from fastapi import Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from app.core.csrf import CSRF_FIELD, csrf_token_for, set_presession_cookie
 from app.core.database import fail_unit_of_work
 from app.core.errors import DomainError, FormInvalid
+from app.core.markdown import render_markdown
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html: model output is escaped
-_CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
-def cite_links(text: str, output_id: int, contexts: int) -> Markup:
-    """Escape the answer, then turn citations [n] that name a retrieved chunk into links to it."""
+def answer_html(text: str, output_id: int | None = None, contexts: int = 0) -> Markup:
+    """A model's answer as sanitised Markdown (app/core/markdown.py); citations [n] that name one of the
+    output's `contexts` retrieved chunks link to it."""
 
-    def link(match: re.Match[str]) -> str:
-        n = int(match.group(1))
-        if not 1 <= n <= contexts:
-            return match.group(0)
-        return f'<a class="cite" href="#output-{output_id}-ctx-{n}">[{n}]</a>'
+    def chunk(n: int) -> str | None:
+        return f"#output-{output_id}-ctx-{n}" if output_id is not None and 1 <= n <= contexts else None
 
-    return Markup(_CITATION.sub(link, str(escape(text))))  # noqa: S704 - input escaped first, only our tags added
+    return render_markdown(text, chunk)
 
 
 def duration(ms: float | None) -> str:
@@ -60,7 +57,7 @@ def thousands(n: int) -> str:
     return f"{n:,}"
 
 
-templates.env.filters["cite_links"] = cite_links
+templates.env.filters["answer"] = answer_html
 templates.env.filters["thousands"] = thousands
 templates.env.filters["duration"] = duration
 templates.env.filters["usd"] = usd

@@ -173,6 +173,31 @@ async def test_model_output_is_escaped(client: httpx.AsyncClient, seeded: dict[s
     assert "<b>q</b>" not in page.text and "<i>doc</i>" not in page.text
 
 
+async def test_answers_render_as_markdown_with_citations_linked_to_their_chunks(  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient, seeded: dict[str, int], state
+) -> None:
+    from app.catalog.service import VariantService
+
+    async with state.sessions.begin() as session:
+        variant = await VariantService(session).get(seeded["variant"])
+        comparison = Comparison(query="pay?", created_by="t")
+        output = Output(
+            variant_version_id=current_version(variant).id,
+            status="done",
+            text="**Monthly** [1], not weekly [4].\n\n- one\n- two\n\n`code [1]`",
+            contexts=[{"source": "pay.md", "text": "Paid monthly.", "score": 0.9}],
+        )
+        comparison.outputs.append(output)
+        session.add(comparison)
+    page = await client.get(f"/comparisons/{comparison.id}")
+    assert page.status_code == 200
+    assert "<strong>Monthly</strong>" in page.text and "<li>one</li>" in page.text
+    cited = f'<a class="cite" href="#output-{output.id}-ctx-1" rel="noopener noreferrer nofollow">[1]</a>'
+    assert cited in page.text and f'id="output-{output.id}-ctx-1"' in page.text
+    assert "ctx-4" not in page.text and "[4]" in page.text  # no chunk 4: the citation stays text
+    assert "<code>code [1]</code>" in page.text
+
+
 async def test_endpoint_form_validates_and_never_echoes_the_key(
     client: httpx.AsyncClient, seeded: dict[str, int]
 ) -> None:

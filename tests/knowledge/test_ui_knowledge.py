@@ -110,7 +110,7 @@ async def test_citations_link_to_chunks_and_marks_show_on_reload(
     await client.post(f"/outputs/{output_id}/contexts/1/judgement", data={"relevant": "no"}, headers=headers)
     comparison_id = (await client.get("/api/v1/comparisons", headers=auth)).json()[0]["id"]
     page = await client.get(f"/comparisons/{comparison_id}")
-    assert f'<a class="cite" href="#output-{output_id}-ctx-1">[1]</a>' in page.text
+    assert f'<a class="cite" href="#output-{output_id}-ctx-1" rel="noopener noreferrer nofollow">[1]</a>' in page.text
     assert f'href="#output-{output_id}-ctx-2"' in page.text
     assert "[7]" in page.text and "ctx-7" not in page.text  # no chunk 7: left as text
     assert "&lt;b&gt;x&lt;/b&gt;" in page.text  # still escaped
