@@ -145,7 +145,14 @@ class BatchingEngine:
         """One request to the end."""
         request = body | {"stream": False, "lora": self._lora(adapter)}
         async with self._slot() as queue_ms:
-            response = await asyncio.get_running_loop().run_in_executor(self._threads, self._call, kind, request, None)
+            call = asyncio.get_running_loop().run_in_executor(self._threads, self._call, kind, request, None)
+            try:
+                response = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # A whole answer cannot be stopped half way: the slot stays taken until the engine is done
+                # with it, so no more than `parallel` requests ever reach the engine.
+                await asyncio.gather(call, return_exceptions=True)
+                raise
         if "error" in response:
             raise engine_error(response["error"])
         return Served(response, queue_ms)
