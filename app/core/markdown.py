@@ -21,7 +21,8 @@ _TAGS = {
     "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
     "table", "thead", "tbody", "tr", "th", "td", "a",
 }  # fmt: skip
-_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
+# No `style`: the pages' Content-Security-Policy refuses inline styles (a table's column alignment is lost).
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 _SCHEMES = {"http", "https", "mailto"}
 # Absolute links of those schemes, and this page's own citation anchors: a relative link written by a model
 # (`/users/3/delete`, `../x`) would look like one of ours.
@@ -63,7 +64,6 @@ def render_markdown(text: str, cite: Callable[[int], str | None] | None = None) 
         url_schemes=_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         allowed_classes={"a": {"cite"}},
-        filter_style_properties={"text-align"},
         attribute_filter=_safe_attribute,
     )
     return Markup(cleaned)  # noqa: S704 - cleaned against the allow-list above
