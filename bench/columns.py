@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fanout import wait_for  # noqa: E402
+from bench.fanout import served_app  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 TOKEN = "tt_bench-columns"
@@ -61,16 +60,7 @@ def main() -> None:
             "TRIPTYCH_PORT": str(port),
             "TRIPTYCH_DEMO_FINETUNE": "false",
         }
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_for(f"{url}/readyz", timeout=180)
+        with served_app(env, port, ready="/readyz", timeout=180) as url:
             headers = {"Authorization": f"Bearer {TOKEN}"}
             with httpx.Client(base_url=url, headers=headers, timeout=300) as http:
                 wait_for_knowledge(http)
@@ -87,9 +77,6 @@ def main() -> None:
                         first_tokens[output["variant"]["name"]] = first
                         columns.setdefault(output["variant"]["name"], []).append(first)
                     slowest.append(max(first_tokens.values()))
-        finally:
-            app.terminate()
-            app.wait(timeout=60)
     print(f"{args.questions} demo questions, 4 variants on the bundled model; first token after the variant starts:")
     for name, firsts in columns.items():
         print(f"  {name:32s} p50 {statistics.median(firsts):6.0f} ms   max {max(firsts):6.0f} ms")

@@ -141,6 +141,18 @@ def app_beside_fake(
         ],
         cwd=ROOT,
     )
+    try:
+        with served_app(env, app_port):
+            wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
+            yield
+    finally:
+        fake.terminate()
+        fake.wait(timeout=30)
+
+
+@contextmanager
+def served_app(env: dict[str, str], port: int, ready: str = "/healthz", timeout: float = 120) -> Iterator[str]:
+    """`triptych serve` in a process of its own, until exit; yields its URL once `ready` answers 200."""
     app = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
         cwd=ROOT,
@@ -149,13 +161,12 @@ def app_beside_fake(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"http://127.0.0.1:{app_port}/healthz")
-        wait_for(f"http://127.0.0.1:{fake_port}/v1/models")
-        yield
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url + ready, timeout)
+        yield url
     finally:
-        for process in (app, fake):
-            process.terminate()
-            process.wait(timeout=30)
+        app.terminate()
+        app.wait(timeout=60)
 
 
 def wait_for(url: str, timeout: float = 120) -> None:
