@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.accounts.auth import Reader
-from app.comparisons.service import ComparisonReader, ComparisonRunner
+from app.comparisons.reader import ComparisonReader
+from app.comparisons.service import ComparisonRunner
 from app.core.deps import SessionDep, app_state
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -35,6 +35,12 @@ _COMPARISON_LOADS = (
 # Executed with a list of rows, SQLAlchemy sends one INSERT for them all, its ids in the order of the rows.
 _OUTPUTS = cast(Table, Output.__table__)
 _ADD_OUTPUTS = insert(_OUTPUTS).returning(_OUTPUTS.c.id, sort_by_parameter_order=True)
+# A running answer's text so far; never over a stored answer (a checkpoint can trail the final write).
+_SAVE_PARTIAL = (
+    update(_OUTPUTS)
+    .where(_OUTPUTS.c.id == bindparam("output_id"), _OUTPUTS.c.status == "pending")
+    .values(text=bindparam("partial"))
+)
 
 
 class ComparisonRepository:
@@ -102,6 +108,41 @@ class ComparisonRepository:
             .where(Output.id.in_(list(output_ids)), Output.status == "pending")
             .values(lease_until=until)
         )
+
+    async def save_partial_texts(self, partial: Sequence[tuple[int, str]]) -> None:
+        """Checkpoint running answers' text so far, (output id, text) each, in one statement."""
+        rows = [{"output_id": output_id, "partial": text} for output_id, text in partial]
+        await self.session.execute(_SAVE_PARTIAL, rows)
+
+    async def request_stop(self, comparison_id: int, now: datetime) -> Sequence[int]:
+        """Mark a standalone comparison's running outputs to be stopped; their ids."""
+        result = await self.session.execute(
+            update(Output)
+            .where(
+                Output.comparison_id == comparison_id,
+                Output.status == "pending",
+                Output.comparison_id.in_(select(Comparison.id).where(Comparison.experiment_id.is_(None))),
+            )
+            .values(stop_requested_at=now)
+            .returning(Output.id)
+        )
+        return result.scalars().all()
+
+    async def stop_requested(self, output_ids: Sequence[int]) -> set[int]:
+        """Which of these running outputs someone asked to stop (from any process)."""
+        stmt = select(Output.id).where(
+            Output.id.in_(list(output_ids)), Output.status == "pending", Output.stop_requested_at.is_not(None)
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+    async def outputs_of(self, comparison_id: int, output_ids: Sequence[int]) -> Sequence[Output]:
+        """These outputs of one comparison as stored now (a reader following another process's answers)."""
+        stmt = select(Output).where(Output.comparison_id == comparison_id, Output.id.in_(list(output_ids)))
+        return (await self.session.scalars(stmt)).all()
+
+    async def pending_count(self, comparison_id: int) -> int:
+        stmt = select(func.count(Output.id)).where(Output.comparison_id == comparison_id, Output.status == "pending")
+        return int(await self.session.scalar(stmt) or 0)
 
     async def datasets(self) -> Sequence[str]:
         stmt = (

@@ -6,27 +6,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.catalog.service import VariantService, endpoint_config
-from app.comparisons.finishing import OutputFinisher
+from app.comparisons.finishing import OutputFinisher, as_stored
+from app.comparisons.live import LiveComparison, LiveOutput, LiveOutputs
 from app.comparisons.repository import ComparisonRepository
 from app.comparisons.schemas import FinishedOutput
-from app.core.auth import Principal
 from app.core.background import KeyedTasks
-from app.core.errors import Forbidden, Invalid, NotFound
-from app.core.readable import reveals
+from app.core.errors import Invalid
 from app.core.secrets import KeyCipher
-from app.models import Comparison, ComparisonTag, Endpoint, Output, VariantVersion, utcnow
+from app.models import Comparison, ComparisonTag, Endpoint, VariantVersion, utcnow
 from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
-from app.providers.base import ChatRequest, ProviderError
-from app.providers.gateway import ModelGateway
+from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
+from app.providers.gateway import Delta, ModelGateway
 from app.providers.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -72,35 +69,8 @@ class NewComparison:
         return self.comparison.id
 
 
-def unset_output() -> FinishedOutput:
-    """What an output row holds where its run sets nothing: the table's column defaults (None without one)."""
-    values: dict[str, Any] = {}
-    for name in FinishedOutput.__annotations__:
-        default = Output.__table__.c[name].default
-        values[name] = None if default is None else default.arg(None) if default.is_callable else default.arg
-    return cast(FinishedOutput, values)
-
-
-def as_stored(new: NewComparison, finished: Mapping[int, FinishedOutput]) -> Comparison:
-    """The comparison as its run stored it, built from the values it wrote (`finished`, by output id) rather
-    than read back: reading it back took as long as the rest of the request. Ratings given while it ran are
-    not in it (a GET shows them)."""
-    outputs = []
-    for position, job in enumerate(new.jobs):
-        version = new.versions[job.spec.version_id]
-        output = Output(
-            id=job.output_id,
-            comparison_id=new.id,
-            variant_version_id=version.id,
-            position=position,
-            cached_from_id=None,
-            **(unset_output() | finished[job.output_id]),
-        )
-        set_committed_value(output, "variant_version", version)
-        outputs.append(output)
-    set_committed_value(new.comparison, "outputs", outputs)
-    set_committed_value(new.comparison, "ratings", [])
-    return new.comparison
+class _Stopped(Exception):
+    """Someone pressed Stop: the output is stored with the text written so far."""
 
 
 class ComparisonRunner:
@@ -115,9 +85,14 @@ class ComparisonRunner:
         *,
         max_answer_chars: int = 64 * 1024,
         lease_s: float = 30.0,
+        checkpoint_s: float = 0.25,
     ):
         self.sessions = sessions
         self.lease_s = lease_s
+        # How often running answers' text is written to their rows (so another process, or a reader that
+        # reconnects there, can follow) and Stop requests from other processes are read.
+        self.checkpoint_s = checkpoint_s
+        self._checkpoints: asyncio.Task[None] | None = None
         # Outputs this process is answering: their leases are renewed until they are stored.
         self._owned: set[int] = set()
         self._leases: asyncio.Task[None] | None = None
@@ -127,6 +102,8 @@ class ComparisonRunner:
         self.cipher = cipher
         self.tasks = KeyedTasks[dict[int, FinishedOutput]]("comparison")
         self.finisher = OutputFinisher(sessions)
+        # The text of every answer this process is writing, for live readers (app/comparisons/feed.py).
+        self.live = LiveOutputs(max_answer_chars)
 
     async def create(
         self,
@@ -165,18 +142,31 @@ class ComparisonRunner:
         process: it holds the outputs' leases until they are stored."""
         if self._leases is None or self._leases.done():
             self._leases = asyncio.create_task(self._keep_leases(), name="output-leases")
-        return self.tasks.start(new.id, lambda: self.run(new.jobs))
+        live = self.live.open(new.id, [job.output_id for job in new.jobs])
+        if self._checkpoints is None or self._checkpoints.done():
+            self._checkpoints = asyncio.create_task(self._checkpoint_while_running(), name="output-checkpoints")
+        return self.tasks.start(new.id, lambda: self._run_live(new, live))
+
+    async def _run_live(self, new: NewComparison, live: LiveComparison) -> dict[int, FinishedOutput]:
+        try:
+            return await self.run(new.jobs, live)
+        finally:
+            self.live.close(new.id)
 
     async def run_to_completion(self, new: NewComparison) -> Comparison:
         """Start the run and wait (a disconnecting client does not cancel it); the comparison as stored."""
-        return as_stored(new, await asyncio.shield(self.start(new)))
+        finished = await asyncio.shield(self.start(new))
+        return as_stored(new.comparison, [(j.output_id, new.versions[j.spec.version_id]) for j in new.jobs], finished)
 
-    async def run(self, jobs: Sequence[OutputJob]) -> dict[int, FinishedOutput]:
-        """Run a comparison's pending outputs concurrently; what each stored, by output id."""
+    async def run(self, jobs: Sequence[OutputJob], live: LiveComparison | None = None) -> dict[int, FinishedOutput]:
+        """Run a comparison's pending outputs concurrently; what each stored, by output id. With `live`, each
+        answer's text is published there as it streams."""
         owned = {job.output_id for job in jobs}
         self._owned |= owned
         try:
-            finished = await asyncio.gather(*(self._run_one(job) for job in jobs))
+            finished = await asyncio.gather(
+                *(self._run_one(job, live.outputs.get(job.output_id) if live else None) for job in jobs)
+            )
             return {job.output_id: values for job, values in zip(jobs, finished, strict=True)}
         finally:
             self._owned -= owned
@@ -186,9 +176,53 @@ class ComparisonRunner:
         next start, or by any live process's sweep)."""
         await self.tasks.cancel_all()
         await self.finisher.aclose()
-        if self._leases is not None:
-            self._leases.cancel()
-            await asyncio.gather(self._leases, return_exceptions=True)
+        for task in (self._leases, self._checkpoints):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def stop(self, comparison_id: int, *, wait_s: float = 10.0) -> int:
+        """Stop a standalone comparison's running answers, wherever they run: each is stored as stopped with
+        the text written until then. Returns how many were asked to stop, once they are stored (or after
+        `wait_s`, should the process answering one be gone: its lease then lapses)."""
+        async with self.sessions.begin() as session:
+            asked = await ComparisonRepository(session).request_stop(comparison_id, utcnow())
+        for output_id in asked:
+            if (output := self.live.output(comparison_id, output_id)) is not None:
+                output.stop()
+        async with asyncio.timeout(wait_s) if wait_s else contextlib.nullcontext():
+            with contextlib.suppress(TimeoutError):
+                while asked:
+                    async with self.sessions() as session:
+                        if not await ComparisonRepository(session).pending_count(comparison_id):
+                            break
+                    await asyncio.sleep(0.05)
+        return len(asked)
+
+    async def _checkpoint_while_running(self) -> None:
+        while self.live.running():
+            await asyncio.sleep(self.checkpoint_s)
+            try:
+                await self.checkpoint()
+            except Exception:  # the next tick tries again; the final write does not depend on it
+                log.debug("checkpoint failed", exc_info=True)
+
+    async def checkpoint(self) -> None:
+        """Write running answers' new text to their rows, and stop those someone asked (maybe elsewhere) to."""
+        running = self.live.running()
+        if not running:
+            return
+        dirty = [(output, output.length) for output in running if output.length > output.checkpointed]
+        async with self.sessions.begin() as session:
+            repo = ComparisonRepository(session)
+            if dirty:
+                await repo.save_partial_texts([(output.output_id, output.text[:n]) for output, n in dirty])
+            stops = await repo.stop_requested([output.output_id for output in running])
+        for output, length in dirty:
+            output.checkpointed = length
+        for output in running:
+            if output.output_id in stops:
+                output.stop()
 
     def _lease_until(self) -> datetime:
         return utcnow() + timedelta(seconds=self.lease_s)
@@ -245,13 +279,47 @@ class ComparisonRunner:
             use_mmr=version.use_mmr,
         )
 
-    async def _run_one(self, job: OutputJob) -> FinishedOutput:
+    async def _run_one(self, job: OutputJob, live: LiveOutput | None) -> FinishedOutput:
         """One variant end to end; whatever happens, its output row is finished (with the values returned)."""
-        values = await self.execute(job)
+        values = await self.execute(job, live)
         await self.finisher.finish(job.output_id, values)
+        if live is not None:
+            live.finish(values)
         return values
 
-    async def execute(self, job: OutputJob) -> FinishedOutput:
+    async def _answer(
+        self, endpoint: EndpointConfig, request: ChatRequest, live: LiveOutput | None
+    ) -> tuple[ChatResult | None, float | None]:
+        """The model's answer, streamed into `live`, and when its first text arrived (perf_counter). None for
+        the answer when someone pressed Stop: the model call is cancelled (its connection closed)."""
+        first: list[float] = []
+
+        async def streamed() -> ChatResult:
+            async for event in self.gateway.stream(endpoint, request):
+                if isinstance(event, Delta):
+                    if not first:
+                        first.append(time.perf_counter())
+                    if live is not None:
+                        live.append(event.text)
+                    continue
+                return event.result
+            raise ProviderError("the model's stream ended without an answer")
+
+        if live is None:
+            return await streamed(), None
+        call = asyncio.create_task(streamed())
+        live.on_stop(call.cancel)
+        try:
+            return await call, None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not live.stop_requested or (current is not None and current.cancelling()):
+                raise
+            return None, first[0] if first else None
+        finally:
+            live.on_stop(None)
+
+    async def execute(self, job: OutputJob, live: LiveOutput | None = None) -> FinishedOutput:
         """Run one variant and return its output row's values (never raises for a model's failure).
 
         latency_ms and ttft_ms are the variant's own time from this call; time the request spent in the
@@ -273,7 +341,15 @@ class ComparisonRunner:
                 top_p=job.spec.top_p,
             )
             model_started = time.perf_counter()
-            result = await self.gateway.chat(job.spec.endpoint, request)
+            result, first_text_at = await self._answer(job.spec.endpoint, request, live)
+            if result is None:
+                assert live is not None  # only a live answer can be stopped
+                values |= {
+                    "status": "stopped",
+                    "text": live.text,
+                    "ttft_ms": None if first_text_at is None else round((first_text_at - started) * 1000, 1),
+                }
+                raise _Stopped
             server_wait = result.queue_ms or 0.0
             values |= {
                 "status": "done",
@@ -289,6 +365,8 @@ class ComparisonRunner:
                 else round(max(0.0, (model_started - started) * 1000 + result.ttft_ms - server_wait), 1),
                 "wait_ms": None if result.queue_ms is None else round(server_wait, 1),
             }
+        except _Stopped:
+            pass
         except (PipelineError, ProviderError) as exc:
             # The gateway redacts already; a pipeline's error can quote a retrieval failure: the last line.
             values |= {"status": "error", "error": redact(str(exc), job.spec.endpoint.api_key)}
@@ -298,50 +376,3 @@ class ComparisonRunner:
         values["latency_ms"] = round(max(0.0, (time.perf_counter() - started) * 1000 - server_wait), 1)
         values["finished_at"] = utcnow()
         return values
-
-
-class BlindUntilRated(Forbidden):
-    """A blind rater asked for a comparison whose identities they have not revealed: rate it blind first."""
-
-    def __init__(self, comparison_id: int):
-        super().__init__(
-            f"rate this comparison blind first: GET /api/v1/comparisons/{comparison_id}/blind, then POST a rating"
-        )
-        self.comparison_id = comparison_id
-
-
-class ComparisonReader:
-    """Comparisons as `reader` may read them: whole once revealed (app/core/readable.py); before that a blind
-    rater gets BlindUntilRated, and history rows say nothing about answers or ratings."""
-
-    def __init__(self, session: AsyncSession, reader: Principal):
-        self.repo = ComparisonRepository(session)
-        self.reader = reader
-
-    async def get(self, comparison_id: int) -> Comparison:
-        comparison = await self.repo.get(comparison_id)
-        if comparison is None:
-            raise NotFound(f"comparison {comparison_id} not found")
-        if not reveals(comparison, self.reader):
-            raise BlindUntilRated(comparison_id)
-        return comparison
-
-    def revealed(self, comparison: Comparison) -> bool:
-        """Whether the reader may see this (listed) comparison's answers' authors, errors and ratings."""
-        return reveals(comparison, self.reader)
-
-    async def page(
-        self, *, limit: int, offset: int, experiment_id: int | None = None
-    ) -> tuple[Sequence[Comparison], int]:
-        """Newest first (only one experiment's, when given), with the total count for paging."""
-        return (
-            await self.repo.list(limit=limit, offset=offset, experiment_id=experiment_id),
-            await self.repo.count(experiment_id=experiment_id),
-        )
-
-    async def datasets(self) -> list[str]:
-        """Every dataset name in use (for filter pickers)."""
-        return list(await self.repo.datasets())
-
-    async def tags(self) -> list[str]:
-        return list(await self.repo.tags())

@@ -13,8 +13,8 @@ from app.catalog.deps import VariantsDep
 from app.catalog.presenters import variant_out
 from app.comparisons.deps import ReaderDep, RunnerDep
 from app.comparisons.presenters import comparison_out, comparison_summary
+from app.comparisons.reader import BlindUntilRated
 from app.comparisons.schemas import ComparisonIn
-from app.comparisons.service import BlindUntilRated
 from app.core.auth import Principal
 from app.core.errors import DomainError
 from app.core.types import Id, PageNumber

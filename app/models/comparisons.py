@@ -60,7 +60,8 @@ class ComparisonTag(Base):
 
 
 class Output(Timestamped, Base):
-    """One variant's answer with its evidence. status: pending -> done | error."""
+    """One variant's answer with its evidence. status: pending -> done | error | stopped (someone pressed Stop:
+    the text is what was written until then)."""
 
     __tablename__ = "outputs"
     # Exactly one output per variant version in a comparison (and so per item, variant and sample).
@@ -93,6 +94,8 @@ class Output(Timestamped, Base):
     # Until when the process running this (standalone) output vouches for it; it renews the lease while the
     # model answers. Only a pending output whose lease has lapsed belongs to a process that is gone.
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Someone asked to stop this running answer; the process answering it reads this (it may be another one).
+    stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     comparison: Mapped[Comparison] = relationship(back_populates="outputs")
     variant_version: Mapped[VariantVersion] = relationship()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped
@@ -74,6 +74,8 @@ class ReviewQueue(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     raters_per_item: Mapped[int] = mapped_column(Integer, default=3)
+    # Blind raters see each answer only once all are in: how fast an answer streams can give its variant away.
+    reveal_together: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_by: Mapped[str] = mapped_column(String(120), default="")
     items: Mapped[list[ReviewQueueItem]] = relationship(
         cascade="all, delete-orphan", order_by="ReviewQueueItem.position"
