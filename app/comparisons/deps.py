@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.accounts.auth import Reader
+from app.comparisons.feed import ComparisonFeed
 from app.comparisons.reader import ComparisonReader
 from app.comparisons.service import ComparisonRunner
 from app.core.deps import SessionDep, app_state
@@ -17,6 +18,14 @@ async def get_runner(request: Request) -> ComparisonRunner:
 
 
 RunnerDep = Annotated[ComparisonRunner, Depends(get_runner)]
+
+
+async def get_feed(request: Request) -> ComparisonFeed:
+    state = app_state(request)
+    return ComparisonFeed(state.sessions, state.runner.live)
+
+
+FeedDep = Annotated[ComparisonFeed, Depends(get_feed)]
 
 
 async def get_comparison_reader(session: SessionDep, reader: Reader) -> ComparisonReader:

@@ -45,6 +45,8 @@ class ComparisonIn(Strict):
     # Where the question comes from (a question set, an experiment) and free labels; the leaderboard filters on both.
     dataset: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
     tags: Annotated[list[Tag], Field(max_length=20)] = []
+    # Answer with server-sent events as the variants write (text/event-stream) instead of one JSON body.
+    stream: bool = False
 
     @field_validator("tags")
     @classmethod

@@ -68,6 +68,15 @@ class NewComparison:
     def id(self) -> int:
         return self.comparison.id
 
+    @property
+    def outputs(self) -> list[tuple[int, VariantVersion]]:
+        """(output id, variant version) in position order."""
+        return [(job.output_id, self.versions[job.spec.version_id]) for job in self.jobs]
+
+    def as_started(self) -> Comparison:
+        """The comparison as created: every output pending."""
+        return as_stored(self.comparison, self.outputs, {job.output_id: {} for job in self.jobs})
+
 
 class _Stopped(Exception):
     """Someone pressed Stop: the output is stored with the text written so far."""
@@ -156,7 +165,7 @@ class ComparisonRunner:
     async def run_to_completion(self, new: NewComparison) -> Comparison:
         """Start the run and wait (a disconnecting client does not cancel it); the comparison as stored."""
         finished = await asyncio.shield(self.start(new))
-        return as_stored(new.comparison, [(j.output_id, new.versions[j.spec.version_id]) for j in new.jobs], finished)
+        return as_stored(new.comparison, new.outputs, finished)
 
     async def run(self, jobs: Sequence[OutputJob], live: LiveComparison | None = None) -> dict[int, FinishedOutput]:
         """Run a comparison's pending outputs concurrently; what each stored, by output id. With `live`, each

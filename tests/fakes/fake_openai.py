@@ -54,6 +54,8 @@ class FakeModel:
     # A judge: answer "A" when the text between "[Answer A]" and its end marker contains this, else "B".
     judge_prefers: str | None = None
     calls: int = field(default=0, init=False)
+    # Streams the client closed before their end (a Stop, a cancelled call).
+    disconnects: int = field(default=0, init=False)
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", **headers: str) -> JSONResponse:
@@ -184,29 +186,35 @@ class FakeOpenAIServer:
             )
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
-            self._stream(payload, words, finish, include_usage, model.token_delay_s),
+            self._stream(payload, words, finish, include_usage, model),
             media_type="text/event-stream",
             headers=queue,
         )
 
     async def _stream(
-        self, payload: dict[str, Any], words: list[str], finish: str, include_usage: bool, delay: float
+        self, payload: dict[str, Any], words: list[str], finish: str, include_usage: bool, model: FakeModel
     ) -> AsyncIterator[str]:
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": payload["model"]}
 
         def event(**fields: Any) -> str:
             return f"data: {json.dumps(base | fields)}\n\n"
 
-        # Real servers open with an empty role-only delta: time to first token must skip it.
-        yield event(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}])
-        for i, word in enumerate(words):
-            if i and delay:
-                await asyncio.sleep(delay)
-            yield event(choices=[{"index": 0, "delta": {"content": word if i == 0 else " " + word}}])
-        yield event(choices=[{"index": 0, "delta": {}, "finish_reason": finish}])
-        if include_usage:
-            yield event(choices=[], usage=_usage(payload, words))
-        yield "data: [DONE]\n\n"
+        ended = False
+        try:
+            # Real servers open with an empty role-only delta: time to first token must skip it.
+            yield event(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+            for i, word in enumerate(words):
+                if i and model.token_delay_s:
+                    await asyncio.sleep(model.token_delay_s)
+                yield event(choices=[{"index": 0, "delta": {"content": word if i == 0 else " " + word}}])
+            yield event(choices=[{"index": 0, "delta": {}, "finish_reason": finish}])
+            if include_usage:
+                yield event(choices=[], usage=_usage(payload, words))
+            yield "data: [DONE]\n\n"
+            ended = True
+        finally:
+            if not ended:
+                model.disconnects += 1
 
 
 def main() -> None:
