@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,9 +124,10 @@ def main() -> None:
 
 @contextmanager
 def app_beside_fake(
-    env: dict[str, str], app_port: int, fake_port: int, latency: float, models: str
+    env: dict[str, str], app_port: int, fake_port: int, latency: float, models: str, fake_args: Sequence[str] = ()
 ) -> Iterator[None]:
-    """`triptych serve` and the fake OpenAI-compatible server, each in a process of its own, until exit."""
+    """`triptych serve` and the fake OpenAI-compatible server (`fake_args`: more of its options), each in a
+    process of its own, until exit."""
     fake = subprocess.Popen(
         [
             sys.executable,
@@ -138,6 +139,7 @@ def app_beside_fake(
             str(latency),
             "--models",
             models,
+            *fake_args,
         ],
         cwd=ROOT,
     )

@@ -201,3 +201,58 @@ def test_a_hostile_answer_renders_as_inert_markdown(page: Page, running_app: tup
     page.wait_for_timeout(300)
     assert dialogs == [] and problems == []  # nothing refused by the CSP either (an inline style would be)
     assert not [r for r in requests if "track.png" in r or "/api/v1/tokens" in r]
+
+
+def test_a_hostile_answer_streams_into_the_page_inert_at_every_step(page: Page, running_app: tuple[str, str]) -> None:  # noqa: F811
+    """The column is redrawn from the whole text so far at each step, so a tag or link split across deltas
+    never reaches the page active; the page shows the answer growing, then the stored column."""
+    url, token = running_app
+    auth = {"Authorization": f"Bearer {token}"}
+    _sign_in(page, url)
+    with FakeOpenAIServer({"hostile": FakeModel(reply=HOSTILE_ANSWER, token_delay_s=0.08)}) as fake:
+        endpoint = httpx.post(
+            f"{url}/api/v1/endpoints", json={"name": "hostile stream", "base_url": fake.base_url, "model": "hostile"}, headers=auth
+        )
+        variant = httpx.post(
+            f"{url}/api/v1/variants",
+            json={"name": "hostile-stream", "strategy": "fine_tuned", "endpoint_id": endpoint.json()["id"]},
+            headers=auth,
+        )
+        try:
+            body = {"query": "Say hi slowly", "variant_ids": [variant.json()["id"]], "stream": True}
+            # The first event names the comparison; leaving the stream there does not stop the answer.
+            with httpx.stream("POST", f"{url}/api/v1/comparisons", json=body, headers=auth, timeout=60) as response:
+                first = next(line for line in response.iter_lines() if line.startswith("data: "))
+            started = httpx.Response(200, content=first.removeprefix("data: ")).json()
+            output_id = started["outputs"][0]["id"]
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            problems = _csp_problems(page)
+            page.goto(f"{url}/comparisons/{started['id']}")
+            answer = f"#output-{output_id} .answer"
+            lengths: list[int] = []
+            active: list[str] = []
+            for _ in range(300):
+                state = page.evaluate(
+                    "(s) => { const a = document.querySelector(s); const c = a && a.closest('.column');"
+                    " return a ? [a.textContent.length, c.className] : [0, ''] }",
+                    answer,
+                )
+                active += page.evaluate(_ACTIVE_UNDER, answer) if state[0] else []
+                if "status-done" in state[1]:
+                    break
+                lengths.append(state[0])
+                page.wait_for_timeout(40)
+        finally:  # the other browser tests compare the demo's variants only
+            httpx.delete(f"{url}/api/v1/variants/{variant.json()['id']}", headers=auth)
+    growing = sorted({n for n in lengths if n > 0})
+    assert len(growing) >= 3, f"the answer did not grow in the page: {growing}"
+    assert active == []
+    expect(page.locator(answer).locator("strong")).to_have_text("bold")
+    expect(page.locator(answer)).to_contain_text("<script>alert('script')</script>")
+    assert page.evaluate(_ACTIVE_UNDER, answer) == []
+    page.wait_for_timeout(300)
+    assert dialogs == [] and problems == []
+    assert not [r for r in requests if "track.png" in r or "/api/v1/tokens" in r]

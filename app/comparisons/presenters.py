@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from app.catalog.service import stand_in_notice
 from app.comparisons.schemas import ComparisonOut, ComparisonSummary, ContextOut, OutputOut, VariantRef
+from app.core.web import answer_html
 from app.models import Comparison, Output
 from app.rating.presenters import rating_out
 
@@ -62,3 +65,20 @@ def comparison_summary(comparison: Comparison, revealed: bool) -> ComparisonSumm
         error_count=None if blind else sum(1 for o in comparison.outputs if o.status == "error"),
         rating_count=None if blind else len(comparison.ratings),
     )
+
+
+# Answers so far as sanitised HTML, by their text: every viewer of a running comparison reads the same texts
+# (app/comparisons/live.py wakes them together), so one render serves them all.
+_SNAPSHOTS: OrderedDict[str, str] = OrderedDict()
+_SNAPSHOTS_KEPT = 1024
+
+
+def answer_so_far(text: str) -> str:
+    """A running answer as the column shows it: Markdown rendered and sanitised again from the whole text so
+    far, so a tag or link split across deltas is judged whole; a caret marks where writing goes on."""
+    html = _SNAPSHOTS.get(text)
+    if html is None:
+        html = _SNAPSHOTS[text] = f'{answer_html(text)}<span class="caret" aria-hidden="true"></span>'
+        if len(_SNAPSHOTS) > _SNAPSHOTS_KEPT:
+            _SNAPSHOTS.popitem(last=False)
+    return html

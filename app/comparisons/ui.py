@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
@@ -11,14 +12,17 @@ from pydantic import ValidationError
 from app.accounts.auth import UiRater, UiUser
 from app.catalog.deps import VariantsDep
 from app.catalog.presenters import variant_out
-from app.comparisons.deps import ReaderDep, RunnerDep
-from app.comparisons.presenters import comparison_out, comparison_summary
-from app.comparisons.reader import BlindUntilRated
+from app.comparisons.deps import FeedDep, ReaderDep, RunnerDep
+from app.comparisons.feed import ComparisonFeed, Cursor, TextAdded
+from app.comparisons.presenters import answer_so_far, comparison_out, comparison_summary, output_out
+from app.comparisons.reader import BlindUntilRated, ComparisonReader
 from app.comparisons.schemas import ComparisonIn
 from app.core.auth import Principal
+from app.core.deps import SessionsDep
 from app.core.errors import DomainError
+from app.core.sse import KEEP_ALIVE, event_stream, sse_event
 from app.core.types import Id, PageNumber
-from app.core.web import error_status, form_errors, is_htmx, redirect_to, render
+from app.core.web import error_status, form_errors, is_htmx, redirect_to, render, render_fragment
 from app.datasets.deps import DatasetsDep
 from app.datasets.presenters import dataset_out
 from app.demo import read_jsonl
@@ -26,6 +30,7 @@ from app.experiments.deps import ExperimentsDep
 from app.experiments.presenters import experiment_out
 from app.finetune.deps import FineTuningDep
 from app.finetune.presenters import job_out
+from app.models import Comparison
 from app.rating.deps import JudgementsDep
 
 router = APIRouter()
@@ -187,4 +192,44 @@ async def comparison_columns(
 ) -> HTMLResponse:
     """The columns fragment the page polls while any variant is still answering."""
     context = await columns(comparison_id, user)
+    return render(request, "partials/_comparison.html", context)
+
+
+async def column_events(request: Request, feed: ComparisonFeed, comparison: Comparison) -> AsyncIterator[str]:
+    """`answer-N` with output N's answer so far, `column-N` with its whole column once stored, `end` once all
+    are. Each event is whole (not a delta), so a reconnecting page simply redraws."""
+    texts: dict[int, str] = {}
+    async for event in feed.follow(comparison, Cursor()):
+        if event is None:
+            yield KEEP_ALIVE
+        elif isinstance(event, TextAdded):
+            text = texts[event.output_id] = texts.get(event.output_id, "") + event.text
+            yield sse_event(f"answer-{event.output_id}", answer_so_far(text))
+        else:
+            column = render_fragment(request, "partials/_output.html", {"o": output_out(event.output), "marks": {}})
+            yield sse_event(f"column-{event.output.id}", column)
+    yield sse_event("end", "")
+
+
+@router.get("/comparisons/{comparison_id}/stream", name="comparison_stream", response_class=Response)
+async def comparison_stream(
+    request: Request, comparison_id: Id, _user: UiUser, reader: ReaderDep, feed: FeedDep
+) -> Response:
+    """The page's server-sent events (the htmx SSE extension swaps them in): columns fill as the variants
+    write and finish on their own. A rater who has not rated the comparison gets 403 (they watch it blind)."""
+    return event_stream(column_events(request, feed, await reader.get(comparison_id)))
+
+
+@router.post("/comparisons/{comparison_id}/stop", name="stop_comparison_ui", response_model=None)
+async def stop_comparison(
+    request: Request, comparison_id: Id, user: UiRater, runner: RunnerDep, sessions: SessionsDep, judgements: JudgementsDep
+) -> Response:
+    """Stop the variants still answering (stored as stopped, with what they wrote); the finished columns."""
+    async with sessions() as session:  # no transaction is held while the answers stop
+        await ComparisonReader(session, user).get(comparison_id)
+    await runner.stop(comparison_id)
+    if not is_htmx(request):
+        return redirect_to(request, "comparison_page", comparison_id=comparison_id)
+    async with sessions() as session:
+        context = await ColumnsContext(ComparisonReader(session, user), judgements)(comparison_id, user)
     return render(request, "partials/_comparison.html", context)

@@ -115,6 +115,17 @@ def render(
     return response
 
 
+def render_fragment(request: Request, name: str, context: dict[str, Any]) -> str:
+    """A template rendered to text with what every page gets (for a server-sent event, not a response)."""
+    values = {
+        "request": request,
+        "csrf_token": csrf_token_for(request),
+        "csrf_field": CSRF_FIELD,
+        "me": getattr(request.state, "principal", None),
+    } | context
+    return templates.get_template(name).render(values)
+
+
 def form_errors(exc: ValidationError | DomainError) -> list[str]:
     """Human-readable messages for a form: field: problem."""
     if isinstance(exc, FormInvalid):

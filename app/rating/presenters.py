@@ -73,6 +73,7 @@ def queue_out(p: QueueProgress) -> QueueOut:
         id=p.queue.id,
         name=p.queue.name,
         raters_per_item=p.queue.raters_per_item,
+        reveal_together=p.queue.reveal_together,
         items=p.items,
         complete=p.complete,
         mine=p.mine,

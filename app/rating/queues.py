@@ -46,7 +46,12 @@ class QueueService:
             raise Invalid("say which comparisons to queue: comparison_ids, or a dataset, tag or experiment_id")
         if not ids:
             raise Invalid("no comparisons match that dataset, tag and experiment")
-        queue = ReviewQueue(name=data.name, raters_per_item=data.raters_per_item, created_by=created_by)
+        queue = ReviewQueue(
+            name=data.name,
+            raters_per_item=data.raters_per_item,
+            reveal_together=data.reveal_together,
+            created_by=created_by,
+        )
         queue.items = [ReviewQueueItem(comparison_id=cid, position=i) for i, cid in enumerate(ids)]
         self.repo.add(queue)
         await self.session.flush()

@@ -88,6 +88,8 @@ class QueueIn(Strict):
     tag: Annotated[str, Field(max_length=60)] = ""
     # Every comparison (item x sample) of one experiment.
     experiment_id: Id | None = None
+    # Show a rater each answer only once all are in (how fast an answer streams can give its variant away).
+    reveal_together: bool = True
 
 
 class RaterProgressOut(BaseModel):
@@ -99,6 +101,7 @@ class QueueOut(BaseModel):
     id: int
     name: str
     raters_per_item: int
+    reveal_together: bool = True
     items: int
     # Items with at least raters_per_item ratings.
     complete: int

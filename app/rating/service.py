@@ -96,13 +96,25 @@ class RatingService:
 
     def shown_order(self, comparison: Comparison, rater: str, rating: Rating | None) -> list[int]:
         """The order this rater sees: the stored one once rated, else a shuffle keyed by a server secret, so it
-        is stable across reloads, differs between raters, and cannot be worked out from the ids."""
-        rateable = sorted(o.id for o in comparison.outputs if o.status == "done")
-        if rating is not None and sorted(rating.display_order or []) == rateable:
+        is stable across reloads, differs between raters, and cannot be worked out from the ids. The shuffle
+        is of every output, answered or not, then narrowed to the answers: the labels a rater watched the
+        answers stream under stay theirs (unless one before it failed)."""
+        rateable = {o.id for o in comparison.outputs if o.status == "done"}
+        if rating is not None and sorted(rating.display_order or []) == sorted(rateable):
             return list(rating.display_order)
+        return [output_id for output_id in self._shuffled(comparison, rater) if output_id in rateable]
+
+    def _shuffled(self, comparison: Comparison, rater: str) -> list[int]:
+        order = sorted(o.id for o in comparison.outputs)
         seed = hashlib.sha256(self.shuffle_key + f":{comparison.id}:{rater}".encode()).digest()
-        random.Random(seed).shuffle(rateable)
-        return rateable
+        random.Random(seed).shuffle(order)
+        return order
+
+    async def watch(self, comparison_id: int, rater: str) -> tuple[Comparison, dict[int, str]]:
+        """A comparison to watch blind while it is answered: its outputs' labels (output id -> label) in the
+        order this rater will rate them."""
+        comparison = await self._comparison(comparison_id)
+        return comparison, labelled(self._shuffled(comparison, rater))
 
     async def blind_view(self, comparison_id: int, rater: str) -> BlindView:
         comparison = await self._comparison(comparison_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
@@ -11,11 +13,16 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.accounts.auth import UiAdmin, UiRater, UiUser
+from app.comparisons.deps import FeedDep
+from app.comparisons.feed import ComparisonFeed, Cursor, TextAdded
+from app.comparisons.presenters import answer_so_far
 from app.core.auth import Principal
-from app.core.errors import Conflict, DomainError, Forbidden, Invalid
+from app.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.core.filters import Filters
+from app.core.sse import KEEP_ALIVE, event_stream, sse_event
 from app.core.types import Id
-from app.core.web import form_errors, redirect_to, render
+from app.core.web import answer_html, form_errors, redirect_to, render
+from app.models import Comparison
 from app.rating.deps import ExportsDep, JudgementsDep, QueuesDep, RatingsDep
 from app.rating.presenters import Dataset, Kind, MinScore, Tag, export_response, rating_out
 from app.rating.schemas import QueueIn, RatingIn
@@ -89,12 +96,15 @@ class _FormProblems(Invalid):
 
 
 async def _rate_context(ratings: RatingService, comparison_id: Id, user: Principal) -> dict[str, object]:
-    """The blind view, or (still answering) a page that polls until the answers are in."""
+    """The blind view, or (still answering) the answers streaming in under their labels."""
     try:
         view = await ratings.blind_view(comparison_id, user.name)
     except Conflict as exc:
-        waiting = await ratings.still_answering(comparison_id)
-        return {"comparison_id": comparison_id, "waiting": waiting, "problem": exc.detail}
+        context: dict[str, object] = {"comparison_id": comparison_id, "problem": exc.detail}
+        if await ratings.still_answering(comparison_id):
+            comparison, labels = await ratings.watch(comparison_id, user.name)
+            context |= {"waiting": True, "query": comparison.query, "labels": list(labels.values())}
+        return context
     reveal = rating_out(view.rating, view.comparison) if view.rating is not None else None
     return {"view": view, "reveal": reveal, "values": _stored_values(view), "comparison_id": comparison_id}
 
@@ -105,15 +115,62 @@ async def rate_page(
     comparison_id: Id,
     user: UiRater,
     ratings: RatingsDep,
+    queues: QueuesDep,
     queue: Annotated[Id | None, Query()] = None,
     saved: Annotated[bool, Query()] = False,
     previous: Annotated[Id | None, Query()] = None,
+    together: Annotated[bool | None, Query(description="show each answer only once all are in")] = None,
 ) -> HTMLResponse:
-    """Answers under A, B, C… in this rater's own order; names appear only after the rating is saved."""
+    """Answers under A, B, C… in this rater's own order; names appear only after the rating is saved. While
+    the variants answer, the answers stream in under their labels, or (`together`, a review queue's default)
+    appear only once all are in."""
     context = await _rate_context(ratings, comparison_id, user)
+    if together is None:
+        together = False
+        if queue is not None:
+            with contextlib.suppress(NotFound):  # a stale queue link still rates
+                together = (await queues.get(queue)).reveal_together
     # `previous`: the item just rated in a queue, whose reveal is one click away.
-    context |= {"queue": queue, "saved": saved, "previous": previous}
+    context |= {"queue": queue, "saved": saved, "previous": previous, "together": together}
     return render(request, "pages/rate.html", context)
+
+
+async def blind_events(
+    feed: ComparisonFeed, comparison: Comparison, labels: dict[int, str], together: bool
+) -> AsyncIterator[str]:
+    """The answers under their labels as they are written (`answer-A`...), `progress` as each is stored, then
+    `end`. Nothing names a variant, endpoint or model, nor gives latency or token counts; with `together`
+    no answer is sent at all (the page loads them all at `end`), so nor is the order they finish in."""
+    texts: dict[int, str] = {}
+    stored = 0
+    async for event in feed.follow(comparison, Cursor()):
+        if event is None:
+            yield KEEP_ALIVE
+        elif isinstance(event, TextAdded):
+            text = texts[event.output_id] = texts.get(event.output_id, "") + event.text
+            if not together:
+                yield sse_event(f"answer-{labels[event.output_id]}", answer_so_far(text))
+        else:
+            stored += 1
+            if not together:
+                done = event.output.status == "done"
+                html = str(answer_html(event.output.text)) if done else '<p class="muted">This answer failed.</p>'
+                yield sse_event(f"answer-{labels[event.output.id]}", html)
+            yield sse_event("progress", f"{stored} of {len(labels)} answers are in")
+    yield sse_event("end", "")
+
+
+@router.get("/comparisons/{comparison_id}/rate/stream", name="rate_stream", response_class=Response)
+async def rate_stream(
+    comparison_id: Id,
+    user: UiRater,
+    ratings: RatingsDep,
+    feed: FeedDep,
+    together: Annotated[bool, Query(description="send no answer before all are in")] = False,
+) -> Response:
+    """The blind rating page's server-sent events while the variants answer."""
+    comparison, labels = await ratings.watch(comparison_id, user.name)
+    return event_stream(blind_events(feed, comparison, labels, together))
 
 
 @router.post("/comparisons/{comparison_id}/rate", name="submit_rating_ui", response_model=None)
@@ -162,6 +219,7 @@ async def create_queue(
     dataset: Annotated[str, Form(max_length=200)] = "",
     tag: Annotated[str, Form(max_length=100)] = "",
     experiment_id: Annotated[Id | None, Form()] = None,
+    reveal_together: Annotated[bool, Form()] = False,
 ) -> Response:
     """Comparison ids separated by commas or spaces, or a dataset, tag and/or experiment that selects them."""
     try:
@@ -177,12 +235,18 @@ async def create_queue(
                 dataset=dataset.strip(),
                 tag=tag.strip(),
                 experiment_id=experiment_id,
+                reveal_together=reveal_together,
             )
             queue = await queues.create(data, user.name)
             return redirect_to(request, "queue_page", queue_id=queue.id)
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)
-    typed = {"name": name, "raters_per_item": raters_per_item, "comparison_ids": comparison_ids}
+    typed = {
+        "name": name,
+        "raters_per_item": raters_per_item,
+        "comparison_ids": comparison_ids,
+        "reveal_together": reveal_together,
+    }
     context = {
         "queues": await queues.all_progress(user.name),
         "errors": errors,

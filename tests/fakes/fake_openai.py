@@ -226,8 +226,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--models", default="fake", help="comma-separated model names")
     parser.add_argument("--reply", default="fixed answer")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between streamed words")
     args = parser.parse_args()
-    models = {name: FakeModel(reply=args.reply, latency_s=args.latency) for name in args.models.split(",")}
+    models = {
+        name: FakeModel(reply=args.reply, latency_s=args.latency, token_delay_s=args.token_delay)
+        for name in args.models.split(",")
+    }
     with FakeOpenAIServer(models, port=args.port):
         # Its own collector pauses would show up as the app's latency: freeze what is loaded (as the app does).
         gc.collect()
