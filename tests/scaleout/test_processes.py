@@ -54,6 +54,8 @@ def model() -> Iterator[FakeOpenAIServer]:
             "two-second": FakeModel(reply="another answer", latency_s=2.0),
             # Longer than a second process takes to start and sweep: its answer arrives well after that.
             "slow": FakeModel(reply="slow answer", latency_s=20.0),
+            # Streams for about six seconds, a word at a time.
+            "talker": FakeModel(reply=" ".join(f"w{i}" for i in range(60)), token_delay_s=0.1),
         }
     ) as fake:
         yield fake
@@ -144,6 +146,47 @@ async def test_a_second_process_starting_neither_repeats_nor_kills_the_first_one
     assert (answer["status"], answer["error"], answer["text"]) == ("done", None, "slow answer")
     assert model.models["slow"].calls == 1
     assert "interrupted" not in a.log() + b.log()
+
+
+async def test_a_stream_broken_off_on_one_web_process_carries_on_from_another_and_stops_there(
+    deployment: dict[str, str], processes: list[TriptychProcess], model: FakeOpenAIServer, web_client: Any, tmp_path: Path
+) -> None:
+    """B follows A's answer through the rows A checkpoints: the reconnected stream continues where the first
+    broke off, the model is called once, and a Stop sent to B ends the answer A is writing."""
+    from tests.comparisons.test_streaming import check_stream
+    from tests.streaming import sse_events
+
+    a = start(processes, "web-a", ["serve"], deployment, tmp_path)
+    b = start(processes, "web-b", ["serve"], deployment, tmp_path)
+    a.wait_ready()
+    await asyncio.to_thread(b.wait_ready)
+    from_a, from_b = web_client(a), web_client(b)
+    endpoint = await create_endpoint(from_a, AUTH, name="talker", base_url=model.base_url, model="talker")
+    variant = await create_variant(from_a, AUTH, endpoint["id"], name="talker", strategy="few_shot")
+    body = {"query": "Talk.", "variant_ids": [variant["id"]], "stream": True}
+    first: list[Any] = []
+    async with from_a.stream("POST", "/api/v1/comparisons", json=body, headers=AUTH) as response:
+        async for event in sse_events(response):
+            first.append(event)
+            if sum(1 for e in first if e.event == "delta") == 3:
+                break
+    comparison_id = first[0].json()["id"]
+    rest: list[Any] = []
+    headers = AUTH | {"Last-Event-ID": first[-1].id}
+    async with from_b.stream("GET", f"/api/v1/comparisons/{comparison_id}/events", headers=headers) as response:
+        async for event in sse_events(response):
+            rest.append(event)
+            if sum(1 for e in rest if e.event == "delta") == 3:
+                stopped = await from_b.post(f"/api/v1/comparisons/{comparison_id}/stop", headers=AUTH)
+                assert stopped.status_code == 200, stopped.text
+    (output,) = check_stream(first + rest[1:], [first[0].json()["outputs"][0]["id"]]).values()
+    assert output["status"] == "stopped" and output["text"].startswith("w0 w1") and "w59" not in output["text"]
+    assert model.models["talker"].calls == 1
+    for _ in range(50):
+        if model.models["talker"].disconnects:
+            break
+        await asyncio.sleep(0.1)
+    assert model.models["talker"].disconnects == 1  # A closed its call to the model
 
 
 async def test_a_killed_worker_s_experiment_is_taken_over_after_its_lease(
