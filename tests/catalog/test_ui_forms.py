@@ -58,7 +58,7 @@ async def test_history_lists_comparisons_and_marks_its_nav_item(
     assert 'aria-current="page">Compare<' not in detail.text
 
 
-async def test_pending_comparison_polls_and_reloads_without_js(
+async def test_pending_comparison_streams_and_reloads_without_js(
     client: httpx.AsyncClient, comparison: dict[str, object], state
 ) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import update
@@ -68,7 +68,7 @@ async def test_pending_comparison_polls_and_reloads_without_js(
     async with state.sessions.begin() as session:
         await session.execute(update(Output).values(status="pending"))
     page = await client.get(f"/comparisons/{comparison['id']}")
-    assert 'hx-trigger="every 1s"' in page.text and "Waiting for the model" in page.text
+    assert f'/comparisons/{comparison["id"]}/stream" sse-close="end"' in page.text and "Waiting for the model" in page.text
     assert '<noscript><meta http-equiv="refresh"' in page.text
     assert "Rate these answers blind" not in page.text  # rating waits for every answer
 
