@@ -10,11 +10,25 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import Response
 
 from app.accounts.auth import ApiRater, ApiUser
-from app.comparisons.deps import FeedDep, ReaderDep, RunnerDep
+from app.comparisons.deps import FeedDep, ReaderDep, RunnerDep, TurnsDep
 from app.comparisons.feed import ComparisonFeed, Cursor, TextAdded
-from app.comparisons.presenters import comparison_out, comparison_summary, output_out
+from app.comparisons.presenters import (
+    comparison_out,
+    comparison_summary,
+    output_out,
+    session_out,
+    session_summary,
+)
 from app.comparisons.reader import ComparisonReader
-from app.comparisons.schemas import ComparisonIn, ComparisonOut, ComparisonSummary
+from app.comparisons.schemas import (
+    ComparisonIn,
+    ComparisonOut,
+    ComparisonSummary,
+    SessionIn,
+    SessionOut,
+    SessionSummary,
+    TurnIn,
+)
 from app.core.api_errors import API_ERRORS
 from app.core.deps import SessionsDep
 from app.core.sse import KEEP_ALIVE, event_stream, sse_event
@@ -112,11 +126,77 @@ async def comparison_events(
 
 
 @router.post("/comparisons/{comparison_id}/stop", response_model=ComparisonOut)
-async def stop_comparison(comparison_id: Id, user: ApiRater, runner: RunnerDep, sessions: SessionsDep) -> ComparisonOut:
+async def stop_comparison(
+    comparison_id: Id, user: ApiRater, runner: RunnerDep, sessions: SessionsDep
+) -> ComparisonOut:
     """Stop the variants still answering: each is stored as `stopped` with the text it had written (wherever
     it runs). Answers already in are kept. Returns the comparison once they are stored."""
     async with sessions() as session:  # no transaction is held while the answers stop
-        await ComparisonReader(session, user).get(comparison_id)  # 404, or 403 for a rater who may not read it
+        await ComparisonReader(session, user).get(
+            comparison_id
+        )  # 404, or 403 for a rater who may not read it
     await runner.stop(comparison_id)
     async with sessions() as session:
         return comparison_out(await ComparisonReader(session, user).get(comparison_id))
+
+
+@router.post(
+    "/sessions",
+    response_model=SessionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={201: EVENT_STREAM_DOC[200]},
+)
+async def create_session(
+    body: SessionIn, user: ApiRater, runner: RunnerDep, turns: TurnsDep, feed: FeedDep, sessions: SessionsDep
+) -> SessionOut | Response:
+    """A conversation with several variants at once: its first question (answered like a comparison; with
+    `"stream": true` its events), or `comparison_id`, a standalone comparison of yours to continue. Then POST
+    each next question to /api/v1/sessions/{id}/turns."""
+    if body.comparison_id is not None:
+        session_id = await turns.continue_comparison(body.comparison_id, user)
+    else:
+        assert body.query is not None  # SessionIn holds one of the two
+        new = await runner.create(body.query, body.variant_ids, created_by=user.name, start_session=True)
+        if body.stream:
+            runner.start(new)
+            return event_stream(
+                _events(feed, new.as_started(), Cursor()), status_code=status.HTTP_201_CREATED
+            )
+        await runner.run_to_completion(new)
+        session_id = new.comparison.session_id or 0
+    async with sessions() as session:
+        return session_out(await ComparisonReader(session, user).session(session_id))
+
+
+@router.post(
+    "/sessions/{session_id}/turns",
+    response_model=ComparisonOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={201: EVENT_STREAM_DOC[200], **API_ERRORS},
+)
+async def add_turn(
+    session_id: Id, body: TurnIn, user: ApiRater, runner: RunnerDep, turns: TurnsDep, feed: FeedDep
+) -> ComparisonOut | Response:
+    """The next question of the conversation: each variant answers with its own earlier turns in its prompt
+    (never another variant's answers). 409 while the previous turn is still being answered."""
+    new = await turns.add_turn(session_id, body.query, user)
+    if body.stream:
+        runner.start(new)
+        return event_stream(_events(feed, new.as_started(), Cursor()), status_code=status.HTTP_201_CREATED)
+    return comparison_out(await runner.run_to_completion(new))
+
+
+@router.get("/sessions", response_model=list[SessionSummary])
+async def list_sessions(
+    _user: ApiUser,
+    reader: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[Offset, Query()] = 0,
+) -> list[SessionSummary]:
+    return [session_summary(s) for s in await reader.sessions(limit=limit, offset=offset)]
+
+
+@router.get("/sessions/{session_id}", response_model=SessionOut)
+async def get_session(session_id: Id, _user: ApiUser, reader: ReaderDep) -> SessionOut:
+    """The conversation turn by turn. A rater sees it once they have rated every turn (403 before)."""
+    return session_out(await reader.session(session_id))

@@ -10,6 +10,7 @@ from app.accounts.auth import Reader
 from app.comparisons.feed import ComparisonFeed
 from app.comparisons.reader import ComparisonReader
 from app.comparisons.service import ComparisonRunner
+from app.comparisons.turns import SessionTurns
 from app.core.deps import SessionDep, app_state
 
 
@@ -18,6 +19,13 @@ async def get_runner(request: Request) -> ComparisonRunner:
 
 
 RunnerDep = Annotated[ComparisonRunner, Depends(get_runner)]
+
+
+async def get_session_turns(request: Request) -> SessionTurns:
+    return SessionTurns(app_state(request).runner)
+
+
+TurnsDep = Annotated[SessionTurns, Depends(get_session_turns)]
 
 
 async def get_feed(request: Request) -> ComparisonFeed:

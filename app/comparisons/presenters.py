@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from app.catalog.service import stand_in_notice
-from app.comparisons.schemas import ComparisonOut, ComparisonSummary, ContextOut, OutputOut, VariantRef
+from app.comparisons.schemas import (
+    ComparisonOut,
+    ComparisonSummary,
+    ContextOut,
+    OutputOut,
+    SessionOut,
+    SessionSummary,
+    VariantRef,
+)
 from app.core.web import answer_html
-from app.models import Comparison, Output
+from app.models import Comparison, ComparisonSession, Output
 from app.rating.presenters import rating_out
 
 
@@ -47,8 +55,26 @@ def comparison_out(comparison: Comparison) -> ComparisonOut:
         dataset=comparison.dataset,
         tags=[t.tag for t in comparison.tags],
         experiment_id=comparison.experiment_id,
+        session_id=comparison.session_id,
+        turn=comparison.turn,
         outputs=[output_out(o) for o in comparison.outputs],
         ratings=[rating_out(r, comparison) for r in comparison.ratings],
+    )
+
+
+def session_out(conversation: ComparisonSession) -> SessionOut:
+    return SessionOut(
+        id=conversation.id,
+        title=conversation.title,
+        created_by=conversation.created_by,
+        created_at=conversation.created_at,
+        turns=[comparison_out(turn) for turn in conversation.turns],
+    )
+
+
+def session_summary(conversation: ComparisonSession) -> SessionSummary:
+    return SessionSummary(
+        id=conversation.id, title=conversation.title, created_at=conversation.created_at, turn_count=len(conversation.turns)
     )
 
 

@@ -10,9 +10,11 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.core.readable import unrated_turns
 from app.core.repository import update_by_id
 from app.models import (
     Comparison,
+    ComparisonSession,
     ComparisonTag,
     Output,
     Rating,
@@ -143,6 +145,48 @@ class ComparisonRepository:
     async def pending_count(self, comparison_id: int) -> int:
         stmt = select(func.count(Output.id)).where(Output.comparison_id == comparison_id, Output.status == "pending")
         return int(await self.session.scalar(stmt) or 0)
+
+    async def lock_session(self, session_id: int) -> ComparisonSession | None:
+        """The session, held until the transaction ends (PostgreSQL; SQLite has one writer at a time), so two
+        turns posted at once are added one after the other."""
+        return await self.session.scalar(
+            select(ComparisonSession).where(ComparisonSession.id == session_id).with_for_update()
+        )
+
+    async def earlier_turns(self, session_id: int) -> Sequence[tuple[str, Sequence[tuple[int, str, str]]]]:
+        """A session's turns in order: (question, [(variant version id, status, text)]) each."""
+        rows = await self.session.execute(
+            select(Comparison.id, Comparison.query, Output.variant_version_id, Output.status, Output.text)
+            .join(Output, Output.comparison_id == Comparison.id)
+            .where(Comparison.session_id == session_id)
+            .order_by(Comparison.turn, Output.position)
+        )
+        turns: dict[int, tuple[str, list[tuple[int, str, str]]]] = {}
+        for comparison_id, query, version_id, status, text in rows:
+            turns.setdefault(comparison_id, (query, []))[1].append((version_id, status, text))
+        return list(turns.values())
+
+    async def get_session(self, session_id: int) -> ComparisonSession | None:
+        """The session with every turn loaded as a comparison is."""
+        stmt = (
+            select(ComparisonSession)
+            .where(ComparisonSession.id == session_id)
+            .options(selectinload(ComparisonSession.turns).options(*_COMPARISON_LOADS))
+        )
+        return await self.session.scalar(stmt)
+
+    async def list_sessions(self, *, limit: int, offset: int = 0) -> Sequence[ComparisonSession]:
+        stmt = (
+            select(ComparisonSession)
+            .order_by(ComparisonSession.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .options(selectinload(ComparisonSession.turns).options(*_COMPARISON_LOADS))
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def unrated_turns(self, session_id: int, rater: str) -> int:
+        return int(await self.session.scalar(unrated_turns(session_id, rater)) or 0)
 
     async def datasets(self) -> Sequence[str]:
         stmt = (

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from app.core.types import Id, Strict, UtcDateTime
 from app.rating.schemas import RatingOut
@@ -59,12 +59,47 @@ class ComparisonIn(Strict):
     @field_validator("query")
     @classmethod
     def _query_bounds(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("query must not be empty")
-        if len(value) > MAX_QUERY_CHARS:
-            raise ValueError(f"query is {len(value)} characters; the limit is {MAX_QUERY_CHARS}")
-        return value
+        return bounded_query(value)
+
+
+def bounded_query(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("query must not be empty")
+    if len(value) > MAX_QUERY_CHARS:
+        raise ValueError(f"query is {len(value)} characters; the limit is {MAX_QUERY_CHARS}")
+    return value
+
+
+class SessionIn(Strict):
+    """A new comparison session: its first question (to these variants, default all active), or an existing
+    standalone comparison to continue (it becomes the first turn)."""
+
+    query: str | None = None
+    variant_ids: Annotated[list[Id] | None, Field(min_length=1, max_length=12)] = None
+    comparison_id: Id | None = None
+    stream: bool = False
+
+    @field_validator("query")
+    @classmethod
+    def _query_bounds(cls, value: str | None) -> str | None:
+        return None if value is None else bounded_query(value)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> SessionIn:
+        if (self.query is None) == (self.comparison_id is None):
+            raise ValueError("give either a query (a new conversation) or a comparison_id (continue that one)")
+        return self
+
+
+class TurnIn(Strict):
+    query: str
+    stream: bool = False
+
+    @field_validator("query")
+    @classmethod
+    def _query_bounds(cls, value: str) -> str:
+        return bounded_query(value)
 
 
 class VariantRef(BaseModel):
@@ -115,6 +150,9 @@ class ComparisonOut(BaseModel):
     tags: list[str] = []
     # Set when the comparison is one item (and sample) of an experiment.
     experiment_id: int | None = None
+    # Set when the comparison is a turn (1, 2, ...) of a comparison session.
+    session_id: int | None = None
+    turn: int = 0
     outputs: list[OutputOut]
     ratings: list[RatingOut] = []
 
@@ -129,3 +167,19 @@ class ComparisonSummary(BaseModel):
     # Null for a rater who has not rated the comparison yet (they rate blind).
     error_count: int | None
     rating_count: int | None
+
+
+class SessionOut(BaseModel):
+    id: int
+    title: str
+    created_by: str
+    created_at: UtcDateTime
+    # Each turn as a comparison: one output per variant, each variant having seen only its own earlier answers.
+    turns: list[ComparisonOut]
+
+
+class SessionSummary(BaseModel):
+    id: int
+    title: str
+    created_at: UtcDateTime
+    turn_count: int

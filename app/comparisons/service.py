@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.catalog.service import VariantService, endpoint_config
+from app.catalog.service import VariantService
 from app.comparisons.finishing import OutputFinisher, as_stored
 from app.comparisons.live import LiveComparison, LiveOutput, LiveOutputs
+from app.comparisons.multiturn import with_history
 from app.comparisons.repository import ComparisonRepository
 from app.comparisons.schemas import FinishedOutput
+from app.comparisons.specs import OutputJob, cost_usd, variant_spec
 from app.core.background import KeyedTasks
 from app.core.errors import Invalid
 from app.core.secrets import KeyCipher
-from app.models import Comparison, ComparisonTag, Endpoint, VariantVersion, utcnow
-from app.pipelines.base import ExamplePair, Pipeline, PipelineError, VariantSpec
-from app.providers.base import ChatRequest, ChatResult, EndpointConfig, ProviderError
+from app.models import Comparison, ComparisonSession, ComparisonTag, VariantVersion, utcnow
+from app.pipelines.base import Pipeline, PipelineError
+from app.providers.base import ChatMessage, ChatRequest, ChatResult, EndpointConfig, ProviderError
 from app.providers.gateway import Delta, ModelGateway
 from app.providers.redaction import redact
 
@@ -30,29 +33,6 @@ log = logging.getLogger(__name__)
 
 
 INTERRUPTED = "interrupted: the server stopped before this variant finished"
-
-
-def cost_usd(endpoint: Endpoint, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
-    """Cost from reported usage and the endpoint's prices per 1M tokens; unknown stays None."""
-    if prompt_tokens is None or completion_tokens is None:
-        return None
-    if endpoint.price_prompt_per_m is None or endpoint.price_completion_per_m is None:
-        return None
-    return round(
-        (prompt_tokens * endpoint.price_prompt_per_m + completion_tokens * endpoint.price_completion_per_m)
-        / 1_000_000,
-        8,
-    )
-
-
-@dataclass(frozen=True)
-class OutputJob:
-    """One pending output and everything needed to produce it."""
-
-    output_id: int
-    query: str
-    spec: VariantSpec
-    endpoint: Endpoint
 
 
 @dataclass(frozen=True)
@@ -122,28 +102,60 @@ class ComparisonRunner:
         *,
         dataset: str = "",
         tags: Sequence[str] = (),
+        start_session: bool = False,
     ) -> NewComparison:
         """Store the comparison with one pending output per variant (so nothing is lost on a crash), and
-        what running them takes, read before the first write so the write transaction stays short."""
+        what running them takes, read before the first write so the write transaction stays short. With
+        `start_session` it is the first turn of a new comparison session (app/comparisons/multiturn.py)."""
         async with self.sessions.begin() as session:
             versions = await VariantService(session).current_versions(variant_ids)
             if not versions:
                 raise Invalid("there are no active variants to compare; create one first")
-            version_ids = [version.id for version in versions]
-            comparison = Comparison(
-                query=query,
-                created_by=created_by,
-                dataset=dataset,
-                experiment_id=None,
-                tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
+            turn_of = None
+            if start_session:
+                conversation = ComparisonSession(
+                    title=query, created_by=created_by, variant_version_ids=[v.id for v in versions]
+                )
+                session.add(conversation)
+                await session.flush()
+                turn_of = (conversation.id, 1)
+            return await self.store(
+                session, query, created_by, versions, dataset=dataset, tags=tags, turn_of=turn_of
             )
-            repo = ComparisonRepository(session)
-            repo.add(comparison)
-            await session.flush()
-            output_ids = await repo.add_pending_outputs(comparison.id, version_ids, self._lease_until())
-            pending = [(o, query, v) for o, v in zip(output_ids, version_ids, strict=True)]
-            by_id = {version.id: version for version in versions}
-            jobs = self._jobs(by_id, pending)
+
+    async def store(
+        self,
+        session: AsyncSession,
+        query: str,
+        created_by: str,
+        versions: Sequence[VariantVersion],
+        *,
+        dataset: str = "",
+        tags: Sequence[str] = (),
+        turn_of: tuple[int, int] | None = None,
+        histories: Mapping[int, tuple[ChatMessage, ...]] | None = None,
+    ) -> NewComparison:
+        """Store a comparison of these versions (in this order) in `session`'s transaction: as turn `turn_of`
+        = (session id, turn) of a comparison session, each version's prompt then carrying its `histories`."""
+        version_ids = [version.id for version in versions]
+        comparison = Comparison(
+            query=query,
+            created_by=created_by,
+            dataset=dataset,
+            experiment_id=None,
+            session_id=turn_of[0] if turn_of else None,
+            turn=turn_of[1] if turn_of else 0,
+            tags=[ComparisonTag(tag=t) for t in dict.fromkeys(tags)],
+        )
+        repo = ComparisonRepository(session)
+        repo.add(comparison)
+        await session.flush()
+        output_ids = await repo.add_pending_outputs(comparison.id, version_ids, self._lease_until())
+        pending = [(o, query, v) for o, v in zip(output_ids, version_ids, strict=True)]
+        by_id = {version.id: version for version in versions}
+        jobs = self._jobs(by_id, pending)
+        if histories:
+            jobs = [dataclasses.replace(job, history=histories.get(job.spec.version_id, ())) for job in jobs]
         return NewComparison(comparison, jobs, by_id)
 
     def start(self, new: NewComparison) -> asyncio.Task[dict[int, FinishedOutput]]:
@@ -260,33 +272,8 @@ class ComparisonRunner:
     def _jobs(
         self, versions: dict[int, VariantVersion], pending: Sequence[tuple[int, str, int]]
     ) -> list[OutputJob]:
-        specs = {version_id: self._spec(version) for version_id, version in versions.items()}
+        specs = {version_id: variant_spec(version, self.cipher) for version_id, version in versions.items()}
         return [OutputJob(o, q, specs[v], versions[v].endpoint) for o, q, v in pending]
-
-    def _spec(self, version: VariantVersion) -> VariantSpec:
-        examples = tuple(
-            ExamplePair(e.input, e.output)
-            for e in (version.example_set.examples if version.example_set else [])
-        )
-        return VariantSpec(
-            variant_id=version.variant_id,
-            version_id=version.id,
-            name=version.variant.name,
-            strategy=version.variant.strategy,
-            endpoint=endpoint_config(version.endpoint, self.cipher),
-            system_prompt=version.system_prompt,
-            context_template=version.context_template,
-            temperature=version.temperature,
-            top_p=version.top_p,
-            max_tokens=version.max_tokens,
-            examples=examples,
-            few_shot_k=version.few_shot_k,
-            few_shot_selection=version.few_shot_selection,
-            collection=version.knowledge_base.collection_name if version.knowledge_base else None,
-            top_k=version.top_k,
-            min_score=version.min_score,
-            use_mmr=version.use_mmr,
-        )
 
     async def _run_one(self, job: OutputJob, live: LiveOutput | None) -> FinishedOutput:
         """One variant end to end; whatever happens, its output row is finished (with the values returned)."""
@@ -341,10 +328,11 @@ class ComparisonRunner:
         try:
             pipeline = self.pipelines[job.spec.strategy]
             prepared = await pipeline.prepare(job.query, job.spec)
+            messages = with_history(prepared.messages, job.history)
             values["contexts"] = prepared.contexts
-            values["prompt"] = [asdict(m) for m in prepared.messages]
+            values["prompt"] = [asdict(m) for m in messages]
             request = ChatRequest(
-                messages=prepared.messages,
+                messages=messages,
                 temperature=job.spec.temperature,
                 max_tokens=job.spec.max_tokens,
                 top_p=job.spec.top_p,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
@@ -12,17 +13,25 @@ from pydantic import ValidationError
 from app.accounts.auth import UiRater, UiUser
 from app.catalog.deps import VariantsDep
 from app.catalog.presenters import variant_out
-from app.comparisons.deps import FeedDep, ReaderDep, RunnerDep
+from app.comparisons.deps import FeedDep, ReaderDep, RunnerDep, TurnsDep
 from app.comparisons.feed import ComparisonFeed, Cursor, TextAdded
 from app.comparisons.presenters import answer_so_far, comparison_out, comparison_summary, output_out
 from app.comparisons.reader import BlindUntilRated, ComparisonReader
-from app.comparisons.schemas import ComparisonIn
+from app.comparisons.schemas import ComparisonIn, TurnIn
 from app.core.auth import Principal
 from app.core.deps import SessionsDep
 from app.core.errors import DomainError
 from app.core.sse import KEEP_ALIVE, event_stream, sse_event
 from app.core.types import Id, PageNumber
-from app.core.web import error_status, form_errors, is_htmx, redirect_to, render, render_fragment
+from app.core.web import (
+    error_status,
+    form_error_page,
+    form_errors,
+    is_htmx,
+    redirect_to,
+    render,
+    render_fragment,
+)
 from app.datasets.deps import DatasetsDep
 from app.datasets.presenters import dataset_out
 from app.demo import read_jsonl
@@ -157,6 +166,10 @@ class ColumnsContext:
         shown = comparison_out(comparison)
         return {
             "comparison": shown,
+            # A standalone comparison's asker (or an admin) may continue it as a conversation.
+            "may_continue": comparison.experiment_id is None
+            and comparison.session_id is None
+            and may_continue(comparison.created_by, user),
             "rating": next((r for r in shown.ratings if r.rater == user.name), None),
             "marks": await self.judgements.marks([o.id for o in shown.outputs], user.name),
         }
@@ -233,3 +246,70 @@ async def stop_comparison(
     async with sessions() as session:
         context = await ColumnsContext(ComparisonReader(session, user), judgements)(comparison_id, user)
     return render(request, "partials/_comparison.html", context)
+
+
+
+def may_continue(created_by: str, user: Principal) -> bool:
+    return user.role != "viewer" and (user.name == created_by or user.role == "admin")
+
+
+@router.post("/comparisons/{comparison_id}/follow-up", name="follow_up_ui", response_model=None)
+async def follow_up(
+    request: Request,
+    comparison_id: Id,
+    user: UiRater,
+    runner: RunnerDep,
+    turns: TurnsDep,
+    columns: ColumnsDep,
+    query: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    """Continue a comparison as a conversation: it becomes turn 1 of a session, the question turn 2."""
+    try:
+        data = TurnIn(query=query)
+        session_id = await turns.continue_comparison(comparison_id, user)
+        new = await turns.add_turn(session_id, data.query, user)
+    except (ValidationError, DomainError) as exc:
+        context = await columns(comparison_id, user) | {"follow_up": query}
+        return form_error_page(request, "pages/comparison.html", exc, context)
+    runner.start(new)
+    return redirect_to(request, "session_page", session_id=session_id)
+
+
+@router.get("/sessions/{session_id}", name="session_page", response_model=None)
+async def session_page(request: Request, session_id: Id, user: UiUser, reader: ReaderDep) -> Response:
+    """A conversation turn by turn, the latest streaming while it is answered; a rater who has not rated every
+    turn is sent to rate the first they have not (who wrote what stays hidden until then)."""
+    try:
+        return render(request, "pages/session.html", await _session_context(reader, session_id, user))
+    except BlindUntilRated as exc:
+        return redirect_to(request, "rate_page", comparison_id=exc.comparison_id)
+
+
+async def _session_context(reader: ComparisonReader, session_id: int, user: Principal) -> dict[str, object]:
+    conversation = await reader.session(session_id)
+    return {
+        "conversation": SimpleNamespace(
+            id=conversation.id, turns=[comparison_out(turn) for turn in conversation.turns]
+        ),
+        "may_continue": may_continue(conversation.created_by, user),
+    }
+
+
+@router.post("/sessions/{session_id}/turns", name="add_turn_ui", response_model=None)
+async def add_turn(
+    request: Request,
+    session_id: Id,
+    user: UiRater,
+    runner: RunnerDep,
+    turns: TurnsDep,
+    reader: ReaderDep,
+    query: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    """The next question of the conversation; back to the conversation, its new turn streaming."""
+    try:
+        new = await turns.add_turn(session_id, TurnIn(query=query).query, user)
+    except (ValidationError, DomainError) as exc:
+        context = await _session_context(reader, session_id, user) | {"follow_up": query}
+        return form_error_page(request, "pages/session.html", exc, context)
+    runner.start(new)
+    return redirect_to(request, "session_page", session_id=session_id)

@@ -5,6 +5,10 @@ ratings of it, and anything derived from them (corrections, rankings, metrics, v
 evaluation datasets made from corrections) only for the comparisons they have *revealed*: rated, or asked
 themselves (they watched the answers arrive). Admins and viewers read everything.
 
+The turns of a comparison session are revealed together, once the rater has rated every turn that has an
+answer to rate: each variant continues its own conversation, so naming the variants of one turn would name
+them in the others.
+
 Repositories scope their statements with `readable(column, principal)` (polar's readable-statement idea:
 the filter is part of the statement a service asks for, never something a route remembers to add);
 in-memory checks of one comparison use `blind_to`. Rows without a comparison behind them (an example set's
@@ -15,10 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy.orm import aliased
 
 from app.core.auth import Principal
-from app.models import Comparison, Rating
+from app.models import Comparison, Output, Rating
 
 
 def is_blind(principal: Principal) -> bool:
@@ -31,17 +36,40 @@ def blind_to(principal: Principal, *, created_by: str, has_rated: bool) -> bool:
     return is_blind(principal) and created_by != principal.name and not has_rated
 
 
-def reveals(comparison: Comparison, principal: Principal) -> bool:
-    """Whether `principal` may see which variant wrote what in a loaded comparison (its ratings loaded)."""
-    rated = any(r.rater == principal.name for r in comparison.ratings)
+def reveals(comparison: Comparison, principal: Principal, *, unrated_turns: int = 0) -> bool:
+    """Whether `principal` may see which variant wrote what in a loaded comparison (its ratings loaded); for a
+    session's turn, `unrated_turns` is how many of its session's turns they have yet to rate."""
+    rated = any(r.rater == principal.name for r in comparison.ratings) and not unrated_turns
     return not blind_to(principal, created_by=comparison.created_by, has_rated=rated)
 
 
+def _rateable_unrated(turn: Any, rater: str) -> ColumnElement[bool]:
+    """A condition on `turn` (Comparison or an alias): it has an answer to rate and `rater` has not rated it."""
+    rated = select(Rating.comparison_id).where(Rating.rater == rater)
+    rateable = select(Output.comparison_id).where(Output.status == "done")
+    return and_(turn.id.in_(rateable), turn.id.not_in(rated))
+
+
+def unrated_turns(session_id: int, rater: str) -> Select[int]:
+    """How many turns of a comparison session `rater` has yet to rate (turns without an answer do not count)."""
+    return select(func.count(Comparison.id)).where(
+        Comparison.session_id == session_id, _rateable_unrated(Comparison, rater)
+    )
+
+
+# Another name for the table, built once: the subquery must not correlate with the statement it sits in.
+_TURN = aliased(Comparison)
+
+
 def revealed_comparisons(principal: Principal) -> Select[int]:
-    """The ids of the comparisons a rater has rated or asked."""
+    """The ids of the comparisons a rater has asked, or rated (and, for a session's turn, every turn of it)."""
     rated = select(Rating.comparison_id).where(Rating.rater == principal.name)
     asked = select(Comparison.id).where(Comparison.created_by == principal.name)
-    return select(Comparison.id).where(or_(Comparison.id.in_(rated), Comparison.id.in_(asked)))
+    open_sessions = select(_TURN.session_id).where(
+        _TURN.session_id.is_not(None), _rateable_unrated(_TURN, principal.name)
+    )
+    whole = or_(Comparison.session_id.is_(None), Comparison.session_id.not_in(open_sessions))
+    return select(Comparison.id).where(or_(and_(Comparison.id.in_(rated), whole), Comparison.id.in_(asked)))
 
 
 def readable(comparison_id: Any, principal: Principal, *, without_comparison: bool = True) -> ColumnElement[bool]:

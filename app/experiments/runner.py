@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.comparisons.service import ComparisonRunner, OutputJob
+from app.comparisons.service import ComparisonRunner
+from app.comparisons.specs import OutputJob
 from app.experiments.repository import ExperimentRepository, PendingOutput
 from app.experiments.service import FINISHED
 from app.models import utcnow

@@ -15,6 +15,7 @@ from app.models.catalog import (
 from app.models.comparisons import (
     ChunkJudgement,
     Comparison,
+    ComparisonSession,
     ComparisonTag,
     Output,
     Rating,
@@ -42,6 +43,7 @@ __all__ = [
     "Chunk",
     "ChunkJudgement",
     "Comparison",
+    "ComparisonSession",
     "ComparisonTag",
     "Dataset",
     "DatasetItem",

@@ -25,9 +25,26 @@ if TYPE_CHECKING:
     from app.models.catalog import VariantVersion
 
 
+class ComparisonSession(Timestamped, Base):
+    """A conversation with several variants at once: each turn is a comparison of these variant versions, and
+    each variant's prompt carries its own earlier turns (app/comparisons/multiturn.py)."""
+
+    __tablename__ = "comparison_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    # Fixed when the session starts: editing a variant never changes a conversation half way.
+    variant_version_ids: Mapped[list[Any]] = mapped_column(default=list)
+    turns: Mapped[list[Comparison]] = relationship(order_by="Comparison.turn", viewonly=True)
+
+
 class Comparison(Timestamped, Base):
     __tablename__ = "comparisons"
-    __table_args__ = (UniqueConstraint("experiment_id", "dataset_item_id", "sample"),)
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "dataset_item_id", "sample"),
+        UniqueConstraint("session_id", "turn"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     query: Mapped[str] = mapped_column(Text)
@@ -40,6 +57,11 @@ class Comparison(Timestamped, Base):
     )
     dataset_item_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_items.id"), index=True)
     sample: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the comparison is a turn (1, 2, ...) of a comparison session.
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comparison_sessions.id", ondelete="CASCADE"), index=True
+    )
+    turn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # In the order given (a collation-dependent order would differ between the databases and from Python's).
     tags: Mapped[list[ComparisonTag]] = relationship(
         cascade="all, delete-orphan", order_by="ComparisonTag.id", lazy="selectin"

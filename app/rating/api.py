@@ -57,13 +57,14 @@ async def rate_comparison(
     stored = await ratings.submit(comparison_id, user.name, body)
     if stored.rating.updated_at is not None:
         response.status_code = status.HTTP_200_OK
-    return rating_out(stored.rating, stored.comparison, stored.scores)
+    unrated = await ratings.unrated_turns(stored.comparison, user.name)
+    return rating_out(stored.rating, stored.comparison, stored.scores, unrated_turns=unrated)
 
 
 @router.get("/comparisons/{comparison_id}/ratings/mine", response_model=RatingOut)
 async def my_rating(comparison_id: Id, user: ApiRater, ratings: RatingsDep) -> RatingOut:
     comparison, rating = await ratings.mine(comparison_id, user.name)
-    return rating_out(rating, comparison)
+    return rating_out(rating, comparison, unrated_turns=await ratings.unrated_turns(comparison, user.name))
 
 
 @router.get("/rubric", response_model=list[DimensionOut])

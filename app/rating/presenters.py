@@ -23,10 +23,15 @@ from app.rating.service import BlindView, labelled, score_map
 
 
 def rating_out(
-    rating: Rating, comparison: Comparison, scores: Mapping[int, Mapping[str, int]] | None = None
+    rating: Rating,
+    comparison: Comparison,
+    scores: Mapping[int, Mapping[str, int]] | None = None,
+    *,
+    unrated_turns: int = 0,
 ) -> RatingOut:
     """The reveal: each label the rater saw, the variant behind it, and the rater's scores and rank (`scores`
-    as {output id: {dimension: score}}, by default the loaded rating's own)."""
+    as {output id: {dimension: score}}, by default the loaded rating's own). With `unrated_turns` (a session
+    turn whose other turns the rater has yet to rate) the labels, scores and ranks only."""
     outputs = {o.id: o for o in comparison.outputs}
     scores = score_map(rating) if scores is None else scores
     order = [o for o in rating.display_order or [] if o in outputs]
@@ -34,13 +39,14 @@ def rating_out(
     revealed = []
     for output_id, label in labelled(order).items():
         variant = outputs[output_id].variant_version.variant
+        shown = not unrated_turns
         revealed.append(
             RevealedOutputOut(
                 label=label,
-                output_id=output_id,
-                variant_id=variant.id,
-                variant=variant.name,
-                strategy=variant.strategy,
+                output_id=output_id if shown else None,
+                variant_id=variant.id if shown else None,
+                variant=variant.name if shown else None,
+                strategy=variant.strategy if shown else None,
                 rank=(rating.ranking or {}).get(str(output_id)),
                 scores=dict(scores.get(output_id, {})),
             )
@@ -54,6 +60,9 @@ def rating_out(
         created_at=rating.created_at,
         updated_at=rating.updated_at,
         outputs=revealed,
+        withheld=None
+        if not unrated_turns
+        else f"who wrote what is shown once you have rated every turn of this conversation ({unrated_turns} left)",
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, raiseload, selectinload
 
 from app.core.database import hold_row
 from app.core.filters import filtered
+from app.core.readable import unrated_turns
 from app.models import (
     ChunkJudgement,
     Comparison,
@@ -303,6 +304,17 @@ class RatingRepository:
         rater's hot path: one statement)."""
         found = await self.session.scalars(_FOR_RATING, {"comparison_id": comparison_id})
         return found.unique().one_or_none()
+
+    async def earlier_questions(self, session_id: int, turn: int) -> list[str]:
+        stmt = (
+            select(Comparison.query)
+            .where(Comparison.session_id == session_id, Comparison.turn < turn)
+            .order_by(Comparison.turn)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def unrated_turns(self, session_id: int, rater: str) -> int:
+        return int(await self.session.scalar(unrated_turns(session_id, rater)) or 0)
 
     async def rating_by(self, comparison_id: int, rater: str) -> Rating | None:
         found = await self.session.scalars(_RATING_BY, {"comparison_id": comparison_id, "rater": rater})

@@ -57,13 +57,15 @@ class RatingIn(Strict):
 
 
 class RevealedOutputOut(BaseModel):
-    """After submitting: which variant was behind each label, with this rater's scores and rank."""
+    """After submitting: which variant was behind each label, with this rater's scores and rank. For a turn of
+    a comparison session whose other turns the rater has yet to rate, who wrote what (output_id, variant_id,
+    variant, strategy) is null until they have: see RatingOut.withheld."""
 
     label: str
-    output_id: int
-    variant_id: int
-    variant: str
-    strategy: str
+    output_id: int | None
+    variant_id: int | None
+    variant: str | None
+    strategy: str | None
     rank: int | None
     scores: dict[str, int]
 
@@ -77,6 +79,8 @@ class RatingOut(BaseModel):
     created_at: UtcDateTime
     updated_at: UtcDateTime | None = None
     outputs: list[RevealedOutputOut]
+    # Why who wrote what is not shown yet (a session's turns are revealed together), else null.
+    withheld: str | None = None
 
 
 class QueueIn(Strict):

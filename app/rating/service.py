@@ -105,8 +105,11 @@ class RatingService:
         return [output_id for output_id in self._shuffled(comparison, rater) if output_id in rateable]
 
     def _shuffled(self, comparison: Comparison, rater: str) -> list[int]:
+        # The turns of a session share one shuffle of the variants' positions: A is the same variant in every
+        # turn, so a rater follows each conversation (and who A is stays hidden until all turns are rated).
         order = sorted(o.id for o in comparison.outputs)
-        seed = hashlib.sha256(self.shuffle_key + f":{comparison.id}:{rater}".encode()).digest()
+        key = f"session-{comparison.session_id}" if comparison.session_id is not None else str(comparison.id)
+        seed = hashlib.sha256(self.shuffle_key + f":{key}:{rater}".encode()).digest()
         random.Random(seed).shuffle(order)
         return order
 
@@ -134,6 +137,19 @@ class RatingService:
         """Whether some variant of the comparison has not answered yet."""
         comparison = await self.repo.get_for_rating(comparison_id)
         return comparison is not None and any(o.status == "pending" for o in comparison.outputs)
+
+    async def earlier_questions(self, comparison: Comparison) -> list[str]:
+        """For a turn of a comparison session, the questions asked before it (what the rater judges it in)."""
+        if comparison.session_id is None:
+            return []
+        return await self.repo.earlier_questions(comparison.session_id, comparison.turn)
+
+    async def unrated_turns(self, comparison: Comparison, rater: str) -> int:
+        """For a turn of a comparison session, how many of its turns `rater` has yet to rate (who wrote what
+        waits for them all: app/core/readable.py); 0 for any other comparison, or one they asked."""
+        if comparison.session_id is None or comparison.created_by == rater:
+            return 0
+        return await self.repo.unrated_turns(comparison.session_id, rater)
 
     async def mine(self, comparison_id: int, rater: str) -> tuple[Comparison, Rating]:
         comparison = await self._comparison(comparison_id)

@@ -105,8 +105,17 @@ async def _rate_context(ratings: RatingService, comparison_id: Id, user: Princip
             comparison, labels = await ratings.watch(comparison_id, user.name)
             context |= {"waiting": True, "query": comparison.query, "labels": list(labels.values())}
         return context
-    reveal = rating_out(view.rating, view.comparison) if view.rating is not None else None
-    return {"view": view, "reveal": reveal, "values": _stored_values(view), "comparison_id": comparison_id}
+    reveal = None
+    if view.rating is not None:
+        unrated = await ratings.unrated_turns(view.comparison, user.name)
+        reveal = rating_out(view.rating, view.comparison, unrated_turns=unrated)
+    return {
+        "view": view,
+        "reveal": reveal,
+        "values": _stored_values(view),
+        "comparison_id": comparison_id,
+        "earlier": await ratings.earlier_questions(view.comparison),
+    }
 
 
 @router.get("/comparisons/{comparison_id}/rate", name="rate_page", response_class=HTMLResponse)

@@ -136,6 +136,7 @@ async def _ids(state: AppState) -> dict[str, list[Any]]:
             "endpoint_id": await ids(Endpoint.id),
             "set_id": await ids(ExampleSet.id),
             "queue_id": [1],
+            "session_id": [1],
             "a": variants[:1],
             "b": variants[1:2],
             "rank": [1],
