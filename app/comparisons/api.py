@@ -29,7 +29,7 @@ from app.comparisons.schemas import (
     SessionSummary,
     TurnIn,
 )
-from app.core.api_errors import API_ERRORS
+from app.core.api_errors import API_ERRORS, errors
 from app.core.deps import SessionsDep
 from app.core.sse import KEEP_ALIVE, event_stream, sse_event
 from app.core.types import Id, Offset
@@ -144,7 +144,7 @@ async def stop_comparison(
     "/sessions",
     response_model=SessionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={201: EVENT_STREAM_DOC[200]},
+    responses={201: EVENT_STREAM_DOC[200], **errors(404)},
 )
 async def create_session(
     body: SessionIn, user: ApiRater, runner: RunnerDep, turns: TurnsDep, feed: FeedDep, sessions: SessionsDep
@@ -172,7 +172,7 @@ async def create_session(
     "/sessions/{session_id}/turns",
     response_model=ComparisonOut,
     status_code=status.HTTP_201_CREATED,
-    responses={201: EVENT_STREAM_DOC[200], **API_ERRORS},
+    responses={201: EVENT_STREAM_DOC[200], **errors(409)},
 )
 async def add_turn(
     session_id: Id, body: TurnIn, user: ApiRater, runner: RunnerDep, turns: TurnsDep, feed: FeedDep
