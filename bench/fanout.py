@@ -39,17 +39,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def setup(http: httpx.AsyncClient, fake_url: str) -> None:
+async def setup(
+    http: httpx.AsyncClient, fake_url: str, prefix: str = "fixed", strategy: str = "fine_tuned"
+) -> list[int]:
+    """VARIANTS variants, each on an endpoint of its own for the fake's model `{prefix}-{i}`; their ids."""
+    ids = []
     for i in range(VARIANTS):
         endpoint = await http.post(
-            "/api/v1/endpoints", json={"name": f"fake-{i}", "base_url": fake_url, "model": f"fixed-{i}"}
+            "/api/v1/endpoints", json={"name": f"fake-{i}", "base_url": fake_url, "model": f"{prefix}-{i}"}
         )
         endpoint.raise_for_status()
         variant = await http.post(
             "/api/v1/variants",
-            json={"name": f"variant-{i}", "strategy": "fine_tuned", "endpoint_id": endpoint.json()["id"]},
+            json={"name": f"variant-{i}", "strategy": strategy, "endpoint_id": endpoint.json()["id"]},
         )
         variant.raise_for_status()
+        ids.append(variant.json()["id"])
+    return ids
 
 
 async def one(http: httpx.AsyncClient, i: int) -> float:

@@ -31,11 +31,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fanout import TOKEN, app_beside_fake, percentile  # noqa: E402
+from bench.fanout import TOKEN, VARIANTS, app_beside_fake, percentile, setup  # noqa: E402
 from tests.databases import blank_database  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
-COLUMNS = 4
+COLUMNS = VARIANTS
 
 
 async def sse(response: httpx.Response) -> Any:
@@ -105,18 +105,7 @@ async def measure(url: str, fake_url: str, requests: int, viewers: int, reply: s
     headers = {"Authorization": f"Bearer {TOKEN}"}
     limits = httpx.Limits(max_connections=viewers + 10, max_keepalive_connections=viewers + 10)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http:
-        ids = []
-        for i in range(COLUMNS):
-            endpoint = await http.post(
-                "/api/v1/endpoints", json={"name": f"fake-{i}", "base_url": fake_url, "model": f"m-{i}"}
-            )
-            endpoint.raise_for_status()
-            variant = await http.post(
-                "/api/v1/variants",
-                json={"name": f"v-{i}", "strategy": "few_shot", "endpoint_id": endpoint.json()["id"]},
-            )
-            variant.raise_for_status()
-            ids.append(variant.json()["id"])
+        ids = await setup(http, fake_url, prefix="m", strategy="few_shot")
         for _ in range(5):  # warm-up: connections, first queries
             await direct_first_text(http, fake_url)
             await app_first_text(http, ids[:1])
