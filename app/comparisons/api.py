@@ -29,6 +29,7 @@ from app.comparisons.schemas import (
     SessionSummary,
     TurnIn,
 )
+from app.comparisons.service import ComparisonRunner, NewComparison
 from app.core.api_errors import API_ERRORS, errors
 from app.core.deps import SessionsDep
 from app.core.sse import KEEP_ALIVE, event_stream, sse_event
@@ -68,6 +69,12 @@ async def _events(feed: ComparisonFeed, comparison: Comparison, cursor: Cursor) 
     yield sse_event("end", _json({"comparison_id": comparison.id}), cursor.text(ids))
 
 
+def _stream_run(runner: ComparisonRunner, feed: ComparisonFeed, new: NewComparison) -> Response:
+    """Start the run and answer with its events (201); the run goes on if the client leaves."""
+    runner.start(new)
+    return event_stream(_events(feed, new.as_started(), Cursor()), status_code=status.HTTP_201_CREATED)
+
+
 def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False)
 
@@ -89,8 +96,7 @@ async def create_comparison(
     )
     if not body.stream:
         return comparison_out(await runner.run_to_completion(new))
-    runner.start(new)
-    return event_stream(_events(feed, new.as_started(), Cursor()), status_code=status.HTTP_201_CREATED)
+    return _stream_run(runner, feed, new)
 
 
 @router.get("/comparisons", response_model=list[ComparisonSummary])
@@ -158,10 +164,7 @@ async def create_session(
         assert body.query is not None  # SessionIn holds one of the two
         new = await runner.create(body.query, body.variant_ids, created_by=user.name, start_session=True)
         if body.stream:
-            runner.start(new)
-            return event_stream(
-                _events(feed, new.as_started(), Cursor()), status_code=status.HTTP_201_CREATED
-            )
+            return _stream_run(runner, feed, new)
         await runner.run_to_completion(new)
         session_id = new.comparison.session_id or 0
     async with sessions() as session:
@@ -181,8 +184,7 @@ async def add_turn(
     (never another variant's answers). 409 while the previous turn is still being answered."""
     new = await turns.add_turn(session_id, body.query, user)
     if body.stream:
-        runner.start(new)
-        return event_stream(_events(feed, new.as_started(), Cursor()), status_code=status.HTTP_201_CREATED)
+        return _stream_run(runner, feed, new)
     return comparison_out(await runner.run_to_completion(new))
 
 
